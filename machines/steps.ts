@@ -1,0 +1,82 @@
+import type { WorkerName, WorkerResult } from '../src/protocol/output.ts';
+import type { PlanStep } from '../src/planning/plan.ts';
+
+export type StepStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+/** Where one plan step stands inside a task actor. */
+export interface StepState {
+  step: PlanStep;
+  status: StepStatus;
+  attempts: number;
+  result?: WorkerResult;
+  error?: string;
+  durationMs?: number;
+}
+
+/** What a worker actor reports when it reaches a final state. */
+export interface WorkerOutcome {
+  worker: WorkerName;
+  status: 'succeeded' | 'failed';
+  attempts: number;
+  durationMs: number;
+  result?: WorkerResult;
+  error?: string;
+}
+
+export const workerActorId = (worker: WorkerName): string => `worker:${worker}`;
+
+export const isSettled = (s: StepState): boolean => s.status === 'succeeded' || s.status === 'failed' || s.status === 'skipped';
+
+/**
+ * Moves waiting steps on: those whose dependencies all succeeded are to be
+ * started, those with a failed or skipped dependency are skipped (repeated
+ * until nothing changes, so a skip cascades down the DAG). Pure.
+ */
+export function advance(steps: readonly StepState[]): { steps: StepState[]; start: PlanStep[] } {
+  const next = steps.map((s) => ({ ...s }));
+  const byWorker = new Map(next.map((s) => [s.step.worker, s]));
+  const start: PlanStep[] = [];
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const s of next) {
+      if (s.status !== 'waiting') continue;
+      const deps = s.step.dependsOn.map((d) => byWorker.get(d));
+      const blocker = deps.find((d) => d === undefined || d.status === 'failed' || d.status === 'skipped');
+      if (blocker !== undefined || deps.some((d) => d === undefined)) {
+        const name = s.step.dependsOn.find((d) => {
+          const dep = byWorker.get(d);
+          return dep === undefined || dep.status === 'failed' || dep.status === 'skipped';
+        });
+        s.status = 'skipped';
+        s.error = `skipped: depends on ${name} which did not succeed`;
+        changed = true;
+      } else if (deps.every((d) => d?.status === 'succeeded')) {
+        s.status = 'running';
+        start.push(s.step);
+        changed = true;
+      }
+    }
+  }
+  return { steps: next, start };
+}
+
+/** Records a worker's final report. */
+export function recordOutcome(steps: readonly StepState[], outcome: WorkerOutcome): StepState[] {
+  return steps.map((s) => {
+    if (s.step.worker !== outcome.worker) return s;
+    const next: StepState = { ...s, status: outcome.status, attempts: outcome.attempts, durationMs: outcome.durationMs };
+    if (outcome.result) next.result = outcome.result;
+    if (outcome.error) next.error = outcome.error;
+    return next;
+  });
+}
+
+/** Stops the books on a task cut short (deadline, cancel): running steps fail, waiting ones are skipped. */
+export function abandon(steps: readonly StepState[], reason: string): StepState[] {
+  return steps.map((s) => {
+    if (s.status === 'running') return { ...s, status: 'failed', error: reason };
+    if (s.status === 'waiting') return { ...s, status: 'skipped', error: `skipped: ${reason}` };
+    return s;
+  });
+}

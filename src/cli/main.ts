@@ -1,0 +1,76 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../config.ts';
+import { runDemo } from './demo.ts';
+import { runSend } from './send.ts';
+import { runStart } from './start.ts';
+import { runStatus } from './status.ts';
+
+const integer = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+  return n;
+};
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function buildCli(): Command {
+  const program = new Command('backend-orchestrator')
+    .description('Backend domain orchestrator: takes tasks from Redis, runs api/db/auth workers, publishes results.')
+    .option('--redis <url>', 'Redis URL (env REDIS_URL; default redis://127.0.0.1:6379)')
+    .option('--domain <name>', 'domain whose queue to serve', 'backend')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('run the queue listener until SIGTERM or SIGINT')
+    .option('--concurrency <n>', 'tasks in flight at once', integer('--concurrency'))
+    .option('--workspace <dir>', 'root folder of the task workspaces')
+    .option('--agents <dir>', 'folder of the worker agent files')
+    .option('--model <kind>', 'anthropic or scripted (default: anthropic when ANTHROPIC_API_KEY is set)')
+    .option('--planner <kind>', 'keywords or llm (default: llm with the anthropic model)')
+    .option('--agent-id <id>', 'registry id (default: {domain}-{hostname})')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
+
+  program
+    .command('send')
+    .description('put a task on the queue as the network does; --wait prints the result')
+    .argument('<description>', 'what the task asks for')
+    .option('--requirement <text>', 'a requirement (repeatable)', collect, [])
+    .option('--context <json>', 'payload.context as a JSON object')
+    .option('--priority <level>', 'low, normal or high', 'normal')
+    .option('--timeout <seconds>', 'metadata.timeout_seconds, also how long --wait waits', integer('--timeout'), 300)
+    .option('--wait', 'wait for the result, show progress, exit 0 only on completed')
+    .action(async (description: string, opts, cmd: Command) => runSend(description, { ...cmd.optsWithGlobals(), ...opts }));
+
+  program
+    .command('status')
+    .description('print the result record and progress log of a task')
+    .argument('<task-id>')
+    .action(async (taskId: string, _opts, cmd: Command) => runStatus(taskId, cmd.optsWithGlobals()));
+
+  program
+    .command('demo')
+    .description('start a private Redis and a listener, send the seed example tasks, show progress and results')
+    .option('--workspace <dir>', 'root folder of the task workspaces', 'demo-workspace')
+    .action(async (opts, cmd: Command) => runDemo({ ...cmd.optsWithGlobals(), ...opts }));
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildCli();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof ConfigError || (error instanceof Error && error.name === 'AgentFileError')) {
+      process.stderr.write(`backend-orchestrator: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`backend-orchestrator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}

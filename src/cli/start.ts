@@ -1,0 +1,44 @@
+import { loadConfig, type ConfigInput } from '../config.ts';
+import { createLogger } from '../logger.ts';
+import { startOrchestrator } from '../runtime/orchestrator.ts';
+
+export interface StartOptions {
+  redis?: string;
+  domain?: string;
+  concurrency?: number;
+  workspace?: string;
+  agents?: string;
+  model?: string;
+  planner?: string;
+  agentId?: string;
+  logLevel?: string;
+}
+
+/** Maps CLI flags onto config options; the schema checks every value. */
+export function configFromFlags(o: StartOptions): ConfigInput {
+  const c: Record<string, unknown> = {};
+  if (o.redis !== undefined) c.redisUrl = o.redis;
+  if (o.domain !== undefined) c.domain = o.domain;
+  if (o.concurrency !== undefined) c.concurrency = o.concurrency;
+  if (o.workspace !== undefined) c.workspace = o.workspace;
+  if (o.agents !== undefined) c.agents = o.agents;
+  if (o.model !== undefined) c.model = o.model;
+  if (o.planner !== undefined) c.planner = o.planner;
+  if (o.agentId !== undefined) c.agentId = o.agentId;
+  if (o.logLevel !== undefined) c.logLevel = o.logLevel;
+  return c as ConfigInput;
+}
+
+export async function runStart(o: StartOptions): Promise<void> {
+  const config = loadConfig(configFromFlags(o));
+  const logger = createLogger(config.logLevel);
+  const orchestrator = await startOrchestrator(config, { logger });
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'stopping: no new claims, letting tasks in flight finish');
+    void orchestrator.stop();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  await orchestrator.done;
+  await orchestrator.stop();
+}

@@ -1,0 +1,44 @@
+/**
+ * Every Redis key name, in one place. The first group is the peers' contract
+ * (../shared/PROTOCOL.md); the last is ours, under a prefix peers never read.
+ */
+export interface Keys {
+  pending: string;
+  active: string;
+  notifications: string;
+  result(taskId: string): string;
+  resultLogs(taskId: string): string;
+  resultChannel(taskId: string): string;
+  agentsAll: string;
+  agentsDomains: string;
+  agentsOfDomain: string;
+  agentInfo(agentId: string): string;
+  agentHeartbeat(agentId: string): string;
+  /** Ours: raw text of rejected messages, newest first (LIST of JSON entries). */
+  deadLetters: string;
+  /** Ours: the prefix of everything else we keep. */
+  own: string;
+}
+
+export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
+  return {
+    pending: `tasks:pending:${domain}`,
+    active: `tasks:active:${domain}`,
+    notifications: `notifications:${domain}`,
+    result: (id) => `results:${id}`,
+    resultLogs: (id) => `results:${id}:logs`,
+    resultChannel: (id) => `results:${id}`,
+    agentsAll: 'agents:all',
+    agentsDomains: 'agents:domains',
+    agentsOfDomain: `agents:domains:${domain}`,
+    agentInfo: (id) => `agents:info:${id}`,
+    agentHeartbeat: (id) => `agents:heartbeat:${id}`,
+    deadLetters: `${ownPrefix}dead-letters`,
+    own: ownPrefix,
+  };
+}
+
+/** A progress line as the network's log tailers expect it. */
+export function logLine(message: string, at: Date = new Date()): string {
+  return `[${at.toISOString()}] ${message}`;
+}

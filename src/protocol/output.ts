@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+export const WORKER_NAMES = ['api-worker', 'db-worker', 'auth-worker'] as const;
+export type WorkerName = (typeof WORKER_NAMES)[number];
+
+/** Token usage of one model call, a worker, or a task. */
+export const UsageSchema = z.object({
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+  cache_read_input_tokens: z.number().int().nonnegative(),
+  cache_creation_input_tokens: z.number().int().nonnegative(),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+export const ZERO_USAGE: Usage = {
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_read_input_tokens: 0,
+  cache_creation_input_tokens: 0,
+};
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    input_tokens: a.input_tokens + b.input_tokens,
+    output_tokens: a.output_tokens + b.output_tokens,
+    cache_read_input_tokens: a.cache_read_input_tokens + b.cache_read_input_tokens,
+    cache_creation_input_tokens: a.cache_creation_input_tokens + b.cache_creation_input_tokens,
+  };
+}
+
+/** What one worker run produced; files come from the tools' own record. */
+export interface WorkerResult {
+  worker: WorkerName;
+  summary: string;
+  files_created: string[];
+  files_modified: string[];
+  issues: string[];
+  usage: Usage;
+  turns: number;
+  /** Extra structured fields the model reported (endpoints, tables, ...). */
+  report?: Record<string, unknown>;
+}
+
+/** `output.status` of the protocol, plus the hash field `outcome`. */
+export type Outcome = 'completed' | 'completed_with_warnings' | 'partial' | 'failed';
+
+/** The per-worker entry of `output.details`. */
+export interface WorkerDetail {
+  status: 'succeeded' | 'failed' | 'skipped';
+  task: string;
+  depends_on: WorkerName[];
+  attempts: number;
+  duration_ms?: number;
+  summary?: string;
+  files_created?: string[];
+  files_modified?: string[];
+  issues?: string[];
+  error?: string;
+  usage?: Usage;
+  report?: Record<string, unknown>;
+}
+
+/** The output object of ../shared/PROTOCOL.md, JSON-encoded into `results:{id}.output`. */
+export interface TaskOutput {
+  status: 'completed' | 'partial' | 'failed';
+  outcome: Outcome;
+  task_id: string;
+  workers_used: WorkerName[];
+  files_created: string[];
+  files_modified: string[];
+  summary: string;
+  issues: string[];
+  failed_workers?: WorkerName[];
+  skipped_workers?: WorkerName[];
+  details: Partial<Record<WorkerName, WorkerDetail>>;
+  workspace?: string;
+  plan?: { source: string; steps: { worker: WorkerName; depends_on: WorkerName[]; critical: boolean }[] };
+  usage?: Usage;
+  timings?: { started_at: string; finished_at: string; duration_ms: number };
+  error?: string;
+}

@@ -1,0 +1,58 @@
+import type { Redis } from 'ioredis';
+import { logLine, type Keys } from '../protocol/keys.ts';
+import { parseTaskMessage, type ParsedTask } from '../protocol/task.ts';
+
+/** One message taken from the queue: the exact claimed text and what it parsed to. */
+export interface Claim {
+  raw: string;
+  parsed: ParsedTask;
+  claimedAt: number;
+}
+
+// Moves up to ARGV[1] items in one round trip, so a listener with many free
+// slots fills them at once instead of one BLMOVE each.
+const CLAIM_MANY = `
+local out = {}
+for i = 1, tonumber(ARGV[1]) do
+  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+  if not v then break end
+  out[#out + 1] = v
+end
+return out`;
+
+export interface QueueOptions {
+  keys: Keys;
+  agentId: string;
+  /** The connection for ordinary commands. */
+  redis: Redis;
+  /** A connection of its own for the blocking BLMOVE. */
+  blocking: Redis;
+}
+
+/**
+ * Claims up to `max` tasks: at once when the queue has them, else blocks up to
+ * `timeoutSeconds` for one. Each claim is atomic (`LMOVE`/`BLMOVE pending
+ * active RIGHT LEFT`, PROTOCOL.md); valid tasks are then marked `in_progress`.
+ * Returns [] when the wait ran out.
+ */
+export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: number): Promise<Claim[]> {
+  const { keys } = q;
+  let raws = (await q.redis.eval(CLAIM_MANY, 2, keys.pending, keys.active, max)) as string[];
+  if (raws.length === 0) {
+    const one = await q.blocking.blmove(keys.pending, keys.active, 'RIGHT', 'LEFT', timeoutSeconds);
+    raws = one === null ? [] : [one];
+  }
+  if (raws.length === 0) return [];
+  const claimedAt = Date.now();
+  const claims = raws.map((raw) => ({ raw, parsed: parseTaskMessage(raw), claimedAt }));
+  const started = new Date(claimedAt).toISOString();
+  const pipeline = q.redis.pipeline();
+  for (const { parsed } of claims) {
+    if (!parsed.ok) continue;
+    const id = parsed.task.task_id;
+    pipeline.hset(keys.result(id), 'status', 'in_progress', 'started_at', started);
+    pipeline.rpush(keys.resultLogs(id), logLine(`claimed by ${q.agentId}`, new Date(claimedAt)));
+  }
+  if (pipeline.length > 0) await pipeline.exec();
+  return claims;
+}

@@ -1,0 +1,114 @@
+import type { StepState } from '../../machines/steps.ts';
+import type { Plan } from '../planning/plan.ts';
+import { addUsage, ZERO_USAGE, type Outcome, type TaskOutput, type WorkerDetail, type WorkerName } from '../protocol/output.ts';
+
+export interface AggregateInput {
+  taskId: string;
+  plan: Plan | undefined;
+  steps: readonly StepState[];
+  /** A reason that fails the whole task (rejected input, no matching worker, cancelled ...). */
+  failure: string | undefined;
+  /** A reason the task was cut short (deadline); the outcome still follows the steps. */
+  cutShort: string | undefined;
+  workspace: string | undefined;
+  startedAt: number;
+  finishedAt: number;
+}
+
+const unique = (xs: Iterable<string>): string[] => [...new Set(xs)];
+
+/**
+ * Merges the workers' results into the protocol's output object and decides
+ * the outcome: all succeeded → completed (with warnings when a worker reported
+ * issues); a critical step failed, or nothing succeeded → failed; otherwise
+ * partial. Files come from the tools' own records. Pure.
+ */
+export function aggregate(input: AggregateInput): TaskOutput {
+  const { steps } = input;
+  const succeeded = steps.filter((s) => s.status === 'succeeded');
+  const failed = steps.filter((s) => s.status === 'failed');
+  const skipped = steps.filter((s) => s.status === 'skipped');
+  const created = unique(succeeded.concat(failed).flatMap((s) => s.result?.files_created ?? []));
+  const createdSet = new Set(created);
+  const modified = unique(steps.flatMap((s) => s.result?.files_modified ?? [])).filter((f) => !createdSet.has(f));
+  const issues: string[] = [];
+  for (const s of steps) for (const i of s.result?.issues ?? []) issues.push(`${s.step.worker}: ${i}`);
+  for (const s of failed) issues.push(`${s.step.worker} failed: ${s.error ?? 'unknown error'}`);
+  for (const s of skipped) issues.push(`${s.step.worker} ${s.error ?? 'skipped'}`);
+  if (input.cutShort) issues.push(input.cutShort);
+
+  let outcome: Outcome;
+  let error: string | undefined;
+  if (input.failure !== undefined) {
+    outcome = 'failed';
+    error = input.failure;
+  } else if (failed.length === 0 && skipped.length === 0 && succeeded.length > 0) {
+    outcome = issues.length > 0 ? 'completed_with_warnings' : 'completed';
+  } else {
+    const criticalFailed = failed.find((s) => s.step.critical);
+    outcome = criticalFailed || succeeded.length === 0 ? 'failed' : 'partial';
+    const parts = [
+      ...failed.map((s) => `${s.step.worker} failed (${s.error ?? 'unknown error'})`),
+      ...(skipped.length ? [`skipped ${skipped.map((s) => s.step.worker).join(', ')}`] : []),
+    ];
+    error = [input.cutShort, parts.join('; ')].filter(Boolean).join(': ');
+  }
+
+  const details: Partial<Record<WorkerName, WorkerDetail>> = {};
+  let usage = ZERO_USAGE;
+  for (const s of steps) {
+    const detail: WorkerDetail = {
+      status: s.status === 'succeeded' ? 'succeeded' : s.status === 'failed' ? 'failed' : 'skipped',
+      task: s.step.instructions,
+      depends_on: s.step.dependsOn,
+      attempts: s.attempts,
+    };
+    if (s.durationMs !== undefined) detail.duration_ms = s.durationMs;
+    if (s.error !== undefined) detail.error = s.error;
+    if (s.result) {
+      detail.summary = s.result.summary;
+      detail.files_created = s.result.files_created;
+      detail.files_modified = s.result.files_modified;
+      detail.issues = s.result.issues;
+      detail.usage = s.result.usage;
+      if (s.result.report) detail.report = s.result.report;
+      usage = addUsage(usage, s.result.usage);
+    }
+    details[s.step.worker] = detail;
+  }
+
+  const summary =
+    input.failure !== undefined
+      ? `Task failed: ${input.failure}`
+      : succeeded.map((s) => `${s.step.worker}: ${s.result?.summary ?? 'done'}`).join('\n') ||
+        'No worker finished its part.';
+
+  const output: TaskOutput = {
+    status: outcome === 'completed_with_warnings' ? 'completed' : outcome,
+    outcome,
+    task_id: input.taskId,
+    workers_used: steps.filter((s) => s.status !== 'skipped' && s.attempts > 0).map((s) => s.step.worker),
+    files_created: created,
+    files_modified: modified,
+    summary,
+    issues,
+    details,
+    usage,
+    timings: {
+      started_at: new Date(input.startedAt).toISOString(),
+      finished_at: new Date(input.finishedAt).toISOString(),
+      duration_ms: input.finishedAt - input.startedAt,
+    },
+  };
+  if (failed.length) output.failed_workers = failed.map((s) => s.step.worker);
+  if (skipped.length) output.skipped_workers = skipped.map((s) => s.step.worker);
+  if (input.workspace) output.workspace = input.workspace;
+  if (input.plan) {
+    output.plan = {
+      source: input.plan.source,
+      steps: input.plan.steps.map((s) => ({ worker: s.worker, depends_on: s.dependsOn, critical: s.critical })),
+    };
+  }
+  if (error !== undefined) output.error = error;
+  return output;
+}

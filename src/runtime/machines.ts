@@ -1,0 +1,131 @@
+import type { Redis } from 'ioredis';
+import { fromCallback, fromPromise } from 'xstate';
+import { listenerMachine } from '../../machines/listener.machine.ts';
+import { taskMachine } from '../../machines/task.machine.ts';
+import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
+import type { Logger } from '../logger.ts';
+import type { Plan } from '../planning/plan.ts';
+import type { Keys } from '../protocol/keys.ts';
+import type { WorkerResult } from '../protocol/output.ts';
+import type { TaskMessage } from '../protocol/task.ts';
+import { claimTasks, type Claim } from '../redis/queue.ts';
+import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
+import { appendLogs, publishResult, type FinalResult } from '../redis/results.ts';
+import { WorkerRunError } from '../workers/workerRunError.ts';
+
+/** The I/O the machines are given: everything else in them is pure. */
+export interface RuntimeDeps {
+  redis: Redis;
+  blocking: Redis;
+  keys: Keys;
+  agentId: string;
+  domain: string;
+  logger: Logger;
+  claimTimeoutSeconds: number;
+  resultGraceMs: number;
+  heartbeatIntervalMs: number;
+  deadLetterLimit: number;
+  /** Extra registry info fields (model, concurrency ...). */
+  registryInfo?: Record<string, string>;
+  plan(task: TaskMessage, signal: AbortSignal): Promise<Plan>;
+  /** Runs one attempt of one worker; throws WorkerRunError (or anything, taken as not retryable). */
+  runAgent(input: AgentRunInput, signal: AbortSignal): Promise<WorkerResult>;
+}
+
+const describePlan = (plan: Plan): string =>
+  plan.steps
+    .map((s) => `${s.worker}${s.dependsOn.length ? ` (after ${s.dependsOn.join(', ')})` : ''}${s.critical ? '' : ' [non-critical]'}`)
+    .join(', ');
+
+const fileList = (r: WorkerResult): string => {
+  const files = [...r.files_created.map((f) => `+${f}`), ...r.files_modified.map((f) => `~${f}`)];
+  return files.length ? files.join(' ') : 'no files';
+};
+
+/**
+ * Builds the listener machine with its real actors: Redis for claims,
+ * results and the registry, the planner, and the worker runner. Progress
+ * lines go to `results:{id}:logs` as each actor does its part.
+ */
+export function createRuntimeMachine(deps: RuntimeDeps) {
+  const { redis, keys, logger } = deps;
+  const log = (taskId: string, ...lines: string[]): Promise<void> =>
+    appendLogs(redis, keys, taskId, lines).catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not write progress log'));
+
+  const registry: RegistryOptions = {
+    redis,
+    keys,
+    agentId: deps.agentId,
+    domain: deps.domain,
+    ttlSeconds: Math.max(1, Math.ceil((deps.heartbeatIntervalMs * 3) / 1000)),
+    ...(deps.registryInfo ? { extra: deps.registryInfo } : {}),
+  };
+
+  const runAgent = fromPromise<WorkerResult, AgentRunInput>(async ({ input, signal }) => {
+    const { taskId, step, attempt } = input;
+    const wlog = logger.child({ task_id: taskId, worker: step.worker });
+    wlog.info({ attempt }, 'worker started');
+    void log(taskId, `${step.worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    const started = Date.now();
+    try {
+      const result = await deps.runAgent(input, signal);
+      const ms = Date.now() - started;
+      wlog.info({ attempt, ms, files_created: result.files_created, usage: result.usage }, 'worker succeeded');
+      const tokens = result.usage.input_tokens + result.usage.output_tokens;
+      void log(taskId, `${step.worker} succeeded in ${ms} ms: ${fileList(result)}${tokens ? `, ${tokens} tokens` : ''}`);
+      return result;
+    } catch (error) {
+      const failure =
+        error instanceof WorkerRunError
+          ? error
+          : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: false, cause: error });
+      if (!signal.aborted) {
+        wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
+        void log(taskId, `${step.worker} attempt ${attempt} failed: ${failure.message}`);
+      }
+      throw failure;
+    }
+  });
+
+  const planTask = fromPromise<Plan, { task: TaskMessage }>(async ({ input, signal }) => {
+    const plan = await deps.plan(input.task, signal);
+    const id = input.task.task_id;
+    logger.info({ task_id: id, plan: plan.steps.map((s) => s.worker), source: plan.source, notes: plan.notes }, 'task planned');
+    await log(id, ...plan.notes.map((n) => `plan note: ${n}`), plan.steps.length ? `plan (${plan.source}): ${describePlan(plan)}` : 'plan: no worker matches');
+    return plan;
+  });
+
+  const publish = fromPromise<void, FinalResult>(async ({ input, signal }) => {
+    const { waitedMs, forced } = await publishResult(
+      { redis, keys, agentId: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
+      input,
+    );
+    const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
+    if (input.rejection !== undefined) logger.warn({ ...fields, reason: input.rejection }, 'message rejected and dead-lettered');
+    else logger.info(fields, 'result published');
+  });
+
+  const claim = fromPromise<Claim[], { max: number }>(({ input }) =>
+    claimTasks({ keys, agentId: deps.agentId, redis, blocking: deps.blocking }, input.max, deps.claimTimeoutSeconds),
+  );
+
+  const beat = fromCallback(() => {
+    const timer = setInterval(() => {
+      heartbeat(registry).catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'));
+    }, deps.heartbeatIntervalMs);
+    return () => clearInterval(timer);
+  });
+
+  const worker = workerMachine.provide({ actors: { runAgent } });
+  const task = taskMachine.provide({ actors: { planTask, worker, publish } });
+  return listenerMachine.provide({
+    actors: {
+      task,
+      claim,
+      heartbeat: beat,
+      register: fromPromise(() => registerAgent(registry, 'active')),
+      markStopping: fromPromise(() => heartbeat(registry, 'stopping')),
+      deregister: fromPromise(() => deregisterAgent(registry)),
+    },
+  });
+}

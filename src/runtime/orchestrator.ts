@@ -1,0 +1,174 @@
+import { mkdir } from 'node:fs/promises';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import type { AgentRunInput } from '../../machines/worker.machine.ts';
+import type { ListenerEmitted } from '../../machines/listener.machine.ts';
+import { scriptedLatency, type Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { createAnthropicModel } from '../models/anthropic.ts';
+import { resolveModelId } from '../models/aliases.ts';
+import { createScriptedModel } from '../models/scripted.ts';
+import type { ModelClient } from '../models/types.ts';
+import { createLlmPlanner } from '../planning/llmPlanner.ts';
+import { planTask } from '../planning/planTask.ts';
+import { buildWorkerPrompt } from '../planning/prompt.ts';
+import { surveyWorkspace } from '../planning/survey.ts';
+import { keysFor } from '../protocol/keys.ts';
+import { connectRedis } from '../redis/connection.ts';
+import { loadAgents } from '../workers/agentFile.ts';
+import { isRetryable } from '../workers/errors.ts';
+import { createWorkerRunner } from '../workers/runWorker.ts';
+import { sandboxEnv } from '../workers/tools/index.ts';
+import { WorkerRunError } from '../workers/workerRunError.ts';
+import { createRuntimeMachine } from './machines.ts';
+
+export interface OrchestratorOptions {
+  logger: Logger;
+  /** Stately Inspector (or any inspection observer) for every actor. */
+  inspect?: (event: InspectionEvent) => void;
+  /** Replaces the model built from the config (benchmarks, tests). */
+  model?: ModelClient;
+  /** Called for each invocation of the model per caller (the crash suite counts them). */
+  onModelCall?: (caller: string) => void;
+}
+
+export interface Orchestrator {
+  readonly actor: Actor<ReturnType<typeof createRuntimeMachine>>;
+  /** Resolves when the listener has stopped (after stop(), or a fatal error). */
+  readonly done: Promise<void>;
+  /** Stops claiming, lets tasks in flight finish, deregisters, closes Redis. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+function buildModel(config: Config, options: OrchestratorOptions): ModelClient {
+  if (options.model) return options.model;
+  if (config.model === 'anthropic') {
+    return createAnthropicModel({
+      apiKey: config.anthropic.apiKey!,
+      ...(config.anthropic.baseURL ? { baseURL: config.anthropic.baseURL } : {}),
+      maxRetries: config.anthropic.maxRetries,
+      timeoutMs: config.anthropic.requestTimeoutMs,
+    });
+  }
+  return createScriptedModel({
+    latencyMs: (caller) => scriptedLatency(config, caller),
+    fail: new Set(config.scripted.fail),
+    ...(options.onModelCall ? { onCall: options.onModelCall } : {}),
+  });
+}
+
+/**
+ * Starts a queue listener from a validated Config: loads and checks the agent
+ * files (a bad one stops start-up here), builds the model, the planner and
+ * the worker runner, connects Redis and starts the listener actor.
+ */
+export async function startOrchestrator(config: Config, options: OrchestratorOptions): Promise<Orchestrator> {
+  const { logger } = options;
+  const agents = await loadAgents(config.agents);
+  await mkdir(config.workspace, { recursive: true });
+  const model = buildModel(config, options);
+  const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
+  const runner = createWorkerRunner({
+    agents,
+    model,
+    resolveModel,
+    maxTurns: config.maxTurns,
+    maxTokens: config.maxTokens,
+    bash: { timeoutMs: config.bashTimeoutMs, maxOutputBytes: config.bashMaxOutputBytes, env: sandboxEnv(process.env) },
+  });
+  const llm =
+    config.planner === 'llm' ? createLlmPlanner({ model, modelId: resolveModel(config.anthropic.plannerModel) }) : undefined;
+
+  const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
+    const survey = await surveyWorkspace(input.workspace);
+    const prompt = buildWorkerPrompt({
+      task: input.task,
+      step: input.step,
+      plan: input.plan,
+      dependencies: input.dependencies,
+      survey,
+    });
+    try {
+      return await runner(
+        { taskId: input.taskId, worker: input.step.worker, prompt, workspace: input.workspace, attempt: input.attempt },
+        signal,
+      );
+    } catch (error) {
+      throw new WorkerRunError(error instanceof Error ? error.message : String(error), {
+        retryable: isRetryable(error),
+        cause: error,
+      });
+    }
+  };
+
+  const keys = keysFor(config.domain);
+  const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`);
+  const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
+  for (const [name, conn] of [['commands', redis], ['claims', blocking]] as const) {
+    conn.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));
+  }
+
+  const machine = createRuntimeMachine({
+    redis,
+    blocking,
+    keys,
+    agentId: config.agentId,
+    domain: config.domain,
+    logger,
+    claimTimeoutSeconds: config.claimTimeoutSeconds,
+    resultGraceMs: config.resultGraceMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    deadLetterLimit: config.deadLetterLimit,
+    registryInfo: { model: model.kind, concurrency: String(config.concurrency), pid: String(process.pid) },
+    plan: (task, signal) => planTask(task, { ...(llm ? { llm } : {}), signal }),
+    runAgent,
+  });
+
+  const actor = createActor(machine, {
+    input: {
+      concurrency: config.concurrency,
+      taskDefaults: {
+        workspaceRoot: config.workspace,
+        workerAttempts: config.workerAttempts,
+        workerBackoffMs: config.workerBackoffMs,
+      },
+    },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
+
+  actor.on('taskFinished', (e: Extract<ListenerEmitted, { type: 'taskFinished' }>) =>
+    logger.info({ task_id: e.output.task_id, outcome: e.output.outcome }, 'task finished'),
+  );
+  actor.on('taskCrashed', (e: Extract<ListenerEmitted, { type: 'taskCrashed' }>) =>
+    logger.error({ err: e.error, actor: e.actorId }, 'task actor crashed; its message stays in the active list'),
+  );
+  actor.on('claimFailed', (e: Extract<ListenerEmitted, { type: 'claimFailed' }>) =>
+    logger.warn({ err: e.error }, 'claim failed; retrying'),
+  );
+
+  const done = new Promise<void>((resolve) => {
+    actor.subscribe({
+      complete: () => resolve(),
+      // A root actor that errors with no error observer throws out of the process.
+      error: (error) => {
+        logger.fatal({ err: error }, 'listener actor failed');
+        resolve();
+      },
+    });
+  });
+  actor.start();
+  logger.info(
+    { agent_id: config.agentId, domain: config.domain, concurrency: config.concurrency, model: model.kind, planner: config.planner, workspace: config.workspace },
+    'listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      actor.send({ type: 'STOP' });
+      await done;
+      await Promise.allSettled([redis.quit(), blocking.quit()]);
+      logger.info('stopped');
+    })());
+
+  return { actor, done, stop };
+}

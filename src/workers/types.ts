@@ -1,0 +1,24 @@
+import type { WorkerName, WorkerResult } from '../protocol/output.ts';
+import type { AgentDefinition } from './agentFile.ts';
+
+/** The output of a step this worker depends on, as passed into its prompt. */
+export interface DependencyOutput {
+  worker: WorkerName;
+  summary: string;
+  files_created: string[];
+  files_modified: string[];
+}
+
+/** Everything one worker run needs; the input of the `runWorker` actor. */
+export interface WorkerRunInput {
+  taskId: string;
+  worker: WorkerName;
+  /** The full first user turn (task, context, workspace survey, own part, dependency outputs). */
+  prompt: string;
+  /** Absolute path of the task's workspace. */
+  workspace: string;
+  attempt: number;
+}
+
+export type RunWorker = (input: WorkerRunInput, signal: AbortSignal) => Promise<WorkerResult>;
+export type { AgentDefinition };

@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import type { AnyStateNode } from 'xstate';
+import { getShortestPaths } from 'xstate/graph';
+import { taskMachine, type TaskContext } from '../../machines/task.machine.ts';
+import { workerActorId, type WorkerOutcome } from '../../machines/steps.ts';
+import type { Plan } from '../../src/planning/plan.ts';
+import { dbThenApiAuth, step, taskInput, workerResult } from '../support/fixtures.ts';
+
+// Model-based tests: the paths come from the machine itself. Child actors'
+// done/error events are fed as plain events, so no I/O runs.
+
+type Snap = ReturnType<typeof taskMachine.transition>;
+type Ev = { type: string; [k: string]: unknown };
+
+const single: Plan = { source: 'keywords', steps: [step('api-worker', [], true)], notes: [] };
+const empty: Plan = { source: 'keywords', steps: [], notes: ['no keyword'] };
+
+const done = (outcome: WorkerOutcome): Ev => ({
+  type: `xstate.done.actor.${workerActorId(outcome.worker)}`,
+  actorId: workerActorId(outcome.worker),
+  output: outcome,
+});
+
+function eventsFor(snapshot: Snap): Ev[] {
+  const ctx = snapshot.context as TaskContext;
+  const state = snapshot.value as string;
+  switch (state) {
+    case 'analyzing':
+      return [
+        { type: 'xstate.done.actor.planner', output: dbThenApiAuth },
+        { type: 'xstate.done.actor.planner', output: single },
+        { type: 'xstate.done.actor.planner', output: empty },
+        { type: 'xstate.error.actor.planner', error: new Error('planner down') },
+        { type: 'xstate.after.untilDeadline.task.analyzing' },
+        { type: 'CANCEL' },
+      ];
+    case 'dispatching':
+      return [
+        ...ctx.steps
+          .filter((s) => s.status === 'running')
+          .flatMap((s) => [
+            done({ worker: s.step.worker, status: 'succeeded', attempts: 1, durationMs: 1, result: workerResult(s.step.worker) }),
+            done({ worker: s.step.worker, status: 'failed', attempts: 2, durationMs: 1, error: 'boom' }),
+          ]),
+        { type: 'xstate.after.untilDeadline.task.dispatching' },
+        { type: 'CANCEL', reason: 'cancelled' },
+      ];
+    case 'publishing':
+      return [{ type: 'xstate.done.actor.publisher' }, { type: 'xstate.error.actor.publisher', error: new Error('redis down') }];
+    case 'publishRetry':
+      return [{ type: 'xstate.after.publishBackoff.task.publishRetry' }];
+    default:
+      return [];
+  }
+}
+
+const serializeState = (s: Snap): string => {
+  const c = s.context as TaskContext;
+  return JSON.stringify([s.value, c.steps.map((x) => x.status), c.output?.outcome, c.publishAttempts, c.failure, c.cutShort]);
+};
+
+function paths(input = taskInput()) {
+  return getShortestPaths(taskMachine, { input, events: eventsFor as never, serializeState: serializeState as never });
+}
+
+describe('task machine paths', () => {
+  const valid = paths();
+  const invalid = paths(taskInput('{"task_id": "abc", "payload": {"description": "say "hi""}}'));
+  const all = [...valid, ...invalid];
+
+  it('reaches every state of the machine', () => {
+    const reached = new Set(all.flatMap((p) => [p.state, ...p.steps.map((st) => st.state)].map((s) => String(s.value))));
+    // received and aggregating only pass through (unguarded or exhaustive `always`), inside one macrostep.
+    const transient = ['received', 'aggregating'];
+    const declared = Object.keys(taskMachine.root.states).filter((s) => !transient.includes(s));
+    expect([...reached].sort()).toEqual(declared.sort());
+    expect(reached.has('failed') && reached.has('partial') && reached.has('completed')).toBe(true);
+  });
+
+  it('takes every transition the machine declares', () => {
+    const taken = new Set<string>();
+    for (const p of all) {
+      let prev: string | undefined;
+      for (const st of p.steps) {
+        if (prev !== undefined) taken.add(`${prev} -> ${String(st.state.value)}`);
+        prev = String(st.state.value);
+      }
+    }
+    const declared = new Set<string>();
+    for (const node of Object.values(taskMachine.root.states) as AnyStateNode[]) {
+      for (const transitions of node.transitions.values()) {
+        for (const t of transitions) for (const target of t.target ?? [node]) declared.add(`${node.key} -> ${target.key}`);
+      }
+    }
+    // `always` transitions pass through in one macrostep: count their targets as reached from the next event.
+    const eventful = [...declared].filter((d) => !d.startsWith('received') && !d.startsWith('aggregating'));
+    expect(eventful.length).toBeGreaterThan(12);
+    for (const d of eventful) {
+      const [from, to] = d.split(' -> ') as [string, string];
+      const viaAggregating = to === 'aggregating' ? `${from} -> publishing` : d;
+      expect(taken.has(d) || taken.has(viaAggregating), `transition ${d} never taken`).toBe(true);
+    }
+  });
+
+  it('ends every path that reaches a final state with one output whose status matches the state', () => {
+    const finals = all.filter((p) => p.state.status === 'done');
+    expect(finals.length).toBeGreaterThan(5);
+    for (const p of finals) {
+      const ctx = p.state.context as TaskContext;
+      const state = String(p.state.value);
+      if (state === 'unpublished') continue;
+      expect(ctx.output, `path to ${state}`).toBeDefined();
+      const outcome = ctx.output!.outcome;
+      const expected = outcome === 'completed_with_warnings' ? 'completed' : outcome;
+      expect(state).toBe(expected);
+      expect(p.steps.some((st) => st.state.value === 'publishing')).toBe(true);
+    }
+  });
+
+  it('fails a task whose critical step failed, and makes it partial when a leaf failed', () => {
+    const byOutcome = (pred: (c: TaskContext) => boolean) => valid.filter((p) => p.state.status === 'done' && pred(p.state.context as TaskContext));
+    const criticalFailed = byOutcome((c) => c.steps.some((s) => s.step.critical && s.status === 'failed'));
+    expect(criticalFailed.length).toBeGreaterThan(0);
+    for (const p of criticalFailed) expect(String(p.state.value)).toMatch(/failed|unpublished/);
+    const leafFailed = byOutcome(
+      (c) => c.steps.length === 3 && c.steps.filter((s) => s.status === 'failed').length === 1 && c.steps[0]!.status === 'succeeded' && !c.failure && !c.cutShort,
+    );
+    expect(leafFailed.length).toBeGreaterThan(0);
+    for (const p of leafFailed) expect(String(p.state.value)).toMatch(/partial|unpublished/);
+  });
+
+  it('skips the dependents of a failed step and names them', () => {
+    const p = valid.find((x) => {
+      const c = x.state.context as TaskContext;
+      return x.state.value === 'failed' && c.steps[0]?.status === 'failed' && c.steps.length === 3;
+    });
+    expect(p).toBeDefined();
+    const out = (p!.state.context as TaskContext).output!;
+    expect(out.skipped_workers?.sort()).toEqual(['api-worker', 'auth-worker']);
+    expect(out.failed_workers).toEqual(['db-worker']);
+  });
+
+  it('sends a rejected message straight to aggregating and publishes it as failed', () => {
+    const finals = invalid.filter((p) => p.state.status === 'done');
+    expect(finals.length).toBeGreaterThan(0);
+    for (const p of finals) {
+      const c = p.state.context as TaskContext;
+      expect(c.taskId).toBe('abc');
+      expect(c.rejection).toMatch(/not valid JSON/);
+      expect(c.output?.outcome).toBe('failed');
+      expect(p.steps.map((s) => s.state.value)).not.toContain('analyzing');
+    }
+  });
+});

@@ -1,0 +1,52 @@
+import type { Plan, PlanStep } from '../../src/planning/plan.ts';
+import { ZERO_USAGE, type WorkerName, type WorkerResult } from '../../src/protocol/output.ts';
+import { parseTaskMessage, type TaskMessage } from '../../src/protocol/task.ts';
+import type { TaskMachineInput } from '../../machines/task.machine.ts';
+
+export const sampleTask = (over: Partial<TaskMessage['payload']> = {}, timeoutSeconds = 300): TaskMessage => ({
+  task_id: '11111111-2222-3333-4444-555555555555',
+  type: 'task_assignment',
+  source: 'test',
+  destination: 'backend',
+  timestamp: '2026-11-23T19:58:03.863605+00:00',
+  payload: { description: 'Create user registration endpoint', requirements: [], context: {}, ...over },
+  metadata: { priority: 'normal', timeout_seconds: timeoutSeconds },
+});
+
+export const step = (worker: WorkerName, dependsOn: WorkerName[] = [], critical = dependsOn.length === 0): PlanStep => ({
+  worker,
+  instructions: `do the ${worker} part`,
+  dependsOn,
+  critical,
+  reason: 'test',
+});
+
+/** db first, then api and auth in parallel: the seed's third worked example. */
+export const dbThenApiAuth: Plan = {
+  source: 'keywords',
+  steps: [step('db-worker', [], true), step('api-worker', ['db-worker'], false), step('auth-worker', ['db-worker'], false)],
+  notes: [],
+};
+
+export const workerResult = (worker: WorkerName, files: string[] = [`src/${worker}.js`], issues: string[] = []): WorkerResult => ({
+  worker,
+  summary: `${worker} did its part`,
+  files_created: files,
+  files_modified: [],
+  issues,
+  usage: { ...ZERO_USAGE, input_tokens: 10, output_tokens: 5 },
+  turns: 2,
+});
+
+export const taskInput = (task: TaskMessage | string = sampleTask(), over: Partial<TaskMachineInput> = {}): TaskMachineInput => {
+  const raw = typeof task === 'string' ? task : JSON.stringify(task);
+  return {
+    raw,
+    parsed: parseTaskMessage(raw),
+    claimedAt: Date.now(),
+    workspaceRoot: '/tmp/orch-test-workspaces',
+    workerAttempts: 2,
+    workerBackoffMs: 1,
+    ...over,
+  };
+};

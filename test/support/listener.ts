@@ -1,0 +1,63 @@
+import { pino } from 'pino';
+import { createActor, toPromise } from 'xstate';
+import type { AgentRunInput } from '../../machines/worker.machine.ts';
+import type { Plan } from '../../src/planning/plan.ts';
+import type { Keys } from '../../src/protocol/keys.ts';
+import type { WorkerResult } from '../../src/protocol/output.ts';
+import type { TaskMessage } from '../../src/protocol/task.ts';
+import { connectRedis } from '../../src/redis/connection.ts';
+import { createRuntimeMachine, type RuntimeDeps } from '../../src/runtime/machines.ts';
+
+export interface TestListenerOptions {
+  redisUrl: string;
+  domain: string;
+  keys: Keys;
+  plan: (task: TaskMessage) => Promise<Plan> | Plan;
+  runAgent: (input: AgentRunInput, signal: AbortSignal) => Promise<WorkerResult>;
+  concurrency?: number;
+  resultGraceMs?: number;
+  heartbeatIntervalMs?: number;
+  agentId?: string;
+}
+
+/** The real listener on real Redis, with the planner and workers swapped for stubs. */
+export function startTestListener(o: TestListenerOptions) {
+  const redis = connectRedis(o.redisUrl, 'test-commands');
+  const blocking = connectRedis(o.redisUrl, 'test-claims');
+  const agentId = o.agentId ?? `${o.domain}-agent`;
+  const deps: RuntimeDeps = {
+    redis,
+    blocking,
+    keys: o.keys,
+    agentId,
+    domain: o.domain,
+    logger: pino({ level: 'silent' }),
+    claimTimeoutSeconds: 0.1,
+    resultGraceMs: o.resultGraceMs ?? 1000,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? 10_000,
+    deadLetterLimit: 100,
+    plan: async (task) => o.plan(task),
+    runAgent: o.runAgent,
+  };
+  const actor = createActor(createRuntimeMachine(deps), {
+    input: {
+      concurrency: o.concurrency ?? 4,
+      taskDefaults: { workspaceRoot: '/tmp/orch-test', workerAttempts: 1, workerBackoffMs: 1 },
+    },
+  });
+  const errors: unknown[] = [];
+  actor.subscribe({ error: (e) => errors.push(e) });
+  actor.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    actor,
+    agentId,
+    errors,
+    stop: () =>
+      (stopped ??= (async () => {
+        actor.send({ type: 'STOP' });
+        await toPromise(actor);
+        await Promise.all([redis.quit(), blocking.quit()]);
+      })()),
+  };
+}

@@ -1,0 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { keysFor, type Keys } from '../../src/protocol/keys.ts';
+
+export const redisUrl = (): string => inject('redisUrl');
+
+/** A fresh domain per test, so no two tests share a queue or registry set. */
+export function freshDomain(): { domain: string; keys: Keys } {
+  const domain = `t${randomUUID().slice(0, 12)}`;
+  return { domain, keys: keysFor(domain) };
+}
+
+export function client(url = redisUrl()): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 3 });
+}
+
+/** Polls until `check` returns a value other than undefined, or throws after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, ms = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,17 +1,25 @@
-import { assign, emit, enqueueActions, fromCallback, fromPromise, setup, stopChild } from 'xstate';
+import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup, stopChild } from 'xstate';
+import type { Claim } from '../src/protocol/claim.ts';
 import type { TaskOutput } from '../src/protocol/output.ts';
-import type { Claim } from '../src/redis/queue.ts';
 import { taskMachine, type TaskMachineInput } from './task.machine.ts';
 
 export interface ListenerInput {
   concurrency: number;
+  /** How long a stop waits for tasks in flight before handing them off. */
+  shutdownGraceMs: number;
   /** Everything a task actor needs besides its claim. */
-  taskDefaults: Omit<TaskMachineInput, 'raw' | 'parsed' | 'claimedAt'>;
+  taskDefaults: Omit<TaskMachineInput, keyof Claim>;
+}
+
+/** A task actor in flight. */
+export interface RunningTask {
+  claimKey: string;
+  taskId: string | undefined;
 }
 
 interface ListenerContext extends ListenerInput {
-  /** Ids of the task actors in flight. */
-  running: string[];
+  /** Task actors in flight, by actor id. */
+  tasks: Record<string, RunningTask>;
   seq: number;
   stopRequested: boolean;
   lastError: string | undefined;
@@ -19,23 +27,28 @@ interface ListenerContext extends ListenerInput {
 
 export type ListenerEvent =
   | { type: 'STOP' }
+  | { type: 'CANCEL_TASK'; taskId: string; reason: string }
   | { type: `xstate.done.actor.task.${string}`; actorId: string; output: TaskOutput }
   | { type: `xstate.error.actor.task.${string}`; actorId: string; error: unknown };
 
 export type ListenerEmitted =
-  | { type: 'taskFinished'; actorId: string; output: TaskOutput }
-  | { type: 'taskCrashed'; actorId: string; error: unknown }
-  | { type: 'claimFailed'; error: unknown };
+  | { type: 'taskStarted'; actorId: string; task: RunningTask; resumed: boolean }
+  | { type: 'taskFinished'; actorId: string; task: RunningTask | undefined; output: TaskOutput }
+  | { type: 'taskCrashed'; actorId: string; task: RunningTask | undefined; error: unknown }
+  | { type: 'claimFailed'; error: unknown }
+  | { type: 'handedOff'; tasks: RunningTask[] };
 
 const TASK_PREFIX = 'task.';
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
  * The queue listener: connecting → listening ⇄ saturated → draining →
- * stopped. It claims while fewer than `concurrency` tasks are in flight,
- * spawns one task actor per claim, and on STOP stops claiming (a claim under
- * way is finished, never dropped), waits for the tasks in flight and
- * deregisters. Redis errors lead to short back-off states, never to a stop.
+ * stopped. It claims (new tasks, and tasks whose holder died) while fewer
+ * than `concurrency` are in flight, and spawns one task actor per claim. On
+ * STOP it stops claiming (a claim under way is finished, never dropped), lets
+ * tasks in flight finish for `shutdownGraceMs`, hands the rest off (left
+ * checkpointed in Redis for another instance) and deregisters. Redis errors
+ * lead to short back-off states, never to a stop.
  */
 export const listenerMachine = setup({
   types: {
@@ -48,11 +61,12 @@ export const listenerMachine = setup({
     register: fromPromise<void>(async () => {
       throw new Error('no register actor was provided: build the listener through src/runtime');
     }),
-    claim: fromPromise<Claim[], { max: number }>(async () => {
+    claim: fromPromise<Claim[], { max: number; local: string[] }>(async () => {
       throw new Error('no claim actor was provided: build the listener through src/runtime');
     }),
     heartbeat: fromCallback(() => undefined),
     markStopping: fromPromise<void>(async () => undefined),
+    handOff: fromPromise<void, { claimKeys: string[] }>(async () => undefined),
     deregister: fromPromise<void>(async () => undefined),
     task: taskMachine,
   },
@@ -60,44 +74,63 @@ export const listenerMachine = setup({
     stopRequested: ({ context }) => context.stopRequested,
     // Evaluated before the claim's spawns are applied, so count them in.
     fullAfterClaim: ({ context, event }) =>
-      context.running.length + ((event as { output?: Claim[] }).output?.length ?? 0) >= context.concurrency,
-    idle: ({ context }) => context.running.length === 0,
+      Object.keys(context.tasks).length + ((event as { output?: Claim[] }).output?.length ?? 0) >= context.concurrency,
+    idle: ({ context }) => Object.keys(context.tasks).length === 0,
+  },
+  delays: {
+    shutdownGrace: ({ context }) => context.shutdownGraceMs,
   },
   actions: {
     spawnTasks: enqueueActions(({ context, event, enqueue }) => {
       const claims = (event as unknown as { output: Claim[] }).output;
       let seq = context.seq;
-      const ids: string[] = [];
+      const tasks = { ...context.tasks };
       for (const claim of claims) {
         const id = `${TASK_PREFIX}${++seq}`;
-        ids.push(id);
-        enqueue.spawnChild('task', {
-          id,
-          input: { ...context.taskDefaults, raw: claim.raw, parsed: claim.parsed, claimedAt: claim.claimedAt },
-        });
+        const running: RunningTask = {
+          claimKey: claim.claimKey,
+          taskId: claim.parsed.ok ? claim.parsed.task.task_id : claim.parsed.taskId,
+        };
+        tasks[id] = running;
+        enqueue.spawnChild('task', { id, input: { ...context.taskDefaults, ...claim } });
+        enqueue(emit({ type: 'taskStarted', actorId: id, task: running, resumed: claim.resume !== undefined }));
       }
-      enqueue.assign({ seq, running: [...context.running, ...ids] });
+      enqueue.assign({ seq, tasks });
     }),
     release: enqueueActions(({ context, event, enqueue }) => {
       const { actorId } = event as unknown as { actorId: string };
+      const task = context.tasks[actorId];
+      const { [actorId]: _, ...rest } = context.tasks;
       enqueue(stopChild(actorId));
-      enqueue.assign({ running: context.running.filter((id) => id !== actorId) });
+      enqueue.assign({ tasks: rest });
       if (event.type.startsWith('xstate.done.actor.')) {
-        enqueue(emit({ type: 'taskFinished', actorId, output: (event as unknown as { output: TaskOutput }).output }));
+        enqueue(emit({ type: 'taskFinished', actorId, task, output: (event as unknown as { output: TaskOutput }).output }));
       } else {
-        enqueue(emit({ type: 'taskCrashed', actorId, error: (event as unknown as { error: unknown }).error }));
+        enqueue(emit({ type: 'taskCrashed', actorId, task, error: (event as unknown as { error: unknown }).error }));
       }
+    }),
+    forwardCancel: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'CANCEL_TASK') return;
+      for (const [actorId, t] of Object.entries(context.tasks)) {
+        if (t.taskId === event.taskId) enqueue(sendTo(actorId, { type: 'CANCEL', reason: event.reason }));
+      }
+    }),
+    abandonAll: enqueueActions(({ context, enqueue }) => {
+      for (const actorId of Object.keys(context.tasks)) enqueue(stopChild(actorId));
+      enqueue(emit({ type: 'handedOff', tasks: Object.values(context.tasks) }));
+      enqueue.assign({ tasks: {} });
     }),
     requestStop: assign({ stopRequested: true }),
     recordError: assign({ lastError: ({ event }) => message((event as { error?: unknown }).error) }),
   },
 }).createMachine({
   id: 'listener',
-  context: ({ input }) => ({ ...input, running: [], seq: 0, stopRequested: false, lastError: undefined }),
+  context: ({ input }) => ({ ...input, tasks: {}, seq: 0, stopRequested: false, lastError: undefined }),
   initial: 'connecting',
   on: {
     'xstate.done.actor.task.*': { actions: 'release' },
     'xstate.error.actor.task.*': { actions: 'release' },
+    CANCEL_TASK: { actions: 'forwardCancel' },
   },
   states: {
     connecting: {
@@ -121,7 +154,10 @@ export const listenerMachine = setup({
       }),
       invoke: {
         src: 'claim',
-        input: ({ context }) => ({ max: context.concurrency - context.running.length }),
+        input: ({ context }) => ({
+          max: context.concurrency - Object.keys(context.tasks).length,
+          local: Object.values(context.tasks).map((t) => t.claimKey),
+        }),
         onDone: [
           { guard: 'stopRequested', target: 'draining', actions: 'spawnTasks' },
           { guard: 'fullAfterClaim', target: 'saturated', actions: 'spawnTasks' },
@@ -149,6 +185,15 @@ export const listenerMachine = setup({
       entry: 'requestStop',
       invoke: { src: 'markStopping' },
       always: { guard: 'idle', target: 'deregistering' },
+      after: { shutdownGrace: 'handingOff' },
+    },
+    handingOff: {
+      invoke: {
+        src: 'handOff',
+        input: ({ context }) => ({ claimKeys: Object.values(context.tasks).map((t) => t.claimKey) }),
+        onDone: { target: 'deregistering', actions: 'abandonAll' },
+        onError: { target: 'deregistering', actions: ['recordError', 'abandonAll'] },
+      },
     },
     deregistering: {
       entry: stopChild('heartbeat'),

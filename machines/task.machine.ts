@@ -1,17 +1,15 @@
 import { assign, enqueueActions, fromPromise, setup, stopChild } from 'xstate';
 import type { Plan } from '../src/planning/plan.ts';
+import type { Claim, FinalResult } from '../src/protocol/claim.ts';
 import type { TaskOutput } from '../src/protocol/output.ts';
-import type { ParsedTask, TaskMessage } from '../src/protocol/task.ts';
+import type { TaskMessage } from '../src/protocol/task.ts';
 import { aggregate } from '../src/results/aggregate.ts';
-import type { FinalResult } from '../src/redis/results.ts';
 import { abandon, advance, isSettled, recordOutcome, workerActorId, type StepState, type WorkerOutcome } from './steps.ts';
 import { workerMachine } from './worker.machine.ts';
 
-export interface TaskMachineInput {
-  /** The exact text claimed from the queue. */
-  raw: string;
-  parsed: ParsedTask;
-  claimedAt: number;
+export interface TaskMachineInput extends Claim {
+  /** A task taken over more often than this is failed and dead-lettered. */
+  maxTakeovers: number;
   /** Root of the task workspaces; this task works in `{root}/{task id}`. */
   workspaceRoot: string;
   workerAttempts: number;
@@ -20,10 +18,17 @@ export interface TaskMachineInput {
 
 export interface TaskContext {
   raw: string;
+  claimKey: string;
   taskId: string | undefined;
   task: TaskMessage | undefined;
   /** Why the message itself was rejected (it goes to the dead letters). */
   rejection: string | undefined;
+  /** Why the raw message goes to the dead letters (rejected, or crashed its holders too often). */
+  deadLetter: string | undefined;
+  takeovers: number;
+  maxTakeovers: number;
+  /** A cancel that reached the task while nobody held it. */
+  pendingCancel: string | undefined;
   /** Why the whole task failed before or outside its workers. */
   failure: string | undefined;
   /** Why the task was cut short (deadline). */
@@ -38,6 +43,8 @@ export interface TaskContext {
   workerBackoffMs: number;
   output: TaskOutput | undefined;
   publishAttempts: number;
+  /** False when another instance took the task over and publishes instead. */
+  published: boolean | undefined;
 }
 
 export type TaskEvent = { type: 'CANCEL'; reason?: string };
@@ -63,16 +70,20 @@ export const taskMachine = setup({
     output: {} as TaskOutput,
   },
   actors: {
-    planTask: fromPromise<Plan, { task: TaskMessage }>(async () => {
+    planTask: fromPromise<Plan, { task: TaskMessage; claimKey: string }>(async () => {
       throw new Error('no planTask actor was provided: build the task machine through src/runtime');
     }),
     worker: workerMachine,
-    publish: fromPromise<void, FinalResult>(async () => {
+    publish: fromPromise<{ published: boolean }, FinalResult>(async () => {
       throw new Error('no publish actor was provided: build the task machine through src/runtime');
     }),
   },
   guards: {
     isValid: ({ context }) => context.task !== undefined,
+    tooManyTakeovers: ({ context }) => context.takeovers > context.maxTakeovers,
+    cancelledWhileHeld: ({ context }) => context.pendingCancel !== undefined,
+    resumesWithPlan: ({ context }) => context.task !== undefined && context.plan !== undefined,
+    superseded: ({ event }) => (event as { output?: { published: boolean } }).output?.published === false,
     planIsEmpty: ({ event }) => (event as { output?: Plan }).output?.steps.length === 0,
     allSettled: ({ context }) => context.steps.every(isSettled),
     succeeded: ({ context }) =>
@@ -88,7 +99,7 @@ export const taskMachine = setup({
     launchReady: enqueueActions(({ context, enqueue }) => {
       const { steps, start } = advance(context.steps);
       enqueue.assign({ steps });
-      const { task, plan, taskId, workspace } = context;
+      const { task, plan, taskId, workspace, claimKey } = context;
       if (!task || !plan || !taskId || !workspace) return;
       for (const step of start) {
         const dependencies = steps
@@ -103,6 +114,7 @@ export const taskMachine = setup({
           id: workerActorId(step.worker),
           input: {
             taskId,
+            claimKey,
             task,
             plan,
             step,
@@ -143,18 +155,28 @@ export const taskMachine = setup({
 }).createMachine({
   id: 'task',
   context: ({ input }) => {
-    const { parsed } = input;
+    const { parsed, resume } = input;
     const task = parsed.ok ? parsed.task : undefined;
     const taskId = parsed.ok ? parsed.task.task_id : parsed.taskId;
+    const plan = task ? resume?.plan : undefined;
     return {
       raw: input.raw,
+      claimKey: input.claimKey,
       taskId,
       task,
       rejection: parsed.ok ? undefined : parsed.reason,
+      deadLetter: parsed.ok ? undefined : parsed.reason,
+      takeovers: resume?.takeovers ?? 0,
+      maxTakeovers: input.maxTakeovers,
+      pendingCancel: resume?.cancel,
       failure: undefined,
       cutShort: undefined,
-      plan: undefined,
-      steps: [],
+      plan,
+      // A resumed task keeps what its finished workers did; the others run (again).
+      steps: (plan?.steps ?? []).map((step): StepState => {
+        const result = resume?.results[step.worker];
+        return result ? { step, status: 'succeeded', attempts: 1, result } : { step, status: 'waiting', attempts: 0 };
+      }),
       workspace: task ? `${input.workspaceRoot}/${workspaceFolder(task.task_id)}` : undefined,
       startedAt: input.claimedAt,
       deadline: input.claimedAt + (task?.metadata.timeout_seconds ?? 0) * 1000,
@@ -162,18 +184,32 @@ export const taskMachine = setup({
       workerBackoffMs: input.workerBackoffMs,
       output: undefined,
       publishAttempts: 0,
+      published: undefined,
     };
   },
   initial: 'received',
   states: {
     received: {
-      always: [{ guard: 'isValid', target: 'analyzing' }, { target: 'aggregating' }],
+      always: [
+        {
+          guard: 'tooManyTakeovers',
+          target: 'aggregating',
+          actions: assign(({ context }) => {
+            const reason = `the task crashed its holder ${context.takeovers} times (limit ${context.maxTakeovers}); its message is kept in the dead letters`;
+            return { failure: reason, deadLetter: reason };
+          }),
+        },
+        { guard: 'cancelledWhileHeld', target: 'aggregating', actions: assign({ failure: ({ context }) => context.pendingCancel }) },
+        { guard: 'resumesWithPlan', target: 'dispatching' },
+        { guard: 'isValid', target: 'analyzing' },
+        { target: 'aggregating' },
+      ],
     },
     analyzing: {
       invoke: {
         id: 'planner',
         src: 'planTask',
-        input: ({ context }) => ({ task: context.task! }),
+        input: ({ context }) => ({ task: context.task!, claimKey: context.claimKey }),
         onDone: [
           {
             guard: 'planIsEmpty',
@@ -239,13 +275,15 @@ export const taskMachine = setup({
         src: 'publish',
         input: ({ context }): FinalResult => ({
           raw: context.raw,
+          claimKey: context.claimKey,
           taskId: context.taskId,
           outcome: context.output!.outcome,
           output: context.output!,
           error: context.output!.error,
-          rejection: context.rejection,
+          deadLetter: context.deadLetter,
         }),
         onDone: [
+          { guard: 'superseded', target: 'superseded', actions: assign({ published: false }) },
           { guard: 'succeeded', target: 'completed' },
           { guard: 'partial', target: 'partial' },
           { target: 'failed' },
@@ -265,6 +303,8 @@ export const taskMachine = setup({
     failed: { type: 'final' },
     /** Redis refused the result every time: the task stays in `tasks:active` for recovery. */
     unpublished: { type: 'final' },
+    /** Another instance took the task over (this one was presumed dead) and publishes it. */
+    superseded: { type: 'final' },
   },
   output: ({ context }) => context.output!,
 });

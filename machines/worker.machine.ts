@@ -8,6 +8,8 @@ import type { WorkerOutcome } from './steps.ts';
 
 export interface WorkerMachineInput {
   taskId: string;
+  /** Names the task's checkpoint, where a finished worker's result is saved. */
+  claimKey: string;
   task: TaskMessage;
   plan: Plan;
   step: PlanStep;
@@ -79,6 +81,7 @@ export const workerMachine = setup({
         src: 'runAgent',
         input: ({ context }): AgentRunInput => ({
           taskId: context.taskId,
+          claimKey: context.claimKey,
           task: context.task,
           plan: context.plan,
           step: context.step,

@@ -47,6 +47,14 @@ export const ConfigSchema = z.object({
   /** Bash tool limits. */
   bashTimeoutMs: int(100, 3_600_000).default(120_000),
   bashMaxOutputBytes: int(1024, 10_000_000).default(30_000),
+  /** A task taken over from a dead holder more often than this is failed and dead-lettered. */
+  maxTakeovers: int(0, 100).default(3),
+  /** How often the listener looks for tasks whose holder died. */
+  recoveryIntervalMs: int(100, 3_600_000).default(5000),
+  /** How long an active entry without a checkpoint waits before it is adopted (a claimer died mid-claim). */
+  orphanGraceMs: int(0, 3_600_000).default(30_000),
+  /** On SIGTERM, how long tasks in flight may finish before they are handed off to other instances. */
+  shutdownGraceMs: int(0, 3_600_000).default(30_000),
   /** Dead letters kept (oldest dropped). */
   deadLetterLimit: int(1, 10_000_000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -16,6 +16,10 @@ export interface Keys {
   agentHeartbeat(agentId: string): string;
   /** Ours: raw text of rejected messages, newest first (LIST of JSON entries). */
   deadLetters: string;
+  /** Ours: a claimed task's checkpoint and ownership (HASH), see src/redis/checkpoint.ts. */
+  checkpoint(claimKey: string): string;
+  /** Ours: control messages to every listener of the domain (cancel). */
+  control: string;
   /** Ours: the prefix of everything else we keep. */
   own: string;
 }
@@ -34,6 +38,8 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     agentInfo: (id) => `agents:info:${id}`,
     agentHeartbeat: (id) => `agents:heartbeat:${id}`,
     deadLetters: `${ownPrefix}dead-letters`,
+    checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
+    control: `${ownPrefix}control`,
     own: ownPrefix,
   };
 }

@@ -1,13 +1,8 @@
 import type { Redis } from 'ioredis';
+import type { Claim } from '../protocol/claim.ts';
 import { logLine, type Keys } from '../protocol/keys.ts';
-import { parseTaskMessage, type ParsedTask } from '../protocol/task.ts';
-
-/** One message taken from the queue: the exact claimed text and what it parsed to. */
-export interface Claim {
-  raw: string;
-  parsed: ParsedTask;
-  claimedAt: number;
-}
+import { parseTaskMessage } from '../protocol/task.ts';
+import { claimKeyOf, writeClaim } from './checkpoint.ts';
 
 // Moves up to ARGV[1] items in one round trip, so a listener with many free
 // slots fills them at once instead of one BLMOVE each.
@@ -32,7 +27,8 @@ export interface QueueOptions {
 /**
  * Claims up to `max` tasks: at once when the queue has them, else blocks up to
  * `timeoutSeconds` for one. Each claim is atomic (`LMOVE`/`BLMOVE pending
- * active RIGHT LEFT`, PROTOCOL.md); valid tasks are then marked `in_progress`.
+ * active RIGHT LEFT`, PROTOCOL.md); then, in one pipeline, each gets its
+ * checkpoint (owner = this agent) and valid tasks are marked `in_progress`.
  * Returns [] when the wait ran out.
  */
 export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: number): Promise<Claim[]> {
@@ -44,10 +40,14 @@ export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: n
   }
   if (raws.length === 0) return [];
   const claimedAt = Date.now();
-  const claims = raws.map((raw) => ({ raw, parsed: parseTaskMessage(raw), claimedAt }));
+  const claims = raws.map((raw): Claim => {
+    const parsed = parseTaskMessage(raw);
+    return { raw, parsed, claimKey: claimKeyOf(raw, parsed), claimedAt };
+  });
   const started = new Date(claimedAt).toISOString();
   const pipeline = q.redis.pipeline();
-  for (const { parsed } of claims) {
+  for (const { raw, parsed, claimKey } of claims) {
+    writeClaim(pipeline, keys, claimKey, raw, q.agentId, claimedAt);
     if (!parsed.ok) continue;
     const id = parsed.task.task_id;
     pipeline.hset(keys.result(id), 'status', 'in_progress', 'started_at', started);

@@ -1,27 +1,17 @@
 import type { Redis } from 'ioredis';
 import { logLine, type Keys } from '../protocol/keys.ts';
-import type { Outcome, TaskOutput } from '../protocol/output.ts';
-
-/** What the task actor hands over to be published. */
-export interface FinalResult {
-  /** The exact text that was claimed: the LREM argument. */
-  raw: string;
-  /** Absent when no task id could be recovered from a rejected message. */
-  taskId: string | undefined;
-  outcome: Outcome;
-  output: TaskOutput;
-  /** Human-readable reason; published with `failed` only. */
-  error: string | undefined;
-  /** Set when the message itself was rejected: its raw text goes to the dead letters. */
-  rejection: string | undefined;
-}
+import type { FinalResult } from '../protocol/claim.ts';
+import type { Outcome } from '../protocol/output.ts';
 
 // All of one publication in one atomic step: the hash, the log line, the
-// channel message, the LREM of the raw claimed text, and the dead letter. It
-// declines (returns 0) while the producer's own `results:{id}` record is
-// missing, unless forced: a final status written first would be overwritten
-// with `pending` by the producer (PROTOCOL.md, "Results").
+// channel message, the LREM of the raw claimed text, the dead letter and the
+// deletion of the checkpoint. It publishes only while this agent holds the
+// task (-1 otherwise: another holder took it over, so exactly one result is
+// published), and declines (0) while the producer's own `results:{id}`
+// record is missing, unless forced: a final status written first would be
+// overwritten with `pending` by the producer (PROTOCOL.md, "Results").
 const PUBLISH = `
+if ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
 local force, hasId = ARGV[1], ARGV[2]
 if hasId == '1' then
   if force ~= '1' and redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
@@ -39,12 +29,20 @@ if ARGV[12] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[12])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[13]) - 1)
 end
+redis.call('DEL', KEYS[5])
 return 1`;
+
+/** Another holder took the task over: this one must not publish. */
+export class OwnershipLostError extends Error {
+  override name = 'OwnershipLostError';
+}
 
 export interface PublishOptions {
   redis: Redis;
   keys: Keys;
   agentId: string;
+  /** Publish only while this agent holds the task's checkpoint; undefined skips the check (cancel of a queued task). */
+  owner: string | undefined;
   /** How long to wait for the producer's record before writing anyway. */
   graceMs: number;
   deadLetterLimit: number;
@@ -60,7 +58,7 @@ export function wireStatus(outcome: Outcome): 'completed' | 'failed' {
 
 /**
  * Publishes a final result exactly as PROTOCOL.md says, and finishes the task
- * (LREM of the raw claimed text). Waits up to `graceMs` for the producer's
+ * (LREM of the raw claimed text, checkpoint deleted). Waits up to `graceMs` for the producer's
  * `results:{id}` record, then writes anyway for producers that never create it.
  */
 export async function publishResult(o: PublishOptions, r: FinalResult): Promise<{ waitedMs: number; forced: boolean }> {
@@ -71,18 +69,19 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const message: Record<string, string> = { status, output, completed_at: completedAt };
   if (error) message.error = error;
   const deadLetter =
-    r.rejection === undefined
+    r.deadLetter === undefined
       ? ''
-      : JSON.stringify({ reason: r.rejection, task_id: r.taskId ?? null, agent_id: o.agentId, at: completedAt, raw: r.raw });
+      : JSON.stringify({ reason: r.deadLetter, task_id: r.taskId ?? null, agent_id: o.agentId, at: completedAt, raw: r.raw });
   const id = r.taskId ?? '';
   const run = (force: boolean) =>
     o.redis.eval(
       PUBLISH,
-      4,
+      5,
       o.keys.result(id),
       o.keys.resultLogs(id),
       o.keys.active,
       o.keys.deadLetters,
+      o.keys.checkpoint(r.claimKey),
       force ? '1' : '0',
       r.taskId === undefined ? '0' : '1',
       id,
@@ -96,16 +95,21 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       r.raw,
       deadLetter,
       o.deadLetterLimit,
+      o.owner ?? '',
     ) as Promise<number>;
 
   const started = Date.now();
   const pollMs = o.pollMs ?? 20;
+  const check = (reply: number): boolean => {
+    if (reply === -1) throw new OwnershipLostError(`task ${r.claimKey} is held by another instance now; it publishes the result`);
+    return reply === 1;
+  };
   while (Date.now() - started < o.graceMs) {
-    if ((await run(false)) === 1) return { waitedMs: Date.now() - started, forced: false };
+    if (check(await run(false))) return { waitedMs: Date.now() - started, forced: false };
     o.signal?.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
-  await run(true);
+  check(await run(true));
   return { waitedMs: Date.now() - started, forced: true };
 }
 

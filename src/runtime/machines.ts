@@ -5,12 +5,15 @@ import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { Plan } from '../planning/plan.ts';
+import type { Claim, FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import type { TaskMessage } from '../protocol/task.ts';
-import { claimTasks, type Claim } from '../redis/queue.ts';
+import { savePlan, saveWorkerResult } from '../redis/checkpoint.ts';
+import { claimTasks } from '../redis/queue.ts';
+import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
-import { appendLogs, publishResult, type FinalResult } from '../redis/results.ts';
+import { appendLogs, OwnershipLostError, publishResult } from '../redis/results.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 
 /** The I/O the machines are given: everything else in them is pure. */
@@ -25,6 +28,8 @@ export interface RuntimeDeps {
   resultGraceMs: number;
   heartbeatIntervalMs: number;
   deadLetterLimit: number;
+  recoveryIntervalMs: number;
+  orphanGraceMs: number;
   /** Extra registry info fields (model, concurrency ...). */
   registryInfo?: Record<string, string>;
   plan(task: TaskMessage, signal: AbortSignal): Promise<Plan>;
@@ -69,6 +74,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     const started = Date.now();
     try {
       const result = await deps.runAgent(input, signal);
+      await saveWorkerResult(redis, keys, input.claimKey, result);
       const ms = Date.now() - started;
       wlog.info({ attempt, ms, files_created: result.files_created, usage: result.usage }, 'worker succeeded');
       const tokens = result.usage.input_tokens + result.usage.output_tokens;
@@ -87,27 +93,53 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     }
   });
 
-  const planTask = fromPromise<Plan, { task: TaskMessage }>(async ({ input, signal }) => {
+  const planTask = fromPromise<Plan, { task: TaskMessage; claimKey: string }>(async ({ input, signal }) => {
     const plan = await deps.plan(input.task, signal);
+    await savePlan(redis, keys, input.claimKey, plan);
     const id = input.task.task_id;
     logger.info({ task_id: id, plan: plan.steps.map((s) => s.worker), source: plan.source, notes: plan.notes }, 'task planned');
     await log(id, ...plan.notes.map((n) => `plan note: ${n}`), plan.steps.length ? `plan (${plan.source}): ${describePlan(plan)}` : 'plan: no worker matches');
     return plan;
   });
 
-  const publish = fromPromise<void, FinalResult>(async ({ input, signal }) => {
-    const { waitedMs, forced } = await publishResult(
-      { redis, keys, agentId: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
-      input,
-    );
-    const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
-    if (input.rejection !== undefined) logger.warn({ ...fields, reason: input.rejection }, 'message rejected and dead-lettered');
-    else logger.info(fields, 'result published');
+  const publish = fromPromise<{ published: boolean }, FinalResult>(async ({ input, signal }) => {
+    try {
+      const { waitedMs, forced } = await publishResult(
+        { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
+        input,
+      );
+      const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
+      if (input.deadLetter !== undefined) logger.warn({ ...fields, reason: input.deadLetter }, 'message dead-lettered');
+      else logger.info(fields, 'result published');
+      return { published: true };
+    } catch (error) {
+      if (!(error instanceof OwnershipLostError)) throw error;
+      logger.warn({ task_id: input.taskId, claim: input.claimKey }, error.message);
+      return { published: false };
+    }
   });
 
-  const claim = fromPromise<Claim[], { max: number }>(({ input }) =>
-    claimTasks({ keys, agentId: deps.agentId, redis, blocking: deps.blocking }, input.max, deps.claimTimeoutSeconds),
-  );
+  const recover = createRecovery({ redis, keys, agentId: deps.agentId, orphanGraceMs: deps.orphanGraceMs });
+  let nextRecovery = 0; // at once on start: a restart under the same id resumes its tasks
+  const claim = fromPromise<Claim[], { max: number; local: string[] }>(async ({ input }) => {
+    let recovered: Claim[] = [];
+    if (Date.now() >= nextRecovery) {
+      nextRecovery = Date.now() + deps.recoveryIntervalMs;
+      recovered = await recover(input.max, new Set(input.local));
+      for (const c of recovered) {
+        logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers }, 'took over a task whose holder stopped');
+        if (c.parsed.ok) void log(c.parsed.task.task_id, `taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`);
+      }
+    }
+    const room = input.max - recovered.length;
+    if (room <= 0) return recovered;
+    const fresh = await claimTasks(
+      { keys, agentId: deps.agentId, redis, blocking: deps.blocking },
+      room,
+      recovered.length ? 0.01 : deps.claimTimeoutSeconds,
+    );
+    return recovered.concat(fresh);
+  });
 
   const beat = fromCallback(() => {
     const timer = setInterval(() => {
@@ -125,6 +157,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       heartbeat: beat,
       register: fromPromise(() => registerAgent(registry, 'active')),
       markStopping: fromPromise(() => heartbeat(registry, 'stopping')),
+      handOff: fromPromise<void, { claimKeys: string[] }>(({ input }) => handOff(redis, keys, input.claimKeys)),
       deregister: fromPromise(() => deregisterAgent(registry)),
     },
   });

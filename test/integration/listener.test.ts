@@ -185,7 +185,8 @@ describe('listener on a real Redis', () => {
     });
     const id = randomUUID();
     await pushLikePeer(redis, keys.pending, fixture('task-from-python-lib.json', id), id);
-    await eventually(async () => ((await redis.hget(`results:${id}`, 'status')) === 'in_progress' ? true : undefined));
+    // The producer's late `pending` may hide `in_progress`: watch the progress log instead.
+    await eventually(async () => ((await redis.lrange(`results:${id}:logs`, 0, -1)).some((l) => l.includes('db-worker started')) ? true : undefined));
     await listener.stop();
     expect(await redis.hget(`results:${id}`, 'status')).toBe('completed');
     expect(await redis.llen(keys.active)).toBe(0);

@@ -4,7 +4,7 @@ import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
 import type { Plan } from '../../src/planning/plan.ts';
 import type { TaskOutput, WorkerResult } from '../../src/protocol/output.ts';
-import type { FinalResult } from '../../src/redis/results.ts';
+import type { FinalResult } from '../../src/protocol/claim.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';
 import { dbThenApiAuth, sampleTask, taskInput, workerResult } from '../support/fixtures.ts';
 
@@ -38,8 +38,9 @@ function build(plan: Plan, run: (input: AgentRunInput, signal: AbortSignal, h: H
     actors: {
       planTask: fromPromise(async () => plan),
       worker: workerMachine.provide({ actors: { runAgent } }),
-      publish: fromPromise<void, FinalResult>(async ({ input }) => {
+      publish: fromPromise<{ published: boolean }, FinalResult>(async ({ input }) => {
         h.published.push(input);
+        return { published: true };
       }),
     },
   });

@@ -46,7 +46,11 @@ function eventsFor(snapshot: Snap): Ev[] {
         { type: 'CANCEL', reason: 'cancelled' },
       ];
     case 'publishing':
-      return [{ type: 'xstate.done.actor.publisher' }, { type: 'xstate.error.actor.publisher', error: new Error('redis down') }];
+      return [
+        { type: 'xstate.done.actor.publisher', output: { published: true } },
+        { type: 'xstate.done.actor.publisher', output: { published: false } },
+        { type: 'xstate.error.actor.publisher', error: new Error('redis down') },
+      ];
     case 'publishRetry':
       return [{ type: 'xstate.after.publishBackoff.task.publishRetry' }];
     default:
@@ -59,6 +63,10 @@ const serializeState = (s: Snap): string => {
   return JSON.stringify([s.value, c.steps.map((x) => x.status), c.output?.outcome, c.publishAttempts, c.failure, c.cutShort]);
 };
 
+/** A final state in which this actor published (not given up, not superseded by another holder). */
+const publishedHere = (p: { state: Snap }): boolean =>
+  p.state.status === 'done' && p.state.value !== 'unpublished' && p.state.value !== 'superseded';
+
 function paths(input = taskInput()) {
   return getShortestPaths(taskMachine, { input, events: eventsFor as never, serializeState: serializeState as never });
 }
@@ -66,7 +74,12 @@ function paths(input = taskInput()) {
 describe('task machine paths', () => {
   const valid = paths();
   const invalid = paths(taskInput('{"task_id": "abc", "payload": {"description": "say "hi""}}'));
-  const all = [...valid, ...invalid];
+  // Tasks taken over after a crash: with a saved plan and one finished worker, too often, or cancelled meanwhile.
+  const resume = { plan: dbThenApiAuth, results: { 'db-worker': workerResult('db-worker') }, takeovers: 1, cancel: undefined };
+  const resumed = paths(taskInput(undefined, { resume }));
+  const crashedTooOften = paths(taskInput(undefined, { resume: { ...resume, takeovers: 4 } }));
+  const cancelledMeanwhile = paths(taskInput(undefined, { resume: { ...resume, cancel: 'cancelled' } }));
+  const all = [...valid, ...invalid, ...resumed, ...crashedTooOften, ...cancelledMeanwhile];
 
   it('reaches every state of the machine', () => {
     const reached = new Set(all.flatMap((p) => [p.state, ...p.steps.map((st) => st.state)].map((s) => String(s.value))));
@@ -118,7 +131,7 @@ describe('task machine paths', () => {
     for (const p of finals) {
       const ctx = p.state.context as TaskContext;
       const state = String(p.state.value);
-      if (state === 'unpublished') continue;
+      if (!publishedHere(p)) continue;
       expect(ctx.output, `path to ${state}`).toBeDefined();
       const outcome = ctx.output!.outcome;
       const expected = outcome === 'completed_with_warnings' ? 'completed' : outcome;
@@ -131,12 +144,12 @@ describe('task machine paths', () => {
     const byOutcome = (pred: (c: TaskContext) => boolean) => valid.filter((p) => p.state.status === 'done' && pred(p.state.context as TaskContext));
     const criticalFailed = byOutcome((c) => c.steps.some((s) => s.step.critical && s.status === 'failed'));
     expect(criticalFailed.length).toBeGreaterThan(0);
-    for (const p of criticalFailed) expect(String(p.state.value)).toMatch(/failed|unpublished/);
+    for (const p of criticalFailed.filter(publishedHere)) expect(String(p.state.value)).toBe('failed');
     const leafFailed = byOutcome(
       (c) => c.steps.length === 3 && c.steps.filter((s) => s.status === 'failed').length === 1 && c.steps[0]!.status === 'succeeded' && !c.failure && !c.cutShort,
     );
     expect(leafFailed.length).toBeGreaterThan(0);
-    for (const p of leafFailed) expect(String(p.state.value)).toMatch(/partial|unpublished/);
+    for (const p of leafFailed.filter(publishedHere)) expect(String(p.state.value)).toBe('partial');
   });
 
   it('skips the dependents of a failed step and names them', () => {
@@ -148,6 +161,28 @@ describe('task machine paths', () => {
     const out = (p!.state.context as TaskContext).output!;
     expect(out.skipped_workers?.sort()).toEqual(['api-worker', 'auth-worker']);
     expect(out.failed_workers).toEqual(['db-worker']);
+  });
+
+  it('resumes a taken-over task in dispatching, without planning again or rerunning finished workers', () => {
+    for (const p of resumed) expect(p.steps.map((s) => s.state.value)).not.toContain('analyzing');
+    const done = resumed.find((p) => p.state.value === 'completed')!;
+    const ctx = done.state.context as TaskContext;
+    expect(ctx.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const workerEvents = done.steps.map((s) => s.event.type).filter((t) => t.startsWith('xstate.done.actor.worker'));
+    expect(workerEvents).not.toContain('xstate.done.actor.worker:db-worker');
+  });
+
+  it('fails and dead-letters a task that crashed its holders too often, and honours a cancel that came meanwhile', () => {
+    expect(crashedTooOften.filter(publishedHere).length).toBeGreaterThan(0);
+    expect(cancelledMeanwhile.filter(publishedHere).length).toBeGreaterThan(0);
+    for (const p of crashedTooOften.filter(publishedHere)) {
+      const ctx = p.state.context as TaskContext;
+      expect(p.state.value).toBe('failed');
+      expect(ctx.deadLetter).toMatch(/crashed its holder 4 times \(limit 3\)/);
+    }
+    for (const p of cancelledMeanwhile.filter(publishedHere)) {
+      expect((p.state.context as TaskContext).output?.error).toBe('cancelled');
+    }
   });
 
   it('sends a rejected message straight to aggregating and publishes it as failed', () => {

@@ -2,6 +2,7 @@ import type { Plan, PlanStep } from '../../src/planning/plan.ts';
 import { ZERO_USAGE, type WorkerName, type WorkerResult } from '../../src/protocol/output.ts';
 import { parseTaskMessage, type TaskMessage } from '../../src/protocol/task.ts';
 import type { TaskMachineInput } from '../../machines/task.machine.ts';
+import { claimKeyOf } from '../../src/redis/checkpoint.ts';
 
 export const sampleTask = (over: Partial<TaskMessage['payload']> = {}, timeoutSeconds = 300): TaskMessage => ({
   task_id: '11111111-2222-3333-4444-555555555555',
@@ -38,12 +39,15 @@ export const workerResult = (worker: WorkerName, files: string[] = [`src/${worke
   turns: 2,
 });
 
-export const taskInput = (task: TaskMessage | string = sampleTask(), over: Partial<TaskMachineInput> = {}): TaskMachineInput => {
-  const raw = typeof task === 'string' ? task : JSON.stringify(task);
+export const taskInput = (task: TaskMessage | string | undefined = sampleTask(), over: Partial<TaskMachineInput> = {}): TaskMachineInput => {
+  const raw = typeof task === 'string' ? task : JSON.stringify(task ?? sampleTask());
+  const parsed = parseTaskMessage(raw);
   return {
     raw,
-    parsed: parseTaskMessage(raw),
+    parsed,
+    claimKey: claimKeyOf(raw, parsed),
     claimedAt: Date.now(),
+    maxTakeovers: 3,
     workspaceRoot: '/tmp/orch-test-workspaces',
     workerAttempts: 2,
     workerBackoffMs: 1,

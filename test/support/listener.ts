@@ -18,6 +18,10 @@ export interface TestListenerOptions {
   resultGraceMs?: number;
   heartbeatIntervalMs?: number;
   agentId?: string;
+  recoveryIntervalMs?: number;
+  orphanGraceMs?: number;
+  shutdownGraceMs?: number;
+  maxTakeovers?: number;
 }
 
 /** The real listener on real Redis, with the planner and workers swapped for stubs. */
@@ -36,13 +40,16 @@ export function startTestListener(o: TestListenerOptions) {
     resultGraceMs: o.resultGraceMs ?? 1000,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? 10_000,
     deadLetterLimit: 100,
+    recoveryIntervalMs: o.recoveryIntervalMs ?? 200,
+    orphanGraceMs: o.orphanGraceMs ?? 500,
     plan: async (task) => o.plan(task),
     runAgent: o.runAgent,
   };
   const actor = createActor(createRuntimeMachine(deps), {
     input: {
       concurrency: o.concurrency ?? 4,
-      taskDefaults: { workspaceRoot: '/tmp/orch-test', workerAttempts: 1, workerBackoffMs: 1 },
+      shutdownGraceMs: o.shutdownGraceMs ?? 5000,
+      taskDefaults: { workspaceRoot: '/tmp/orch-test', workerAttempts: 1, workerBackoffMs: 1, maxTakeovers: o.maxTakeovers ?? 3 },
     },
   });
   const errors: unknown[] = [];

@@ -1,0 +1,40 @@
+import type { Plan } from '../planning/plan.ts';
+import type { Outcome, TaskOutput, WorkerName, WorkerResult } from './output.ts';
+import type { ParsedTask } from './task.ts';
+
+/** What a task resumed after a crash or handoff starts from (its checkpoint). */
+export interface Resume {
+  plan: Plan | undefined;
+  /** Workers that finished before the crash: they are not run again. */
+  results: Partial<Record<WorkerName, WorkerResult>>;
+  /** Times the task was taken over from a holder that died. */
+  takeovers: number;
+  /** Set when `cancel` reached the task while nobody held it. */
+  cancel: string | undefined;
+}
+
+/** One message taken from the queue: the exact claimed text and what it parsed to. */
+export interface Claim {
+  raw: string;
+  parsed: ParsedTask;
+  /** Names the checkpoint: the task id, or a hash of the raw text when none can be recovered. */
+  claimKey: string;
+  /** When the task was first claimed (epoch ms): its deadline runs from here, across takeovers. */
+  claimedAt: number;
+  resume?: Resume;
+}
+
+/** What the task actor hands over to be published. */
+export interface FinalResult {
+  /** The exact text that was claimed: the LREM argument. */
+  raw: string;
+  claimKey: string;
+  /** Absent when no task id could be recovered from a rejected message. */
+  taskId: string | undefined;
+  outcome: Outcome;
+  output: TaskOutput;
+  /** Human-readable reason; published with `failed` only. */
+  error: string | undefined;
+  /** Set when the message itself is dead-lettered (unparseable, or crashed its holders too often). */
+  deadLetter: string | undefined;
+}

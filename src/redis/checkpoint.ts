@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Plan } from '../planning/plan.ts';
+import type { Resume } from '../protocol/claim.ts';
+import type { Keys } from '../protocol/keys.ts';
+import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/output.ts';
+import type { ParsedTask } from '../protocol/task.ts';
+
+/**
+ * A claimed task's checkpoint: `orch:{domain}:task:{claimKey}`, a HASH of
+ *   raw               the exact claimed text (what LREM needs)
+ *   owner             the agent id holding it
+ *   first_claimed_at  epoch ms of the first claim (the deadline runs from it)
+ *   claimed_at        epoch ms of the current holder's claim
+ *   takeovers         times it was taken from a holder that died
+ *   handoff           set by a holder that stopped gracefully (not a crash)
+ *   cancel            a cancel reason that arrived while it was held
+ *   plan              the Plan (JSON)
+ *   result:{worker}   a finished worker's WorkerResult (JSON)
+ * Written at claim, after planning and after each worker; deleted with the
+ * publication (src/redis/results.ts), atomically.
+ */
+export const claimKeyOf = (raw: string, parsed: ParsedTask): string =>
+  (parsed.ok ? parsed.task.task_id : parsed.taskId) ?? `raw-${createHash('sha1').update(raw).digest('hex')}`;
+
+/** Adds the claim's checkpoint writes to the claim pipeline. */
+export function writeClaim(p: ChainableCommander, keys: Keys, claimKey: string, raw: string, owner: string, now: number): void {
+  const key = keys.checkpoint(claimKey);
+  p.hset(key, 'raw', raw, 'owner', owner, 'claimed_at', String(now));
+  p.hsetnx(key, 'first_claimed_at', String(now));
+  p.hsetnx(key, 'takeovers', '0');
+}
+
+export async function savePlan(redis: Redis, keys: Keys, claimKey: string, plan: Plan): Promise<void> {
+  await redis.hset(keys.checkpoint(claimKey), 'plan', JSON.stringify(plan));
+}
+
+export async function saveWorkerResult(redis: Redis, keys: Keys, claimKey: string, result: WorkerResult): Promise<void> {
+  await redis.hset(keys.checkpoint(claimKey), `result:${result.worker}`, JSON.stringify(result));
+}
+
+const parseJson = <T>(text: string | undefined): T | undefined => {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined; // a damaged checkpoint entry only means that part is redone
+  }
+};
+
+/** Reads a checkpoint hash (as HGETALL returns it) back into what a resumed task starts from. */
+export function resumeFrom(hash: Record<string, string>): Resume {
+  const results: Partial<Record<WorkerName, WorkerResult>> = {};
+  for (const worker of WORKER_NAMES) {
+    const result = parseJson<WorkerResult>(hash[`result:${worker}`]);
+    if (result) results[worker] = result;
+  }
+  return {
+    plan: parseJson<Plan>(hash.plan),
+    results,
+    takeovers: Number(hash.takeovers ?? 0) || 0,
+    cancel: hash.cancel,
+  };
+}
+
+/** HGETALL-style flat array reply → object. */
+export function pairs(reply: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) out[reply[i]!] = reply[i + 1]!;
+  return out;
+}

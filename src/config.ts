@@ -80,6 +80,8 @@ export const ConfigSchema = z.object({
       defaultLatencyMs: z.number().nonnegative().default(0),
       /** Env: ORCH_SCRIPTED_FAIL, comma-separated workers that always fail. */
       fail: z.array(z.string()).default([]),
+      /** Env: ORCH_SCRIPTED_RUN_LOG, a file that gets `start|done <task> <worker>` per worker run (the crash suite counts them). */
+      runLog: z.string().min(1).optional(),
     })
     .default({ latencyMs: {}, defaultLatencyMs: 0, fail: [] }),
 });
@@ -122,6 +124,7 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
   if (env.ANTHROPIC_BASE_URL) anthropic.baseURL = env.ANTHROPIC_BASE_URL;
   const scripted: NonNullable<ConfigInput['scripted']> = {};
   if (env.ORCH_SCRIPTED_LATENCY_MS) Object.assign(scripted, parseLatencySpec(env.ORCH_SCRIPTED_LATENCY_MS));
+  if (env.ORCH_SCRIPTED_RUN_LOG) scripted.runLog = env.ORCH_SCRIPTED_RUN_LOG;
   if (env.ORCH_SCRIPTED_FAIL) {
     scripted.fail = env.ORCH_SCRIPTED_FAIL.split(',').map((s) => s.trim()).filter(Boolean);
     const unknown = scripted.fail.filter((w) => !(WORKER_NAMES as readonly string[]).includes(w) && w !== 'planner');

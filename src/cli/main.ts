@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { runCancel } from './cancel.ts';
 import { runDemo } from './demo.ts';
 import { runSend } from './send.ts';
 import { runStart } from './start.ts';
@@ -48,6 +49,13 @@ export function buildCli(): Command {
     .description('print the result record and progress log of a task')
     .argument('<task-id>')
     .action(async (taskId: string, _opts, cmd: Command) => runStatus(taskId, cmd.optsWithGlobals()));
+
+  program
+    .command('cancel')
+    .description('stop a task wherever it is (queued or running); it is published as failed')
+    .argument('<task-id>')
+    .option('--reason <text>', 'the reason published with the result', 'cancelled')
+    .action(async (taskId: string, opts, cmd: Command) => runCancel(taskId, { ...cmd.optsWithGlobals(), ...opts }));
 
   program
     .command('demo')

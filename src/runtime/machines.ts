@@ -35,6 +35,8 @@ export interface RuntimeDeps {
   plan(task: TaskMessage, signal: AbortSignal): Promise<Plan>;
   /** Runs one attempt of one worker; throws WorkerRunError (or anything, taken as not retryable). */
   runAgent(input: AgentRunInput, signal: AbortSignal): Promise<WorkerResult>;
+  /** Called once a worker's result is in its task's checkpoint (the crash suite's witness). */
+  onWorkerSaved?(input: AgentRunInput): void;
 }
 
 const describePlan = (plan: Plan): string =>
@@ -75,6 +77,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     try {
       const result = await deps.runAgent(input, signal);
       await saveWorkerResult(redis, keys, input.claimKey, result);
+      deps.onWorkerSaved?.(input);
       const ms = Date.now() - started;
       wlog.info({ attempt, ms, files_created: result.files_created, usage: result.usage }, 'worker succeeded');
       const tokens = result.usage.input_tokens + result.usage.output_tokens;

@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
@@ -13,6 +14,7 @@ import { planTask } from '../planning/planTask.ts';
 import { buildWorkerPrompt } from '../planning/prompt.ts';
 import { surveyWorkspace } from '../planning/survey.ts';
 import { keysFor } from '../protocol/keys.ts';
+import { ControlMessageSchema } from '../redis/cancel.ts';
 import { connectRedis } from '../redis/connection.ts';
 import { loadAgents } from '../workers/agentFile.ts';
 import { isRetryable } from '../workers/errors.ts';
@@ -78,7 +80,14 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const llm =
     config.planner === 'llm' ? createLlmPlanner({ model, modelId: resolveModel(config.anthropic.plannerModel) }) : undefined;
 
+  const runLog = config.model === 'scripted' && !options.model ? config.scripted.runLog : undefined;
+  const record = (what: 'start' | 'done', input: AgentRunInput): void => {
+    // Synchronous and O_APPEND: a line is whole even when the process is killed right after.
+    if (runLog) appendFileSync(runLog, `${what} ${input.taskId} ${input.step.worker} ${process.pid}\n`);
+  };
+
   const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
+    record('start', input);
     const survey = await surveyWorkspace(input.workspace);
     const prompt = buildWorkerPrompt({
       task: input.task,
@@ -118,15 +127,20 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     resultGraceMs: config.resultGraceMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     deadLetterLimit: config.deadLetterLimit,
+    recoveryIntervalMs: config.recoveryIntervalMs,
+    orphanGraceMs: config.orphanGraceMs,
     registryInfo: { model: model.kind, concurrency: String(config.concurrency), pid: String(process.pid) },
     plan: (task, signal) => planTask(task, { ...(llm ? { llm } : {}), signal }),
     runAgent,
+    onWorkerSaved: (input) => record('done', input),
   });
 
   const actor = createActor(machine, {
     input: {
       concurrency: config.concurrency,
+      shutdownGraceMs: config.shutdownGraceMs,
       taskDefaults: {
+        maxTakeovers: config.maxTakeovers,
         workspaceRoot: config.workspace,
         workerAttempts: config.workerAttempts,
         workerBackoffMs: config.workerBackoffMs,
@@ -144,6 +158,25 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   actor.on('claimFailed', (e: Extract<ListenerEmitted, { type: 'claimFailed' }>) =>
     logger.warn({ err: e.error }, 'claim failed; retrying'),
   );
+
+  // Cancels reach whichever instance holds the task through the control channel.
+  const control = connectRedis(config.redisUrl, `${config.agentId}:control`);
+  control.on('error', (error: Error) => logger.warn({ err: error, connection: 'control' }, 'redis connection error'));
+  control.on('message', (_channel: string, text: string) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const parsed = ControlMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      logger.warn({ message: text.slice(0, 500) }, 'ignored a malformed control message');
+      return;
+    }
+    actor.send({ type: 'CANCEL_TASK', taskId: parsed.data.task_id, reason: parsed.data.reason });
+  });
+  await control.subscribe(keys.control);
 
   const done = new Promise<void>((resolve) => {
     actor.subscribe({
@@ -166,7 +199,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     (stopping ??= (async () => {
       actor.send({ type: 'STOP' });
       await done;
-      await Promise.allSettled([redis.quit(), blocking.quit()]);
+      await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
       logger.info('stopped');
     })());
 

@@ -1,0 +1,54 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Keys } from '../protocol/keys.ts';
+import { parseTaskMessage } from '../protocol/task.ts';
+import { aggregate } from '../results/aggregate.ts';
+import { claimKeyOf } from './checkpoint.ts';
+import { publishResult } from './results.ts';
+
+/** A message on `orch:{domain}:control`. */
+export const ControlMessageSchema = z.object({
+  type: z.literal('cancel'),
+  task_id: z.string().min(1),
+  reason: z.string().min(1).default('cancelled'),
+});
+export type ControlMessage = z.infer<typeof ControlMessageSchema>;
+
+export type CancelOutcome = 'queued' | 'running' | 'unknown';
+
+/**
+ * Cancels a task wherever it is. Queued: removed from the pending list and
+ * published `failed` at once. Running: the reason is written into its
+ * checkpoint (so a holder that takes it over later sees it too) and every
+ * listener of the domain is told on the control channel; the holder stops the
+ * task's workers and publishes `failed` with the reason.
+ */
+export async function cancelTask(redis: Redis, keys: Keys, agentId: string, taskId: string, reason = 'cancelled'): Promise<CancelOutcome> {
+  for (const raw of await redis.lrange(keys.pending, 0, -1)) {
+    const parsed = parseTaskMessage(raw);
+    const id = parsed.ok ? parsed.task.task_id : parsed.taskId;
+    if (id !== taskId) continue;
+    if ((await redis.lrem(keys.pending, 1, raw)) === 0) continue; // claimed meanwhile: cancel it as running
+    const now = Date.now();
+    const output = aggregate({
+      taskId,
+      plan: undefined,
+      steps: [],
+      failure: reason,
+      cutShort: undefined,
+      workspace: undefined,
+      startedAt: now,
+      finishedAt: now,
+    });
+    await publishResult(
+      { redis, keys, agentId, owner: undefined, graceMs: 2000, deadLetterLimit: 1 },
+      { raw, claimKey: claimKeyOf(raw, parsed), taskId, outcome: 'failed', output, error: reason, deadLetter: undefined },
+    );
+    return 'queued';
+  }
+  const checkpoint = keys.checkpoint(taskId);
+  if ((await redis.hexists(checkpoint, 'owner')) === 0) return 'unknown';
+  const message: ControlMessage = { type: 'cancel', task_id: taskId, reason };
+  await redis.multi().hset(checkpoint, 'cancel', reason).publish(keys.control, JSON.stringify(message)).exec();
+  return 'running';
+}

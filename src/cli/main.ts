@@ -31,6 +31,13 @@ export function buildCli(): Command {
     .option('--planner <kind>', 'keywords or llm (default: llm with the anthropic model)')
     .option('--agent-id <id>', 'registry id (default: {domain}-{hostname})')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--shutdown-grace-ms <ms>', 'on SIGTERM, how long tasks in flight may finish before they are handed off', integer('--shutdown-grace-ms'))
+    .option('--heartbeat-ms <ms>', 'registry heartbeat period; the key lives three periods', integer('--heartbeat-ms'))
+    .option('--recovery-ms <ms>', 'how often to look for tasks whose holder died', integer('--recovery-ms'))
+    .option('--orphan-grace-ms <ms>', 'how long an active task without a checkpoint waits before adoption', integer('--orphan-grace-ms'))
+    .option('--max-takeovers <n>', 'takeovers after which a task is failed and dead-lettered', integer('--max-takeovers'))
+    .option('--claim-timeout <seconds>', 'how long a claim blocks on an empty queue', Number)
+    .option('--result-grace-ms <ms>', "how long a result waits for the producer's results record", integer('--result-grace-ms'))
     .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
 
   program

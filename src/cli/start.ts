@@ -12,6 +12,13 @@ export interface StartOptions {
   planner?: string;
   agentId?: string;
   logLevel?: string;
+  shutdownGraceMs?: number;
+  heartbeatMs?: number;
+  recoveryMs?: number;
+  orphanGraceMs?: number;
+  maxTakeovers?: number;
+  claimTimeout?: number;
+  resultGraceMs?: number;
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -26,6 +33,13 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.planner !== undefined) c.planner = o.planner;
   if (o.agentId !== undefined) c.agentId = o.agentId;
   if (o.logLevel !== undefined) c.logLevel = o.logLevel;
+  if (o.shutdownGraceMs !== undefined) c.shutdownGraceMs = o.shutdownGraceMs;
+  if (o.heartbeatMs !== undefined) c.heartbeatIntervalMs = o.heartbeatMs;
+  if (o.recoveryMs !== undefined) c.recoveryIntervalMs = o.recoveryMs;
+  if (o.orphanGraceMs !== undefined) c.orphanGraceMs = o.orphanGraceMs;
+  if (o.maxTakeovers !== undefined) c.maxTakeovers = o.maxTakeovers;
+  if (o.claimTimeout !== undefined) c.claimTimeoutSeconds = o.claimTimeout;
+  if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;
   return c as ConfigInput;
 }
 

@@ -1,0 +1,163 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+
+/**
+ * What is already in a task's workspace, found by looking rather than
+ * assumed, so that each worker follows the code that exists instead of
+ * inventing a second layout. Paths are relative to `root`, with `/`.
+ */
+export interface WorkspaceSurvey {
+  root: string;
+  exists: boolean;
+  /** Files seen by the walk (at most `maxFiles`). */
+  fileCount: number;
+  /** The walk stopped at `maxFiles`: there may be more of everything. */
+  truncated: boolean;
+  topLevel: string[];
+  models: string[];
+  routes: string[];
+  middleware: string[];
+  migrations: string[];
+  auth: string[];
+  packageJson?: { name?: string; dependencies: string[]; devDependencies: string[] };
+}
+
+export interface SurveyOptions {
+  /** Files to look at before stopping. Default 2000. */
+  maxFiles?: number;
+  /** Folder depth below the root. Default 8. */
+  maxDepth?: number;
+}
+
+/** Never descended into: dependencies, VCS data and build output say nothing about the project's own layout. */
+const SKIP_DIRS = new Set([
+  'node_modules', '.git', '.hg', '.svn', 'dist', 'build', 'out', 'coverage', '.next', '.nuxt', '.turbo',
+  '.cache', 'vendor', '__pycache__', '.venv', 'venv', '.tox', 'target',
+]);
+const SOURCE = /\.(m?[jt]sx?|cjs|cts|py|rb|go|java|kt|cs|php|rs|ex|exs|prisma|sql|graphql|gql)$/i;
+
+type Category = 'models' | 'routes' | 'middleware' | 'migrations' | 'auth';
+
+/** Folder names and file-name parts that mark each category (Express, Nest, Prisma, Sequelize, Django, Rails...). */
+const BY_DIR: Readonly<Record<Category, ReadonlySet<string>>> = {
+  models: new Set(['models', 'model', 'entities', 'entity', 'schemas', 'prisma']),
+  routes: new Set(['routes', 'router', 'routers', 'controllers', 'controller', 'handlers', 'endpoints', 'resolvers', 'views']),
+  middleware: new Set(['middleware', 'middlewares', 'guards', 'interceptors']),
+  migrations: new Set(['migrations', 'migrate', 'migration']),
+  auth: new Set(['auth', 'authentication', 'authorization', 'security', 'passport']),
+};
+const BY_NAME: Readonly<Record<Category, RegExp>> = {
+  models: /(^|[._-])(model|entity|schema)s?\.[^.]+$|\.prisma$/i,
+  routes: /(^|[._-])(routes?|router|controller|resolver|handler)s?\.[^.]+$/i,
+  middleware: /(^|[._-])(middlewares?|guard)\.[^.]+$/i,
+  migrations: /(^|[._-])migrations?[._-]|^\d{8,}[_-]/i,
+  auth: /(^|[._-])(auth|authn|authz|jwt|session|passport|permissions?|roles?|rbac)([._-]|\.[^.]+$)/i,
+};
+
+function categorise(path: string): Category[] {
+  const parts = path.split('/');
+  const name = parts.at(-1) ?? path;
+  const dirs = new Set(parts.slice(0, -1).map((p) => p.toLowerCase()));
+  return (Object.keys(BY_DIR) as Category[]).filter(
+    (category) => [...BY_DIR[category]].some((dir) => dirs.has(dir)) || BY_NAME[category].test(name),
+  );
+}
+
+async function readPackageJson(root: string): Promise<WorkspaceSurvey['packageJson']> {
+  try {
+    const json = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const keys = (field: unknown): string[] => (field !== null && typeof field === 'object' ? Object.keys(field) : []);
+    const pkg: NonNullable<WorkspaceSurvey['packageJson']> = {
+      dependencies: keys(json.dependencies),
+      devDependencies: keys(json.devDependencies),
+    };
+    if (typeof json.name === 'string') pkg.name = json.name;
+    return pkg;
+  } catch {
+    return undefined; // absent or unreadable: the prompt says there is none
+  }
+}
+
+/**
+ * Walks `root` breadth-first (so a cap keeps the top of the tree), skipping
+ * dependency and build folders and symbolic links, and sorts the source files
+ * it sees into models, routes, middleware, migrations and auth.
+ *
+ * @example
+ * const survey = await surveyWorkspace('/srv/work/task-1');
+ * survey.models // ['src/models/user.ts']
+ */
+export async function surveyWorkspace(root: string, options: SurveyOptions = {}): Promise<WorkspaceSurvey> {
+  const maxFiles = options.maxFiles ?? 2000;
+  const maxDepth = options.maxDepth ?? 8;
+  const survey: WorkspaceSurvey = {
+    root, exists: true, fileCount: 0, truncated: false, topLevel: [],
+    models: [], routes: [], middleware: [], migrations: [], auth: [],
+  };
+  const queue: { dir: string; depth: number }[] = [{ dir: '', depth: 0 }];
+  while (queue.length > 0 && !survey.truncated) {
+    const { dir, depth } = queue.shift() ?? { dir: '', depth: 0 };
+    let entries;
+    try {
+      entries = await readdir(join(root, dir), { withFileTypes: true });
+    } catch (error) {
+      if (dir === '' && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return { ...survey, exists: false };
+      }
+      continue; // an unreadable folder is not a reason to know nothing
+    }
+    // Code-point order, not the locale's: the same tree gives the same prompt on every machine.
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const path = dir === '' ? entry.name : posix.join(dir, entry.name);
+      if (dir === '') survey.topLevel.push(entry.isDirectory() ? `${entry.name}/` : entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIP_DIRS.has(entry.name) && depth < maxDepth) queue.push({ dir: path, depth: depth + 1 });
+        continue;
+      }
+      if (!entry.isFile()) continue;
+      if (survey.fileCount >= maxFiles) {
+        survey.truncated = true;
+        break;
+      }
+      survey.fileCount++;
+      if (SOURCE.test(entry.name)) for (const category of categorise(path)) survey[category].push(path);
+    }
+  }
+  const pkg = await readPackageJson(root);
+  if (pkg !== undefined) survey.packageJson = pkg;
+  return survey;
+}
+
+/** Files shown per category; the rest is counted, and the worker can Glob for it. */
+const SHOWN = 25;
+
+function list(label: string, paths: readonly string[]): string {
+  if (paths.length === 0) return `- ${label}: none found`;
+  const shown = paths.slice(0, SHOWN).join(', ');
+  return `- ${label}: ${shown}${paths.length > SHOWN ? ` (and ${paths.length - SHOWN} more)` : ''}`;
+}
+
+/** The survey as the "Workspace" section of a worker's prompt. */
+export function formatSurvey(survey: WorkspaceSurvey): string {
+  if (!survey.exists || survey.fileCount === 0) {
+    return [
+      `Workspace: ${survey.root}`,
+      `The workspace is empty${survey.exists ? '' : ' (the folder does not exist yet; create it as you write)'}: there is no existing code to follow. Create the layout the framework commonly uses, and say in your summary which layout you chose.`,
+    ].join('\n');
+  }
+  const pkg = survey.packageJson;
+  return [
+    `Workspace: ${survey.root} (${survey.fileCount} files seen${survey.truncated ? '; the walk stopped there, use Glob to find more' : ''})`,
+    `- top level: ${survey.topLevel.join(', ')}`,
+    pkg === undefined
+      ? '- package.json: none'
+      : `- package.json${pkg.name === undefined ? '' : ` (${pkg.name})`}: dependencies ${pkg.dependencies.join(', ') || 'none'}; devDependencies ${pkg.devDependencies.join(', ') || 'none'}`,
+    list('models', survey.models),
+    list('routes and controllers', survey.routes),
+    list('middleware', survey.middleware),
+    list('migrations', survey.migrations),
+    list('auth', survey.auth),
+    'Read the files relevant to your part before writing, and follow their conventions (module style, naming, folder layout, error handling).',
+  ].join('\n');
+}

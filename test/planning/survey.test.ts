@@ -1,0 +1,82 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formatSurvey, surveyWorkspace } from '../../src/planning/survey.ts';
+
+let root: string;
+
+async function write(path: string, content = ''): Promise<void> {
+  await mkdir(dirname(join(root, path)), { recursive: true });
+  await writeFile(join(root, path), content);
+}
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'survey-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('surveyWorkspace', () => {
+  it('finds models, routes, middleware, migrations, auth files and package.json dependencies by looking', async () => {
+    await write('package.json', JSON.stringify({ name: 'shop', dependencies: { express: '^4', sequelize: '^6' }, devDependencies: { vitest: '^4' } }));
+    await write('src/models/user.js');
+    await write('src/post.model.ts');
+    await write('src/routes/users.js');
+    await write('src/controllers/posts.controller.ts');
+    await write('src/middleware/errorHandler.js');
+    await write('migrations/20240101120000-create-users.js');
+    await write('src/auth/jwt.ts');
+    await write('src/app.ts');
+    await write('README.md');
+    // Dependencies and VCS data say nothing about the project's own layout.
+    await write('node_modules/sequelize/lib/models/model.js');
+    await write('.git/hooks/routes.js');
+
+    const survey = await surveyWorkspace(root);
+    expect(survey).toMatchObject({
+      exists: true,
+      truncated: false,
+      models: ['src/post.model.ts', 'src/models/user.js'],
+      routes: ['src/controllers/posts.controller.ts', 'src/routes/users.js'],
+      middleware: ['src/middleware/errorHandler.js'],
+      migrations: ['migrations/20240101120000-create-users.js'],
+      auth: ['src/auth/jwt.ts'],
+      packageJson: { name: 'shop', dependencies: ['express', 'sequelize'], devDependencies: ['vitest'] },
+    });
+    expect(survey.fileCount).toBe(10);
+    expect(survey.topLevel).toEqual(['.git/', 'README.md', 'migrations/', 'node_modules/', 'package.json', 'src/']);
+
+    const text = formatSurvey(survey);
+    expect(text).toContain('- models: src/post.model.ts, src/models/user.js');
+    expect(text).toContain('- package.json (shop): dependencies express, sequelize; devDependencies vitest');
+    expect(text).toContain('- auth: src/auth/jwt.ts');
+    expect(text).not.toContain('node_modules/sequelize');
+  });
+
+  it('stops at the file cap and says so', async () => {
+    for (const name of ['a', 'b', 'c', 'd', 'e']) await write(`${name}.ts`);
+    const survey = await surveyWorkspace(root, { maxFiles: 3 });
+    expect(survey.fileCount).toBe(3);
+    expect(survey.truncated).toBe(true);
+    expect(formatSurvey(survey)).toContain('the walk stopped there, use Glob to find more');
+  });
+
+  it('says an empty workspace is empty', async () => {
+    const survey = await surveyWorkspace(root);
+    expect(survey.fileCount).toBe(0);
+    expect(formatSurvey(survey)).toContain('The workspace is empty: there is no existing code to follow.');
+  });
+
+  it('treats a workspace that does not exist yet as empty', async () => {
+    const survey = await surveyWorkspace(join(root, 'not-yet'));
+    expect(survey.exists).toBe(false);
+    expect(formatSurvey(survey)).toContain('The workspace is empty (the folder does not exist yet');
+  });
+
+  it('says "none found" for a category with no files', async () => {
+    await write('src/index.ts');
+    expect(formatSurvey(await surveyWorkspace(root))).toContain('- migrations: none found');
+  });
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Plan } from '../planning/plan.ts';
 import type { Resume } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
@@ -17,19 +17,11 @@ import type { ParsedTask } from '../protocol/task.ts';
  *   cancel            a cancel reason that arrived while it was held
  *   plan              the Plan (JSON)
  *   result:{worker}   a finished worker's WorkerResult (JSON)
- * Written at claim, after planning and after each worker; deleted with the
+ * Written at claim (src/redis/queue.ts), after planning and after each worker; deleted with the
  * publication (src/redis/results.ts), atomically.
  */
 export const claimKeyOf = (raw: string, parsed: ParsedTask): string =>
   (parsed.ok ? parsed.task.task_id : parsed.taskId) ?? `raw-${createHash('sha1').update(raw).digest('hex')}`;
-
-/** Adds the claim's checkpoint writes to the claim pipeline. */
-export function writeClaim(p: ChainableCommander, keys: Keys, claimKey: string, raw: string, owner: string, now: number): void {
-  const key = keys.checkpoint(claimKey);
-  p.hset(key, 'raw', raw, 'owner', owner, 'claimed_at', String(now));
-  p.hsetnx(key, 'first_claimed_at', String(now));
-  p.hsetnx(key, 'takeovers', '0');
-}
 
 export async function savePlan(redis: Redis, keys: Keys, claimKey: string, plan: Plan): Promise<void> {
   await redis.hset(keys.checkpoint(claimKey), 'plan', JSON.stringify(plan));

@@ -33,11 +33,11 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a private `redis-server` on a free loopback port, with no
- * persistence, for the demo, the benchmark and the tests. It is a real server:
- * nothing here is a mock.
+ * Starts a private `redis-server` on a free loopback port, for the demo, the
+ * benchmark and the tests: without persistence unless asked (outage tests
+ * restart it). It is a real server: nothing here is a mock.
  */
-export async function startLocalRedis(options: { binary?: string; port?: number } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(options: { binary?: string; port?: number; persistent?: boolean } = {}): Promise<LocalRedis> {
   const binary = options.binary ?? 'redis-server';
   if (spawnSync(binary, ['--version']).error) {
     throw new RedisServerMissingError(
@@ -51,7 +51,11 @@ export async function startLocalRedis(options: { binary?: string; port?: number 
   const launch = async (): Promise<void> => {
     const proc = spawn(
       binary,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+      [
+        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--daemonize', 'no',
+        // persistent: every write reaches the append-only file before the reply, so a SIGKILL loses nothing.
+        ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;

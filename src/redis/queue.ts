@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Claim } from '../protocol/claim.ts';
 import { logLine, type Keys } from '../protocol/keys.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
-import { claimKeyOf, writeClaim } from './checkpoint.ts';
+import { claimKeyOf } from './checkpoint.ts';
 
 // Moves up to ARGV[1] items in one round trip, so a listener with many free
 // slots fills them at once instead of one BLMOVE each.
@@ -24,14 +24,33 @@ export interface QueueOptions {
   blocking: Redis;
 }
 
+// Records one claim: its checkpoint (owner = this agent) and, for a valid
+// task, `in_progress` and a log line. A message whose checkpoint already
+// exists is a second delivery of a task in flight (the same task id, or the
+// same unparseable text): it is removed from the active list and
+// dead-lettered, and the first delivery publishes the task's one result.
+const RECORD_CLAIM = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('LREM', KEYS[2], 1, ARGV[1])
+  redis.call('LPUSH', KEYS[3], ARGV[6])
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[7]) - 1)
+  return 0
+end
+redis.call('HSET', KEYS[1], 'raw', ARGV[1], 'owner', ARGV[2], 'claimed_at', ARGV[3], 'first_claimed_at', ARGV[3], 'takeovers', '0')
+if ARGV[8] == '1' then
+  redis.call('HSET', KEYS[4], 'status', 'in_progress', 'started_at', ARGV[4])
+  redis.call('RPUSH', KEYS[5], ARGV[5])
+end
+return 1`;
+
 /**
  * Claims up to `max` tasks: at once when the queue has them, else blocks up to
  * `timeoutSeconds` for one. Each claim is atomic (`LMOVE`/`BLMOVE pending
  * active RIGHT LEFT`, PROTOCOL.md); then, in one pipeline, each gets its
- * checkpoint (owner = this agent) and valid tasks are marked `in_progress`.
+ * checkpoint and valid tasks are marked `in_progress` (RECORD_CLAIM).
  * Returns [] when the wait ran out.
  */
-export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: number): Promise<Claim[]> {
+export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: number, deadLetterLimit = 10_000): Promise<Claim[]> {
   const { keys } = q;
   let raws = (await q.redis.eval(CLAIM_MANY, 2, keys.pending, keys.active, max)) as string[];
   if (raws.length === 0) {
@@ -45,14 +64,39 @@ export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: n
     return { raw, parsed, claimKey: claimKeyOf(raw, parsed), claimedAt };
   });
   const started = new Date(claimedAt).toISOString();
+  const line = logLine(`claimed by ${q.agentId}`, new Date(claimedAt));
   const pipeline = q.redis.pipeline();
   for (const { raw, parsed, claimKey } of claims) {
-    writeClaim(pipeline, keys, claimKey, raw, q.agentId, claimedAt);
-    if (!parsed.ok) continue;
-    const id = parsed.task.task_id;
-    pipeline.hset(keys.result(id), 'status', 'in_progress', 'started_at', started);
-    pipeline.rpush(keys.resultLogs(id), logLine(`claimed by ${q.agentId}`, new Date(claimedAt)));
+    const id = parsed.ok ? parsed.task.task_id : '';
+    const deadLetter = JSON.stringify({
+      reason: `a second delivery of ${claimKey} while the first is in flight; the first publishes the result`,
+      task_id: id || null,
+      agent_id: q.agentId,
+      at: started,
+      raw,
+    });
+    pipeline.eval(
+      RECORD_CLAIM,
+      5,
+      keys.checkpoint(claimKey),
+      keys.active,
+      keys.deadLetters,
+      keys.result(id),
+      keys.resultLogs(id),
+      raw,
+      q.agentId,
+      claimedAt,
+      started,
+      line,
+      deadLetter,
+      deadLetterLimit,
+      parsed.ok ? '1' : '0',
+    );
   }
-  if (pipeline.length > 0) await pipeline.exec();
-  return claims;
+  const replies = (await pipeline.exec()) ?? [];
+  return claims.filter((_, i) => {
+    const [error, recorded] = replies[i] ?? [];
+    if (error) throw error;
+    return recorded === 1;
+  });
 }

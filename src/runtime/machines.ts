@@ -140,6 +140,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       { keys, agentId: deps.agentId, redis, blocking: deps.blocking },
       room,
       recovered.length ? 0.01 : deps.claimTimeoutSeconds,
+      deps.deadLetterLimit,
     );
     return recovered.concat(fresh);
   });

@@ -100,4 +100,21 @@ describe('orchestrator with the scripted model', () => {
     expect(await final(redis, second.task_id, 3000)).toMatchObject({ status: 'failed', error: 'cancelled' });
     expect(await cancelTask(redis, keys, 'test', 'no-such-task')).toBe('unknown');
   });
+
+  it('publishes one result for a task delivered twice while in flight, and dead-letters the second delivery', async () => {
+    const { redis, keys, config } = await start({ scripted: { defaultLatencyMs: 200 } });
+    const m = buildTaskMessage({ description: 'Add an index to the orders table' }, config.domain);
+    await sendTask(redis, keys, m);
+    await eventually(async () => ((await redis.exists(keys.checkpoint(m.task_id))) ? true : undefined));
+    await sendTask(redis, keys, m);
+    expect((await final(redis, m.task_id)).status).toBe('completed');
+    const dead = await eventually(async () => {
+      const list = await redis.lrange(keys.deadLetters, 0, -1);
+      return list.length ? list : undefined;
+    });
+    expect(JSON.parse(dead[0]!)).toMatchObject({ task_id: m.task_id, reason: expect.stringMatching(/second delivery/) });
+    await eventually(async () => ((await redis.llen(keys.active)) === 0 ? true : undefined));
+    const logs = await redis.lrange(`results:${m.task_id}:logs`, 0, -1);
+    expect(logs.filter((l) => l.includes('result published'))).toHaveLength(1);
+  });
 });

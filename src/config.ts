@@ -57,6 +57,10 @@ export const ConfigSchema = z.object({
   shutdownGraceMs: int(0, 3_600_000).default(30_000),
   /** Dead letters kept (oldest dropped). */
   deadLetterLimit: int(1, 10_000_000).default(10_000),
+  /** Port of the HTTP server with /metrics and /healthz; off when absent (0 picks a free port). */
+  metricsPort: int(0, 65_535).optional(),
+  /** Address it binds; 0.0.0.0 in a container. */
+  metricsHost: z.string().min(1).default('127.0.0.1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   anthropic: z
     .object({
@@ -69,7 +73,7 @@ export const ConfigSchema = z.object({
       requestTimeoutMs: int(1000, 3_600_000).default(600_000),
       /** Model for the LLM planner (alias or id). */
       plannerModel: z.string().min(1).default('sonnet'),
-      /** Alias → id overrides, e.g. { sonnet: 'claude-sonnet-4-5' }. */
+      /** Alias → id overrides, e.g. { sonnet: 'claude-sonnet-4-6' }. */
       models: z.record(z.string(), z.string()).default({}),
     })
     .default({ maxRetries: 4, requestTimeoutMs: 600_000, plannerModel: 'sonnet', models: {} }),

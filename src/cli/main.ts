@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { runCancel } from './cancel.ts';
 import { runDemo } from './demo.ts';
+import { runDiagram } from './diagram.ts';
 import { runSend } from './send.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
@@ -31,6 +32,9 @@ export function buildCli(): Command {
     .option('--planner <kind>', 'keywords or llm (default: llm with the anthropic model)')
     .option('--agent-id <id>', 'registry id (default: {domain}-{hostname})')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--inspect [ws-url]', 'send every actor event to Stately Inspector: the hosted one, or a ws:// endpoint')
+    .option('--metrics-port <port>', 'serve /metrics (Prometheus) and /healthz on this port', integer('--metrics-port'))
+    .option('--metrics-host <host>', 'address of the metrics server (default 127.0.0.1)')
     .option('--shutdown-grace-ms <ms>', 'on SIGTERM, how long tasks in flight may finish before they are handed off', integer('--shutdown-grace-ms'))
     .option('--heartbeat-ms <ms>', 'registry heartbeat period; the key lives three periods', integer('--heartbeat-ms'))
     .option('--recovery-ms <ms>', 'how often to look for tasks whose holder died', integer('--recovery-ms'))
@@ -56,6 +60,12 @@ export function buildCli(): Command {
     .description('print the result record and progress log of a task')
     .argument('<task-id>')
     .action(async (taskId: string, _opts, cmd: Command) => runStatus(taskId, cmd.optsWithGlobals()));
+
+  program
+    .command('diagram')
+    .description('print the statecharts as Mermaid diagrams, generated from the machines themselves')
+    .argument('[machine]', 'listener, task or worker (default: all)')
+    .action((machine?: string) => runDiagram(machine ? { machine } : {}));
 
   program
     .command('cancel')

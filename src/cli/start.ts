@@ -1,5 +1,6 @@
 import { loadConfig, type ConfigInput } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import { createInspection, type Inspection } from '../observability/inspector.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 
 export interface StartOptions {
@@ -19,6 +20,9 @@ export interface StartOptions {
   maxTakeovers?: number;
   claimTimeout?: number;
   resultGraceMs?: number;
+  inspect?: string | true;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -40,13 +44,20 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.maxTakeovers !== undefined) c.maxTakeovers = o.maxTakeovers;
   if (o.claimTimeout !== undefined) c.claimTimeoutSeconds = o.claimTimeout;
   if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;
+  if (o.metricsPort !== undefined) c.metricsPort = o.metricsPort;
+  if (o.metricsHost !== undefined) c.metricsHost = o.metricsHost;
   return c as ConfigInput;
 }
 
 export async function runStart(o: StartOptions): Promise<void> {
   const config = loadConfig(configFromFlags(o));
   const logger = createLogger(config.logLevel);
-  const orchestrator = await startOrchestrator(config, { logger });
+  let inspection: Inspection | undefined;
+  if (o.inspect !== undefined) {
+    inspection = await createInspection(o.inspect);
+    logger.info({ inspector: inspection.description }, 'Stately Inspector attached');
+  }
+  const orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopping: no new claims, letting tasks in flight finish');
     void orchestrator.stop();
@@ -55,4 +66,7 @@ export async function runStart(o: StartOptions): Promise<void> {
   process.once('SIGINT', onSignal);
   await orchestrator.done;
   await orchestrator.stop();
+  inspection?.stop();
+  // The hosted inspector keeps its socket private and open: nothing else holds the process.
+  if (o.inspect === true) process.exit(process.exitCode ?? 0);
 }

@@ -96,7 +96,7 @@ export function planFromMessage(message: Message): Plan {
 
 export interface LlmPlannerOptions {
   model: ModelClient;
-  /** Model id sent to the Messages API, e.g. `claude-sonnet-4-5`. */
+  /** Model id sent to the Messages API, e.g. `claude-sonnet-4-6`. */
   modelId: string;
   /** Output budget of the plan. Default 4096: three steps of instructions fit with room to spare. */
   maxTokens?: number;
@@ -112,7 +112,7 @@ export type LlmPlanner = (task: TaskMessage, signal: AbortSignal) => Promise<Pla
  * to do then.
  *
  * @example
- * const planner = createLlmPlanner({ model, modelId: 'claude-sonnet-4-5' });
+ * const planner = createLlmPlanner({ model, modelId: 'claude-sonnet-4-6' });
  * const plan = await planner(task, signal);
  */
 export function createLlmPlanner(options: LlmPlannerOptions): LlmPlanner {

@@ -14,6 +14,9 @@ import { planTask } from '../planning/planTask.ts';
 import { buildWorkerPrompt } from '../planning/prompt.ts';
 import { surveyWorkspace } from '../planning/survey.ts';
 import { keysFor } from '../protocol/keys.ts';
+import { combineInspect, observeActorMetrics } from '../observability/actorMetrics.ts';
+import { startHealthServer, type HealthServer } from '../observability/httpServer.ts';
+import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
 import { connectRedis } from '../redis/connection.ts';
 import { loadAgents } from '../workers/agentFile.ts';
@@ -37,6 +40,9 @@ export interface Orchestrator {
   readonly actor: Actor<ReturnType<typeof createRuntimeMachine>>;
   /** Resolves when the listener has stopped (after stop(), or a fatal error). */
   readonly done: Promise<void>;
+  /** The /metrics and /healthz server, when `metricsPort` is set. */
+  readonly http: HealthServer | undefined;
+  readonly metrics: Metrics | undefined;
   /** Stops claiming, lets tasks in flight finish, deregisters, closes Redis. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -135,6 +141,20 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     onWorkerSaved: (input) => record('done', input),
   });
 
+  // Metrics read the actors' snapshots through inspection: attached only when
+  // asked for, so a listener without --metrics-port or --inspect pays nothing.
+  const metrics =
+    config.metricsPort === undefined
+      ? undefined
+      : createMetrics({
+          queueDepth: async () => {
+            const [pending, active] = await Promise.all([redis.llen(keys.pending), redis.llen(keys.active)]);
+            return { pending, active };
+          },
+          onCollectError: (err) => logger.warn({ err }, 'queue depth unavailable'),
+        });
+  const observers = [...(metrics ? [observeActorMetrics(metrics)] : []), ...(options.inspect ? [options.inspect] : [])];
+
   const actor = createActor(machine, {
     input: {
       concurrency: config.concurrency,
@@ -146,8 +166,14 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         workerBackoffMs: config.workerBackoffMs,
       },
     },
-    ...(options.inspect ? { inspect: options.inspect } : {}),
+    ...(observers.length ? { inspect: combineInspect(...observers) } : {}),
   });
+  if (metrics) {
+    actor.on('taskStarted', () => metrics.taskStarted());
+    actor.on('taskFinished', (e) => metrics.taskFinished(e.output.outcome, e.output.timings?.duration_ms));
+    actor.on('taskCrashed', () => metrics.taskFinished('crashed'));
+    actor.on('handedOff', (e) => e.tasks.forEach(() => metrics.taskFinished('handed_off')));
+  }
 
   actor.on('taskFinished', (e: Extract<ListenerEmitted, { type: 'taskFinished' }>) =>
     logger.info({ task_id: e.output.task_id, outcome: e.output.outcome }, 'task finished'),
@@ -189,6 +215,19 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     });
   });
   actor.start();
+  const http =
+    metrics && config.metricsPort !== undefined
+      ? await startHealthServer({
+          port: config.metricsPort,
+          host: config.metricsHost,
+          metrics,
+          health: async () => ({
+            redis: await redis.ping().then((r) => r === 'PONG', () => false),
+            listener: String(actor.getSnapshot().value),
+          }),
+        })
+      : undefined;
+  if (http) logger.info({ url: http.url }, 'metrics and health at /metrics and /healthz');
   logger.info(
     { agent_id: config.agentId, domain: config.domain, concurrency: config.concurrency, model: model.kind, planner: config.planner, workspace: config.workspace },
     'listening',
@@ -199,9 +238,10 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     (stopping ??= (async () => {
       actor.send({ type: 'STOP' });
       await done;
+      await http?.close();
       await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
       logger.info('stopped');
     })());
 
-  return { actor, done, stop };
+  return { actor, done, stop, http, metrics };
 }

@@ -74,7 +74,7 @@ function parseModel(file: string, raw: string | undefined): string {
   throw new AgentFileError(
     file,
     'model',
-    `"${model}" is not a model; use ${MODEL_ALIASES.join(', ')} or a full Claude model id such as claude-sonnet-4-5`,
+    `"${model}" is not a model; use ${MODEL_ALIASES.join(', ')} or a full Claude model id such as claude-sonnet-4-6`,
   );
 }
 

@@ -1,0 +1,154 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { APIUserAbortError } from '@anthropic-ai/sdk';
+import { scriptedFiles, scriptedReads } from './scriptedFiles.ts';
+import { resourceFromPrompt } from './scriptedResource.ts';
+import type { Message, MessageParams, ModelClient } from './types.ts';
+
+type ContentBlock = Anthropic.Messages.ContentBlock;
+
+export interface ScriptedModelOptions {
+  /** Time the first call of each worker run (and each planner call) takes, per caller. */
+  latencyMs: (caller: string) => number;
+  /** Callers whose every call fails with ScriptedFailureError. */
+  fail: ReadonlySet<string>;
+  /** Called at every model call, before anything else (tests and benchmarks count calls). */
+  onCall?: (caller: string) => void;
+}
+
+/**
+ * The model failure of a caller listed in `fail`. It stands for an API
+ * failure that outlasted the SDK's own retries (a long 529 spell), so
+ * `isRetryable` says yes: the worker's retry states run, and since the
+ * caller fails on every call, the worker ends `failed` after its last
+ * attempt, which is what the failure-policy demos and tests need.
+ */
+export class ScriptedFailureError extends Error {
+  override name = 'ScriptedFailureError';
+  constructor(readonly caller: string) {
+    super(`the scripted model is set to fail every call of ${caller} (scripted.fail / ORCH_SCRIPTED_FAIL): remove it there to let it succeed`);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new APIUserAbortError());
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new APIUserAbortError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const tokens = (value: unknown): number => Math.ceil(JSON.stringify(value ?? '').length / 4);
+
+function firstUserText(params: MessageParams): string {
+  const content = params.messages[0]?.content ?? '';
+  if (typeof content === 'string') return content;
+  return content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
+}
+
+function toolUse(turn: number, index: number, name: string, input: Record<string, unknown>): ContentBlock {
+  return { type: 'tool_use', id: `toolu_scripted_${turn}_${index}`, name, input, caller: { type: 'direct' } };
+}
+
+const text = (value: string): ContentBlock => ({ type: 'text', text: value, citations: null });
+
+/** Usage as the API counts it: the stable prefix (system, tools) is written to the cache once, then read. */
+function message(params: MessageParams, caller: string, turn: number, content: ContentBlock[], stop: 'tool_use' | 'end_turn'): Message {
+  const prefix = tokens(params.system) + tokens(params.tools);
+  return {
+    id: `msg_scripted_${caller}_${turn}`,
+    type: 'message',
+    role: 'assistant',
+    model: params.model,
+    content,
+    stop_reason: stop,
+    stop_sequence: null,
+    stop_details: null,
+    container: null,
+    diagnostics: null,
+    usage: {
+      input_tokens: tokens(params.messages),
+      output_tokens: tokens(content),
+      cache_creation_input_tokens: turn === 1 ? prefix : 0,
+      cache_read_input_tokens: turn === 1 ? 0 : prefix,
+      cache_creation: null,
+      inference_geo: null,
+      output_tokens_details: null,
+      server_tool_use: null,
+      service_tier: 'standard',
+      speed: null,
+    },
+  };
+}
+
+/** First turn of a worker: the Reads and Writes of its part, or a report saying why it cannot. */
+function firstTurn(params: MessageParams, caller: string): Message {
+  const prompt = firstUserText(params);
+  const resource = resourceFromPrompt(prompt);
+  const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
+  const files = scriptedFiles(caller, resource);
+  if (files.length === 0 || !offered.has('Write')) {
+    const why = files.length === 0 ? `${caller} has no scripted part` : 'the Write tool was not offered';
+    return message(params, caller, 1, [text(report(`Nothing written: ${why}.`, [why]))], 'end_turn');
+  }
+  const reads = offered.has('Read') ? scriptedReads(caller, resource, prompt) : [];
+  const calls = [
+    ...reads.map((path) => ({ name: 'Read', input: { file_path: path } })),
+    ...files.map((f) => ({ name: 'Write', input: { file_path: f.path, content: f.content } })),
+  ];
+  const intro = text(`Writing the ${resource.singular} part of ${caller}.`);
+  return message(params, caller, 1, [intro, ...calls.map((c, i) => toolUse(1, i, c.name, c.input))], 'tool_use');
+}
+
+function report(summary: string, issues: string[]): string {
+  return `Done.\n\n\`\`\`json\n${JSON.stringify({ summary, issues }, null, 2)}\n\`\`\``;
+}
+
+/** After the tool results: the final answer, listing what failed as issues. */
+function finalTurn(params: MessageParams, caller: string, turn: number): Message {
+  const written = params.messages
+    .flatMap((m) => (m.role === 'assistant' && typeof m.content !== 'string' ? m.content : []))
+    .flatMap((b) => (b.type === 'tool_use' && b.name === 'Write' ? [String((b.input as { file_path?: unknown }).file_path)] : []));
+  const last = params.messages.at(-1)?.content;
+  const failures = (typeof last === 'string' ? [] : (last ?? [])).flatMap((b) =>
+    b.type === 'tool_result' && b.is_error === true ? [typeof b.content === 'string' ? b.content : 'a tool failed'] : [],
+  );
+  const summary = `${caller} (scripted) wrote ${written.join(', ')}.`;
+  return message(params, caller, turn, [text(report(summary, failures))], 'end_turn');
+}
+
+/**
+ * A deterministic, offline ModelClient that drives the same worker path as
+ * the real model: its first answer asks for tool calls that write plausible
+ * files for the caller's part (db-worker: model and migration; auth-worker:
+ * password, tokens, middleware; api-worker: routes, reading the model first
+ * when its prompt names it), and its second ends the turn with a JSON
+ * report. The `planner` gets plain text, so an LLM planner over it falls
+ * back to its keyword plan.
+ *
+ * @example
+ * const model = createScriptedModel({ latencyMs: () => 0, fail: new Set(['api-worker']) });
+ */
+export function createScriptedModel(options: ScriptedModelOptions): ModelClient {
+  return {
+    kind: 'scripted',
+    async createMessage(params, { signal, caller }) {
+      options.onCall?.(caller);
+      if (signal.aborted) throw new APIUserAbortError();
+      const turn = params.messages.filter((m) => m.role === 'assistant').length + 1;
+      // Latency once per worker run, not per turn: a run's cost is dominated by its first answer.
+      if (turn === 1) await sleep(options.latencyMs(caller), signal);
+      if (options.fail.has(caller)) throw new ScriptedFailureError(caller);
+      if (caller === 'planner') {
+        return message(params, caller, turn, [text('The scripted model does not plan tasks.')], 'end_turn');
+      }
+      return turn === 1 ? firstTurn(params, caller) : finalTurn(params, caller, turn);
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { ModelClient } from '../models/types.ts';
+import { addUsage, ZERO_USAGE, type Usage } from '../protocol/output.ts';
+import type { AgentDefinition } from './agentFile.ts';
+import { FileChangeLog, type FileChanges } from './changes.ts';
+import { AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
+import { runToolUse } from './runToolUse.ts';
+import { getTools, type BashOptions, type ToolContext } from './tools/index.ts';
+import type { Workspace } from './workspace.ts';
+
+type MessageParam = Anthropic.Messages.MessageParam;
+type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
+
+const EPHEMERAL = { type: 'ephemeral' } as const;
+
+export type AgentLoopEvent =
+  | { type: 'turn'; turn: number; stopReason: Anthropic.Messages.StopReason | null; usage: Usage }
+  | { type: 'tool'; turn: number; name: string; isError: boolean; durationMs: number };
+
+export interface AgentLoopOptions {
+  agent: AgentDefinition;
+  /** The first user turn. */
+  prompt: string;
+  model: ModelClient;
+  /** Concrete model id (aliases resolved). */
+  modelId: string;
+  workspace: Workspace;
+  signal: AbortSignal;
+  /** Model calls allowed; still wanting tools after the last one is AgentTurnLimitError. */
+  maxTurns: number;
+  maxTokens: number;
+  bash: BashOptions;
+  /** Who calls the model (the worker's name); the scripted model keys on it. */
+  caller: string;
+  onEvent?: (event: AgentLoopEvent) => void;
+}
+
+export interface AgentLoopResult {
+  /** The text blocks of the last answer. */
+  finalText: string;
+  stopReason: Anthropic.Messages.StopReason | null;
+  /** Summed over every model call. */
+  usage: Usage;
+  turns: number;
+  changes: FileChanges;
+}
+
+function usageOf(message: Anthropic.Messages.Message): Usage {
+  const u = message.usage;
+  return {
+    input_tokens: u.input_tokens,
+    output_tokens: u.output_tokens,
+    cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
+    cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
+  };
+}
+
+/** The answer as history to send back: only what a request accepts (no response-only fields). */
+function asParam(block: Anthropic.Messages.ContentBlock): ContentBlockParam[] {
+  switch (block.type) {
+    case 'text':
+      return [{ type: 'text', text: block.text }];
+    case 'tool_use':
+      return [{ type: 'tool_use', id: block.id, name: block.name, input: block.input }];
+    case 'thinking':
+      return [{ type: 'thinking', thinking: block.thinking, signature: block.signature }];
+    case 'redacted_thinking':
+      return [{ type: 'redacted_thinking', data: block.data }];
+    default:
+      return []; // server-tool blocks: this loop offers no server tools
+  }
+}
+
+/**
+ * The history with a cache breakpoint on its newest block, so each turn
+ * reads the previous turns from the prompt cache instead of paying for them
+ * again. Only the copy sent carries it: breakpoints are capped at four, and
+ * system and tools hold two of them.
+ */
+function withCacheBreakpoint(messages: readonly MessageParam[]): MessageParam[] {
+  const last = messages.at(-1);
+  if (last === undefined || last.role === 'system') return [...messages];
+  const blocks: ContentBlockParam[] = typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : [...last.content];
+  const tail = blocks.at(-1);
+  if (tail !== undefined && tail.type !== 'thinking' && tail.type !== 'redacted_thinking') {
+    blocks[blocks.length - 1] = { ...tail, cache_control: EPHEMERAL };
+  }
+  return [...messages.slice(0, -1), { role: last.role, content: blocks }];
+}
+
+function checkAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new WorkerAbortedError(signal.reason);
+}
+
+/**
+ * Runs one agent to the end of its task: call the model, run the tools it
+ * asks for (each failure goes back to it as an `is_error` result, never out
+ * of the loop), repeat until it stops asking. System prompt and tools carry
+ * cache breakpoints: they are the same on every turn of every run of this
+ * agent.
+ *
+ * @example
+ * const result = await runAgentLoop({ agent, prompt, model, modelId: 'claude-sonnet-4-6', workspace,
+ *   signal, maxTurns: 40, maxTokens: 8192, bash, caller: 'db-worker' });
+ */
+export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
+  const { agent, model, signal, workspace } = options;
+  const tools = getTools(agent.tools);
+  const definitions: Anthropic.Messages.Tool[] = tools.map((tool, i) =>
+    i === tools.length - 1 ? { ...tool.definition, cache_control: EPHEMERAL } : tool.definition,
+  );
+  const system: Anthropic.Messages.TextBlockParam[] = [{ type: 'text', text: agent.systemPrompt, cache_control: EPHEMERAL }];
+  const changes = new FileChangeLog(workspace.root);
+  const ctx: ToolContext = { workspace, changes, signal, bash: options.bash };
+  const messages: MessageParam[] = [{ role: 'user', content: options.prompt }];
+  let usage = ZERO_USAGE;
+
+  for (let turn = 1; ; turn++) {
+    checkAborted(signal);
+    if (turn > options.maxTurns) throw new AgentTurnLimitError(options.maxTurns);
+    const answer = await model.createMessage(
+      {
+        model: options.modelId,
+        max_tokens: options.maxTokens,
+        system,
+        messages: withCacheBreakpoint(messages),
+        ...(definitions.length > 0 ? { tools: definitions } : {}),
+      },
+      { signal, caller: options.caller },
+    );
+    usage = addUsage(usage, usageOf(answer));
+    options.onEvent?.({ type: 'turn', turn, stopReason: answer.stop_reason, usage });
+    messages.push({ role: 'assistant', content: answer.content.flatMap(asParam) });
+    const calls = answer.content.filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use');
+    if (answer.stop_reason !== 'tool_use' || calls.length === 0) {
+      const finalText = answer.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
+      return { finalText, stopReason: answer.stop_reason, usage, turns: turn, changes: changes.snapshot() };
+    }
+    const results: Anthropic.Messages.ToolResultBlockParam[] = [];
+    for (const call of calls) {
+      const started = Date.now();
+      const result = await runToolUse(call, tools, ctx);
+      checkAborted(signal);
+      options.onEvent?.({ type: 'tool', turn, name: call.name, isError: result.is_error === true, durationMs: Date.now() - started });
+      results.push(result);
+    }
+    messages.push({ role: 'user', content: results });
+  }
+}

@@ -1,0 +1,31 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { WorkerAbortedError } from './errors.ts';
+import type { Tool, ToolContext } from './tools/index.ts';
+
+type ToolResult = Anthropic.Messages.ToolResultBlockParam;
+
+function failure(id: string, message: string): ToolResult {
+  return { type: 'tool_result', tool_use_id: id, is_error: true, content: message };
+}
+
+/**
+ * Runs one `tool_use` block and returns its `tool_result`. Whatever goes
+ * wrong (unknown tool, bad input, a path outside the workspace, a failing
+ * command, a bug in a tool) is told to the model, which can often recover;
+ * only an abort leaves the loop.
+ */
+export async function runToolUse(call: Anthropic.Messages.ToolUseBlock, tools: readonly Tool[], ctx: ToolContext): Promise<ToolResult> {
+  const tool = tools.find((t) => t.name === call.name);
+  if (tool === undefined) {
+    const offered = tools.map((t) => t.name).join(', ') || 'none';
+    return failure(call.id, `No tool named ${call.name} is available to this agent. Available tools: ${offered}.`);
+  }
+  try {
+    const content = await tool.run(call.input, ctx);
+    return { type: 'tool_result', tool_use_id: call.id, content };
+  } catch (error) {
+    if (error instanceof WorkerAbortedError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    return failure(call.id, `${call.name} failed: ${message}`);
+  }
+}

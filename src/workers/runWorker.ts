@@ -1,0 +1,78 @@
+import type { ModelClient } from '../models/types.ts';
+import type { WorkerName, WorkerResult } from '../protocol/output.ts';
+import type { AgentDefinition } from './agentFile.ts';
+import { runAgentLoop, type AgentLoopEvent } from './agentLoop.ts';
+import { UnknownWorkerError } from './errors.ts';
+import { parseWorkerReport } from './report.ts';
+import type { BashOptions } from './tools/index.ts';
+import type { RunWorker, WorkerRunInput } from './types.ts';
+import { Workspace } from './workspace.ts';
+
+export interface WorkerRunnerOptions {
+  agents: ReadonlyMap<WorkerName, AgentDefinition>;
+  model: ModelClient;
+  /** Alias (`sonnet`, `inherit`) or id from an agent file → the model id sent. */
+  resolveModel: (alias: string) => string;
+  /** Model calls per run. */
+  maxTurns: number;
+  /** max_tokens of each call. */
+  maxTokens: number;
+  /** Bash limits and environment (built with `sandboxEnv`, without the orchestrator's secrets). */
+  bash: BashOptions;
+  /** Progress of each run, e.g. for the task's log. */
+  onEvent?: (input: WorkerRunInput, event: AgentLoopEvent) => void;
+}
+
+/** Notes about how the run ended that the task's result should carry. */
+function stopIssues(stopReason: string | null): string[] {
+  if (stopReason === 'max_tokens') return ['the final answer was cut off at max_tokens: raise maxTokens if this repeats'];
+  if (stopReason === 'refusal') return ['the model refused to continue this part of the task'];
+  return [];
+}
+
+/**
+ * The `RunWorker` the worker machine invokes: one attempt of one worker in
+ * the task's workspace. Files in the result come from the tools' change log,
+ * never from the model's word. It throws the cause as is (SDK errors,
+ * AgentTurnLimitError, WorkerAbortedError, ScriptedFailureError): the caller
+ * asks `isRetryable` whether another attempt can help.
+ *
+ * @example
+ * const run = createWorkerRunner({ agents, model, resolveModel, maxTurns: 40, maxTokens: 8192, bash });
+ * const result = await run({ taskId, worker: 'db-worker', prompt, workspace, attempt: 1 }, signal);
+ */
+export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
+  return async (input, signal): Promise<WorkerResult> => {
+    const agent = options.agents.get(input.worker);
+    if (agent === undefined) {
+      const known = [...options.agents.keys()].join(', ') || 'none';
+      throw new UnknownWorkerError(`no agent file defines ${input.worker} (loaded: ${known}): add agents/${input.worker}.md`);
+    }
+    const workspace = await Workspace.open(input.workspace);
+    const loop = await runAgentLoop({
+      agent,
+      prompt: input.prompt,
+      model: options.model,
+      modelId: options.resolveModel(agent.model),
+      workspace,
+      signal,
+      maxTurns: options.maxTurns,
+      maxTokens: options.maxTokens,
+      bash: options.bash,
+      caller: input.worker,
+      ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),
+    });
+    const parsed = parseWorkerReport(loop.finalText);
+    const report = loop.changes.deleted.length > 0 ? { ...parsed.report, files_deleted: loop.changes.deleted } : parsed.report;
+    return {
+      worker: input.worker,
+      summary: parsed.summary,
+      files_created: loop.changes.created,
+      files_modified: loop.changes.modified,
+      issues: [...parsed.issues, ...stopIssues(loop.stopReason)],
+      usage: loop.usage,
+      turns: loop.turns,
+      ...(Object.keys(report).length > 0 ? { report } : {}),
+    };
+  };
+}

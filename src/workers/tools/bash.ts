@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import { z } from 'zod';
+import { ToolExecutionError, WorkerAbortedError } from '../errors.ts';
+import { recordDifference, snapshotWorkspace } from './workspaceSnapshot.ts';
+import { defineTool } from './tool.ts';
+
+/** How long streams may stay open after bash exits before we stop waiting for them. */
+const DRAIN_MS = 500;
+
+const schema = z.object({
+  command: z.string().min(1).describe('The bash command to run, in the workspace root'),
+  timeout: z.number().int().min(1).optional().describe('Time limit in milliseconds (capped by the configured limit)'),
+  description: z.string().optional().describe('What the command does, in 5-10 words'),
+});
+
+interface Outcome {
+  output: string;
+  exitCode: number | null;
+  timedOut: boolean;
+}
+
+/** Keeps the first `cap` bytes of stdout and stderr as they arrive, and counts the rest. */
+function outputCollector(cap: number) {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let dropped = 0;
+  return {
+    add(chunk: Buffer) {
+      const take = Math.min(Math.max(0, cap - kept), chunk.length);
+      if (take > 0) chunks.push(chunk.subarray(0, take));
+      kept += take;
+      dropped += chunk.length - take;
+    },
+    text() {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (dropped === 0) return text;
+      return `${text}\n… [${dropped} more bytes of output cut at ${cap}: redirect to a file and Read it in parts]`;
+    },
+  };
+}
+
+/**
+ * Runs `bash -c` in its own process group, so the time limit and the abort
+ * signal kill the command and everything it started (SIGKILL: a trap cannot
+ * stretch the limit). When bash exits, stragglers it left in the background
+ * are killed too: a worker run leaves no process behind.
+ */
+function execute(command: string, cwd: string, env: Record<string, string>, timeoutMs: number, cap: number, signal: AbortSignal) {
+  return new Promise<Outcome>((resolve, reject) => {
+    const child = spawn('bash', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = outputCollector(cap);
+    let timedOut = false;
+    let exitCode: number | null = null;
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeoutMs);
+    const onAbort = () => killGroup();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let drain: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(drain);
+      signal.removeEventListener('abort', onAbort);
+      resolve({ output: output.text(), exitCode, timedOut });
+    };
+    child.stdout.on('data', output.add);
+    child.stderr.on('data', output.add);
+    child.on('error', (error) => {
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      reject(new ToolExecutionError(`bash could not be started (${error.message}): is bash on the PATH of the sandbox env?`));
+    });
+    child.on('exit', (code) => {
+      exitCode = code;
+      if (settled) return;
+      killGroup();
+      // A grandchild that left the group may still hold the pipes: do not wait on it forever.
+      drain = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish();
+      }, DRAIN_MS);
+    });
+    child.on('close', (code: number | null) => {
+      exitCode ??= code;
+      finish();
+    });
+    if (signal.aborted) killGroup();
+  });
+}
+
+/**
+ * Bash cannot say which files a command wrote, so the workspace's mtimes and
+ * sizes are compared before and after each command (see workspaceSnapshot.ts)
+ * and the differences go into the change log like any other tool's writes.
+ */
+export const bashTool = defineTool({
+  name: 'Bash',
+  description:
+    'Runs a bash command in the workspace root (non-interactive, no network secrets in the environment) and returns ' +
+    'its combined stdout and stderr. A non-zero exit code or the time limit is reported as an error.',
+  schema,
+  async run(input, { workspace, changes, signal, bash }) {
+    if (signal.aborted) throw new WorkerAbortedError(signal.reason);
+    const timeoutMs = Math.min(input.timeout ?? bash.timeoutMs, bash.timeoutMs);
+    const before = await snapshotWorkspace(workspace.root);
+    const outcome = await execute(input.command, workspace.root, bash.env, timeoutMs, bash.maxOutputBytes, signal);
+    recordDifference(before, await snapshotWorkspace(workspace.root), changes);
+    if (signal.aborted) throw new WorkerAbortedError(signal.reason);
+    const output = outcome.output === '' ? '(no output)' : outcome.output;
+    if (outcome.timedOut) {
+      throw new ToolExecutionError(`${output}\nThe command was killed after ${timeoutMs} ms (its time limit): split the work into shorter commands`);
+    }
+    if (outcome.exitCode !== 0) {
+      throw new ToolExecutionError(`${output}\nExit code ${outcome.exitCode ?? 'none (killed by a signal)'}`);
+    }
+    return output;
+  },
+});

@@ -1,0 +1,69 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { z } from 'zod';
+import type { FileChangeLog } from '../changes.ts';
+import { ToolInputError } from '../errors.ts';
+import type { Workspace } from '../workspace.ts';
+
+/** The tools a worker can be given, named as Claude Code names them so agent files carry over. */
+export const TOOL_NAMES = ['Read', 'Write', 'Edit', 'Bash', 'Glob', 'Grep'] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+export interface BashOptions {
+  /** Default and ceiling of a command's run time; the model may ask for less. */
+  timeoutMs: number;
+  /** Output kept per command (stdout and stderr together); the rest is cut with a note. */
+  maxOutputBytes: number;
+  /** The whole environment of the command: build it with `sandboxEnv`, never pass process.env. */
+  env: Record<string, string>;
+}
+
+/** What a tool may touch: one workspace, one change log, one run's signal. */
+export interface ToolContext {
+  workspace: Workspace;
+  changes: FileChangeLog;
+  signal: AbortSignal;
+  bash: BashOptions;
+}
+
+export interface Tool {
+  readonly name: ToolName;
+  readonly definition: Anthropic.Messages.Tool;
+  /** The text the model sees; a throw becomes an `is_error` tool result carrying the message. */
+  run(input: unknown, ctx: ToolContext): Promise<string>;
+}
+
+interface ToolSpec<S extends z.ZodObject> {
+  name: ToolName;
+  description: string;
+  schema: S;
+  run(input: z.output<S>, ctx: ToolContext): Promise<string>;
+}
+
+/** JSON Schema of what the model may send (`io: 'input'`: fields with defaults are optional). */
+function inputSchema(schema: z.ZodObject): Anthropic.Messages.Tool.InputSchema {
+  const { $schema: _drop, ...json } = z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+  return { ...json, type: 'object' };
+}
+
+/**
+ * A tool whose input is checked with the same zod schema its definition is
+ * derived from, so what the model is told and what is enforced cannot drift.
+ */
+export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): Tool {
+  return {
+    name: spec.name,
+    definition: { name: spec.name, description: spec.description, input_schema: inputSchema(spec.schema) },
+    async run(input, ctx) {
+      const parsed = spec.schema.safeParse(input);
+      if (!parsed.success) {
+        const detail = z.prettifyError(parsed.error).replaceAll('\n', '; ');
+        throw new ToolInputError(`invalid input for ${spec.name}: ${detail}. Send the fields its input_schema lists.`);
+      }
+      return spec.run(parsed.data, ctx);
+    },
+  };
+}
+
+/** A file path field as Claude Code names it; relative paths are taken from the workspace root. */
+export const filePath = (what: string) =>
+  z.string().min(1).describe(`${what}: absolute, or relative to the workspace root (the current directory)`);

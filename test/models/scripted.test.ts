@@ -1,0 +1,74 @@
+import { APIUserAbortError } from '@anthropic-ai/sdk';
+import { describe, expect, it } from 'vitest';
+import { createScriptedModel, ScriptedFailureError } from '../../src/models/scripted.ts';
+import type { MessageParams } from '../../src/models/types.ts';
+import { getTools, TOOL_NAMES } from '../../src/workers/tools/index.ts';
+
+const params = (prompt: string): MessageParams => ({
+  model: 'claude-sonnet-4-5',
+  max_tokens: 1024,
+  system: 'You are a worker.',
+  tools: getTools([...TOOL_NAMES]).map((t) => t.definition),
+  messages: [{ role: 'user', content: prompt }],
+});
+const signal = () => new AbortController().signal;
+
+describe('createScriptedModel', () => {
+  it('answers a worker\'s first turn with Write calls for its part, as a complete Message', async () => {
+    const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
+    const message = await model.createMessage(params('# Task 9\nAdd role-based access to admin routes'), { signal: signal(), caller: 'auth-worker' });
+    expect(message).toMatchObject({ type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', stop_reason: 'tool_use', stop_sequence: null, container: null });
+    const writes = message.content.flatMap((b) => (b.type === 'tool_use' ? [(b.input as { file_path: string }).file_path] : []));
+    expect(writes).toEqual(['src/auth/password.js', 'src/auth/tokens.js', 'src/middleware/requireAuth.js']);
+    expect(message.usage).toMatchObject({ service_tier: 'standard', cache_read_input_tokens: 0 });
+    expect(message.usage.cache_creation_input_tokens).toBeGreaterThan(0);
+  });
+
+  it('is deterministic', async () => {
+    const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
+    const call = () => model.createMessage(params('Create user registration endpoint'), { signal: signal(), caller: 'db-worker' });
+    expect(await call()).toEqual(await call());
+  });
+
+  it('ends with a JSON report once the tool results are back, listing failed tools as issues', async () => {
+    const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
+    const first = params('x');
+    const second: MessageParams = {
+      ...first,
+      messages: [
+        ...first.messages,
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'Write', input: { file_path: 'src/routes/items.js', content: '' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', is_error: true, content: 'Write failed: disk full' }] },
+      ],
+    };
+    const answer = await model.createMessage(second, { signal: signal(), caller: 'api-worker' });
+    expect(answer.stop_reason).toBe('end_turn');
+    const block = answer.content[0];
+    expect(block?.type === 'text' && block.text).toContain('"issues": [\n    "Write failed: disk full"\n  ]');
+    expect(answer.usage.cache_read_input_tokens).toBeGreaterThan(0);
+  });
+
+  it('waits its latency once per run, abortably, and counts every call', async () => {
+    const calls: string[] = [];
+    const model = createScriptedModel({ latencyMs: () => 10_000, fail: new Set(), onCall: (c) => calls.push(c) });
+    const controller = new AbortController();
+    const pending = model.createMessage(params('x'), { signal: controller.signal, caller: 'db-worker' });
+    setTimeout(() => controller.abort(), 20);
+    await expect(pending).rejects.toBeInstanceOf(APIUserAbortError);
+    expect(calls).toEqual(['db-worker']);
+  });
+
+  it('fails every call of a caller in `fail`, after its latency', async () => {
+    const model = createScriptedModel({ latencyMs: (c) => (c === 'db-worker' ? 30 : 0), fail: new Set(['db-worker']) });
+    const started = Date.now();
+    await expect(model.createMessage(params('x'), { signal: signal(), caller: 'db-worker' })).rejects.toBeInstanceOf(ScriptedFailureError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+  });
+
+  it('gives the planner text, with no tool call', async () => {
+    const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
+    const answer = await model.createMessage(params('plan this'), { signal: signal(), caller: 'planner' });
+    expect(answer.stop_reason).toBe('end_turn');
+    expect(answer.content.map((b) => b.type)).toEqual(['text']);
+  });
+});

@@ -1,0 +1,34 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createScriptedModel } from '../../src/models/scripted.ts';
+import { runAgentLoop } from '../../src/workers/agentLoop.ts';
+import { agent, BASH, sandbox } from './fixtures.ts';
+
+describe('runAgentLoop with the scripted model', () => {
+  it('really writes the db-worker files through the tools, in two turns', async () => {
+    const { workspace } = await sandbox();
+    const calls: string[] = [];
+    const model = createScriptedModel({ latencyMs: () => 0, fail: new Set(), onCall: (c) => calls.push(c) });
+    const result = await runAgentLoop({
+      agent: agent('db-worker'),
+      prompt: '# Task t1\nCreate a REST API for blog posts with authentication',
+      model,
+      modelId: 'claude-sonnet-4-5',
+      workspace,
+      signal: new AbortController().signal,
+      maxTurns: 10,
+      maxTokens: 1024,
+      bash: BASH,
+      caller: 'db-worker',
+    });
+    expect(result.turns).toBe(2);
+    expect(calls).toEqual(['db-worker', 'db-worker']);
+    expect(result.changes.created).toEqual(['migrations/001_create_posts.sql', 'src/models/post.js']);
+    expect(await readFile(path.join(workspace.root, 'migrations/001_create_posts.sql'), 'utf8')).toMatch(/^CREATE TABLE IF NOT EXISTS posts/);
+    expect(result.finalText).toContain('```json');
+    expect(result.usage.input_tokens).toBeGreaterThan(0);
+    expect(result.usage.cache_creation_input_tokens).toBeGreaterThan(0);
+    expect(result.usage.cache_read_input_tokens).toBe(result.usage.cache_creation_input_tokens);
+  });
+});

@@ -1,0 +1,67 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createScriptedModel, ScriptedFailureError } from '../../src/models/scripted.ts';
+import type { WorkerName } from '../../src/protocol/output.ts';
+import { isRetryable, UnknownWorkerError } from '../../src/workers/errors.ts';
+import { createWorkerRunner } from '../../src/workers/runWorker.ts';
+import type { AgentDefinition } from '../../src/workers/agentFile.ts';
+import { agent, BASH, tempDir } from './fixtures.ts';
+
+const agents = new Map<WorkerName, AgentDefinition>([
+  ['db-worker', agent('db-worker')],
+  ['api-worker', agent('api-worker')],
+]);
+
+function runner(fail: string[] = [], models: string[] = []) {
+  return createWorkerRunner({
+    agents,
+    model: createScriptedModel({ latencyMs: () => 0, fail: new Set(fail) }),
+    resolveModel: (alias) => {
+      models.push(alias);
+      return 'claude-sonnet-4-5';
+    },
+    maxTurns: 10,
+    maxTokens: 1024,
+    bash: BASH,
+  });
+}
+
+describe('createWorkerRunner', () => {
+  it('returns the WorkerResult: files from the change log, summary and issues from the report', async () => {
+    const dir = await tempDir();
+    const workspace = path.join(dir, 'task-1');
+    await mkdir(path.join(workspace, 'src/models'), { recursive: true });
+    await writeFile(path.join(workspace, 'src/models/user.js'), 'export const User = {};\n');
+    const models: string[] = [];
+    const prompt = '# Task 1\nCreate user registration endpoint\n\n## Outputs\nfiles created: src/models/user.js';
+    const result = await runner([], models)({ taskId: '1', worker: 'api-worker', prompt, workspace, attempt: 1 }, new AbortController().signal);
+    expect(result).toEqual({
+      worker: 'api-worker',
+      summary: 'api-worker (scripted) wrote src/routes/users.js.',
+      files_created: ['src/routes/users.js'],
+      files_modified: [],
+      issues: [],
+      usage: expect.objectContaining({ input_tokens: expect.any(Number) }),
+      turns: 2,
+    });
+    expect(models).toEqual(['sonnet']);
+  });
+
+  it('throws a retryable ScriptedFailureError for a failing worker, on every attempt', async () => {
+    const run = runner(['db-worker']);
+    const workspace = await tempDir();
+    for (const attempt of [1, 2]) {
+      const error = await run({ taskId: '1', worker: 'db-worker', prompt: 'x', workspace, attempt }, new AbortController().signal).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ScriptedFailureError);
+      expect(isRetryable(error)).toBe(true);
+    }
+  });
+
+  it('throws UnknownWorkerError (not retryable) for a worker without an agent file', async () => {
+    const error = await runner()({ taskId: '1', worker: 'auth-worker', prompt: 'x', workspace: await tempDir(), attempt: 1 }, new AbortController().signal).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownWorkerError);
+    expect((error as Error).message).toMatch(/add agents\/auth-worker.md/);
+    expect(isRetryable(error)).toBe(false);
+  });
+});

@@ -18,6 +18,8 @@ export interface Keys {
   deadLetters: string;
   /** Ours: a claimed task's checkpoint and ownership (HASH), see src/redis/checkpoint.ts. */
   checkpoint(claimKey: string): string;
+  /** Ours: the last 50 failed or partial results, newest first (LIST of JSON), for `watch`. */
+  recentFailures: string;
   /** Ours: control messages to every listener of the domain (cancel). */
   control: string;
   /** Ours: the prefix of everything else we keep. */
@@ -40,6 +42,7 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     deadLetters: `${ownPrefix}dead-letters`,
     checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
     control: `${ownPrefix}control`,
+    recentFailures: `${ownPrefix}recent-failures`,
     own: ownPrefix,
   };
 }

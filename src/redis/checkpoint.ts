@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Plan } from '../planning/plan.ts';
 import type { Resume } from '../protocol/claim.ts';
-import type { Keys } from '../protocol/keys.ts';
+import { logLine, type Keys } from '../protocol/keys.ts';
 import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/output.ts';
 import type { ParsedTask } from '../protocol/task.ts';
 
@@ -17,19 +17,50 @@ import type { ParsedTask } from '../protocol/task.ts';
  *   cancel            a cancel reason that arrived while it was held
  *   plan              the Plan (JSON)
  *   result:{worker}   a finished worker's WorkerResult (JSON)
+ *   worker:{worker}   where the worker stands (WorkerProgress JSON), for `watch`
  * Written at claim (src/redis/queue.ts), after planning and after each worker; deleted with the
  * publication (src/redis/results.ts), atomically.
  */
 export const claimKeyOf = (raw: string, parsed: ParsedTask): string =>
   (parsed.ok ? parsed.task.task_id : parsed.taskId) ?? `raw-${createHash('sha1').update(raw).digest('hex')}`;
 
-export async function savePlan(redis: Redis, keys: Keys, claimKey: string, plan: Plan): Promise<void> {
-  await redis.hset(keys.checkpoint(claimKey), 'plan', JSON.stringify(plan));
+/** Where a worker stands, as `watch` shows it (field `worker:{name}`). */
+export interface WorkerProgress {
+  status: 'running' | 'succeeded' | 'failed';
+  attempt: number;
+  at: number;
+  error?: string;
 }
 
-export async function saveWorkerResult(redis: Redis, keys: Keys, claimKey: string, result: WorkerResult): Promise<void> {
-  await redis.hset(keys.checkpoint(claimKey), `result:${result.worker}`, JSON.stringify(result));
+// Writes checkpoint fields only while the checkpoint exists: a write that
+// comes after the publication (which deletes it) must not leave a stray hash.
+const UPDATE_IF_HELD = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`;
+
+/**
+ * One round trip for a step of progress: checkpoint fields (plan, a worker's
+ * result, a worker's state) and progress lines for the peers' log tailers.
+ */
+export async function recordProgress(
+  redis: Redis,
+  keys: Keys,
+  p: { claimKey: string; taskId: string | undefined; fields?: Record<string, string>; lines?: string[] },
+): Promise<void> {
+  const pipeline = redis.pipeline();
+  const flat = Object.entries(p.fields ?? {}).flat();
+  if (flat.length) pipeline.eval(UPDATE_IF_HELD, 1, keys.checkpoint(p.claimKey), ...flat);
+  if (p.taskId !== undefined && p.lines?.length) pipeline.rpush(keys.resultLogs(p.taskId), ...p.lines.map((l) => logLine(l)));
+  if (pipeline.length === 0) return;
+  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
 }
+
+export const planField = (plan: Plan): Record<string, string> => ({ plan: JSON.stringify(plan) });
+export const resultField = (result: WorkerResult): Record<string, string> => ({ [`result:${result.worker}`]: JSON.stringify(result) });
+export const progressField = (worker: WorkerName, progress: WorkerProgress): Record<string, string> => ({
+  [`worker:${worker}`]: JSON.stringify(progress),
+});
 
 const parseJson = <T>(text: string | undefined): T | undefined => {
   if (text === undefined) return undefined;

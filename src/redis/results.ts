@@ -30,6 +30,10 @@ if ARGV[12] ~= '' then
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[13]) - 1)
 end
 redis.call('DEL', KEYS[5])
+if ARGV[15] ~= '' then
+  redis.call('LPUSH', KEYS[6], ARGV[15])
+  redis.call('LTRIM', KEYS[6], 0, 49)
+end
 return 1`;
 
 /** Another holder took the task over: this one must not publish. */
@@ -73,15 +77,20 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       ? ''
       : JSON.stringify({ reason: r.deadLetter, task_id: r.taskId ?? null, agent_id: o.agentId, at: completedAt, raw: r.raw });
   const id = r.taskId ?? '';
+  const recentFailure =
+    status === 'failed'
+      ? JSON.stringify({ task_id: r.taskId ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId })
+      : '';
   const run = (force: boolean) =>
     o.redis.eval(
       PUBLISH,
-      5,
+      6,
       o.keys.result(id),
       o.keys.resultLogs(id),
       o.keys.active,
       o.keys.deadLetters,
       o.keys.checkpoint(r.claimKey),
+      o.keys.recentFailures,
       force ? '1' : '0',
       r.taskId === undefined ? '0' : '1',
       id,
@@ -96,6 +105,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       deadLetter,
       o.deadLetterLimit,
       o.owner ?? '',
+      recentFailure,
     ) as Promise<number>;
 
   const started = Date.now();
@@ -111,10 +121,4 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   }
   check(await run(true));
   return { waitedMs: Date.now() - started, forced: true };
-}
-
-/** Appends progress lines to `results:{id}:logs`, as the peers' tailers read them. */
-export async function appendLogs(redis: Redis, keys: Keys, taskId: string, messages: string[]): Promise<void> {
-  if (messages.length === 0) return;
-  await redis.rpush(keys.resultLogs(taskId), ...messages.map((m) => logLine(m)));
 }

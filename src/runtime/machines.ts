@@ -9,11 +9,11 @@ import type { Claim, FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import type { TaskMessage } from '../protocol/task.ts';
-import { savePlan, saveWorkerResult } from '../redis/checkpoint.ts';
+import { planField, progressField, recordProgress, resultField } from '../redis/checkpoint.ts';
 import { claimTasks } from '../redis/queue.ts';
 import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
-import { appendLogs, OwnershipLostError, publishResult } from '../redis/results.ts';
+import { OwnershipLostError, publishResult } from '../redis/results.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 
 /** The I/O the machines are given: everything else in them is pure. */
@@ -56,8 +56,6 @@ const fileList = (r: WorkerResult): string => {
  */
 export function createRuntimeMachine(deps: RuntimeDeps) {
   const { redis, keys, logger } = deps;
-  const log = (taskId: string, ...lines: string[]): Promise<void> =>
-    appendLogs(redis, keys, taskId, lines).catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not write progress log'));
 
   const registry: RegistryOptions = {
     redis,
@@ -68,20 +66,34 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     ...(deps.registryInfo ? { extra: deps.registryInfo } : {}),
   };
 
+  const progress = (p: Parameters<typeof recordProgress>[2]): Promise<void> =>
+    recordProgress(redis, keys, p).catch((error: unknown) => logger.warn({ err: error, task_id: p.taskId }, 'could not record progress'));
+
   const runAgent = fromPromise<WorkerResult, AgentRunInput>(async ({ input, signal }) => {
-    const { taskId, step, attempt } = input;
-    const wlog = logger.child({ task_id: taskId, worker: step.worker });
+    const { taskId, claimKey, step, attempt } = input;
+    const worker = step.worker;
+    const wlog = logger.child({ task_id: taskId, worker });
     wlog.info({ attempt }, 'worker started');
-    void log(taskId, `${step.worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     const started = Date.now();
+    void progress({
+      claimKey,
+      taskId,
+      fields: progressField(worker, { status: 'running', attempt, at: started }),
+      lines: [`${worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`],
+    });
     try {
       const result = await deps.runAgent(input, signal);
-      await saveWorkerResult(redis, keys, input.claimKey, result);
-      deps.onWorkerSaved?.(input);
       const ms = Date.now() - started;
-      wlog.info({ attempt, ms, files_created: result.files_created, usage: result.usage }, 'worker succeeded');
       const tokens = result.usage.input_tokens + result.usage.output_tokens;
-      void log(taskId, `${step.worker} succeeded in ${ms} ms: ${fileList(result)}${tokens ? `, ${tokens} tokens` : ''}`);
+      // Awaited, and not through `progress`: the result must be in the checkpoint before the worker counts as done.
+      await recordProgress(redis, keys, {
+        claimKey,
+        taskId,
+        fields: { ...resultField(result), ...progressField(worker, { status: 'succeeded', attempt, at: Date.now() }) },
+        lines: [`${worker} succeeded in ${ms} ms: ${fileList(result)}${tokens ? `, ${tokens} tokens` : ''}`],
+      });
+      deps.onWorkerSaved?.(input);
+      wlog.info({ attempt, ms, files_created: result.files_created, usage: result.usage }, 'worker succeeded');
       return result;
     } catch (error) {
       const failure =
@@ -90,7 +102,12 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
           : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: false, cause: error });
       if (!signal.aborted) {
         wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
-        void log(taskId, `${step.worker} attempt ${attempt} failed: ${failure.message}`);
+        void progress({
+          claimKey,
+          taskId,
+          fields: progressField(worker, { status: 'failed', attempt, at: Date.now(), error: failure.message }),
+          lines: [`${worker} attempt ${attempt} failed: ${failure.message}`],
+        });
       }
       throw failure;
     }
@@ -98,10 +115,14 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
 
   const planTask = fromPromise<Plan, { task: TaskMessage; claimKey: string }>(async ({ input, signal }) => {
     const plan = await deps.plan(input.task, signal);
-    await savePlan(redis, keys, input.claimKey, plan);
     const id = input.task.task_id;
+    await recordProgress(redis, keys, {
+      claimKey: input.claimKey,
+      taskId: id,
+      fields: planField(plan),
+      lines: [...plan.notes.map((n) => `plan note: ${n}`), plan.steps.length ? `plan (${plan.source}): ${describePlan(plan)}` : 'plan: no worker matches'],
+    });
     logger.info({ task_id: id, plan: plan.steps.map((s) => s.worker), source: plan.source, notes: plan.notes }, 'task planned');
-    await log(id, ...plan.notes.map((n) => `plan note: ${n}`), plan.steps.length ? `plan (${plan.source}): ${describePlan(plan)}` : 'plan: no worker matches');
     return plan;
   });
 
@@ -131,7 +152,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       recovered = await recover(input.max, new Set(input.local));
       for (const c of recovered) {
         logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers }, 'took over a task whose holder stopped');
-        if (c.parsed.ok) void log(c.parsed.task.task_id, `taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`);
+        void progress({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
       }
     }
     const room = input.max - recovered.length;

@@ -6,6 +6,7 @@ import { runDiagram } from './diagram.ts';
 import { runSend } from './send.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
+import { runWatch } from './watch.ts';
 
 const integer = (name: string) => (value: string): number => {
   const n = Number(value);
@@ -60,6 +61,13 @@ export function buildCli(): Command {
     .description('print the result record and progress log of a task')
     .argument('<task-id>')
     .action(async (taskId: string, _opts, cmd: Command) => runStatus(taskId, cmd.optsWithGlobals()));
+
+  program
+    .command('watch')
+    .description('a live view of the tasks in flight across every instance of the domain')
+    .option('--once', 'print one frame and exit')
+    .option('--interval <ms>', 'refresh period', integer('--interval'), 500)
+    .action(async (opts, cmd: Command) => runWatch({ ...cmd.optsWithGlobals(), ...opts }));
 
   program
     .command('diagram')

@@ -21,6 +21,7 @@ export async function startTestOrchestrator(over: ConfigInput = {}, options: Par
       recoveryIntervalMs: 200,
       resultGraceMs: 1000,
       workerBackoffMs: 10,
+      shutdownGraceMs: 300,
       logLevel: 'silent',
       ...over,
     },

@@ -1,0 +1,45 @@
+import type { Overview, WorkerView } from '../client/overview.ts';
+
+const seconds = (ms: number | undefined): string => (ms === undefined ? '' : `${(ms / 1000).toFixed(1)}s`);
+const fit = (text: string, width: number): string => (text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`);
+
+const MARK: Record<WorkerView['state'], string> = {
+  waiting: '·',
+  running: '▶',
+  retrying: '↻',
+  succeeded: '✓',
+  failed: '✗',
+};
+
+function workerCell(w: WorkerView): string {
+  const extra = w.state === 'running' || w.state === 'retrying' ? ` ${seconds(w.sinceMs)}${w.attempt > 1 ? ` #${w.attempt}` : ''}` : '';
+  return `${MARK[w.state]} ${w.worker.replace('-worker', '')} ${w.state}${extra}`;
+}
+
+/**
+ * The `watch` screen as lines of at most `width` characters: instances,
+ * tasks in flight with the state of each and of each worker, recent failures.
+ * Pure, so a test renders it into a fixed-size buffer.
+ */
+export function renderOverview(o: Overview, width = 100, height = 40): string[] {
+  const lines: string[] = [];
+  const alive = o.instances.filter((i) => i.alive).length;
+  lines.push(`backend-orchestrator watch · domain ${o.domain} · ${new Date(o.at).toISOString()}`);
+  lines.push(`queue: ${o.pending} pending, ${o.tasks.length} in flight · instances: ${alive} alive of ${o.instances.length}`);
+  for (const i of o.instances) {
+    lines.push(`  ${i.alive ? '●' : '○'} ${i.agentId} ${i.status}${i.model ? ` · ${i.model}` : ''}${i.concurrency ? ` · concurrency ${i.concurrency}` : ''}`);
+  }
+  lines.push('');
+  lines.push(o.tasks.length ? 'TASKS IN FLIGHT' : 'no task in flight');
+  for (const t of o.tasks) {
+    lines.push(`  ${t.taskId.slice(0, 8)} ${fit(t.state, 11)} ${seconds(t.elapsedMs).padStart(7)}  ${t.owner ?? '(no holder)'}  ${t.description}`);
+    if (t.workers.length) lines.push(`           ${t.workers.map(workerCell).join('   ')}`);
+    for (const w of t.workers.filter((x) => x.error)) lines.push(`           ${w.worker}: ${w.error}`);
+  }
+  if (o.failures.length) {
+    lines.push('');
+    lines.push('RECENT FAILURES');
+    for (const f of o.failures) lines.push(`  ${f.at.slice(11, 19)} ${(f.taskId ?? '(no id)').slice(0, 8)} ${f.outcome}: ${f.error}`);
+  }
+  return lines.slice(0, height).map((l) => fit(l, width).trimEnd());
+}

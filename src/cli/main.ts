@@ -1,5 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { RedisServerMissingError } from '../redis/localServer.ts';
+import { AgentFileError } from '../workers/agentFileError.ts';
 import { runCancel } from './cancel.ts';
 import { runDemo } from './demo.ts';
 import { runDiagram } from './diagram.ts';
@@ -99,7 +101,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError || (error instanceof Error && error.name === 'AgentFileError')) {
+    // Errors of input and set-up: the message says how to fix it; a stack would only hide that.
+    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError) {
       process.stderr.write(`backend-orchestrator: ${error.message}\n`);
       return 2;
     }

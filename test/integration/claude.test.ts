@@ -23,7 +23,7 @@ function workerOf(request: RecordedRequest): string {
 }
 
 function respond(request: RecordedRequest): FakeResponse {
-  if (request.body.tools?.some((t) => t.name === 'submit_plan')) {
+  if (request.body.tools?.some((t) => 'name' in t && t.name === 'submit_plan')) {
     return {
       content: [
         {
@@ -82,7 +82,7 @@ describe('Claude workers end to end', () => {
       // 3 workers x (1000 + 1100) input tokens; the planner's call is its own.
       expect(output.usage).toMatchObject({ input_tokens: 6300, output_tokens: 270, cache_read_input_tokens: 2700, cache_creation_input_tokens: 2700 });
       expect(output.details['db-worker']?.usage?.input_tokens).toBe(2100);
-      const workerCalls = api.requests.filter((r) => !r.body.tools?.some((t) => t.name === 'submit_plan'));
+      const workerCalls = api.requests.filter((r) => !r.body.tools?.some((t) => 'name' in t && t.name === 'submit_plan'));
       expect(workerCalls).toHaveLength(6);
       for (const r of workerCalls) {
         expect(r.headers.authorization ?? r.headers['x-api-key']).toBeTruthy();

@@ -44,6 +44,8 @@ export const ConfigSchema = z.object({
   maxTurns: int(1, 500).default(40),
   /** max_tokens of each model call. */
   maxTokens: int(256, 64_000).default(8192),
+  /** Tokens (input, output, cache reads and writes) one worker run may use over all its turns. */
+  workerTokenBudget: int(1000, 1_000_000_000).default(2_000_000),
   /** Bash tool limits. */
   bashTimeoutMs: int(100, 3_600_000).default(120_000),
   bashMaxOutputBytes: int(1024, 10_000_000).default(30_000),

@@ -81,6 +81,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     resolveModel,
     maxTurns: config.maxTurns,
     maxTokens: config.maxTokens,
+    tokenBudget: config.workerTokenBudget,
     bash: { timeoutMs: config.bashTimeoutMs, maxOutputBytes: config.bashMaxOutputBytes, env: sandboxEnv(process.env) },
   });
   const llm =

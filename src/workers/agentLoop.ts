@@ -3,7 +3,7 @@ import type { ModelClient } from '../models/types.ts';
 import { addUsage, ZERO_USAGE, type Usage } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 import { FileChangeLog, type FileChanges } from './changes.ts';
-import { AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
+import { AgentTokenBudgetError, AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
 import { runToolUse } from './runToolUse.ts';
 import { getTools, type BashOptions, type ToolContext } from './tools/index.ts';
 import type { Workspace } from './workspace.ts';
@@ -29,6 +29,8 @@ export interface AgentLoopOptions {
   /** Model calls allowed; still wanting tools after the last one is AgentTurnLimitError. */
   maxTurns: number;
   maxTokens: number;
+  /** Tokens (input, output, cache reads and writes) all turns together may use; past it, no further turn. */
+  tokenBudget: number;
   bash: BashOptions;
   /** Who calls the model (the worker's name); the scripted model keys on it. */
   caller: string;
@@ -44,6 +46,9 @@ export interface AgentLoopResult {
   turns: number;
   changes: FileChanges;
 }
+
+const totalTokens = (u: Usage): number =>
+  u.input_tokens + u.output_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
 
 function usageOf(message: Anthropic.Messages.Message): Usage {
   const u = message.usage;
@@ -118,6 +123,8 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
   for (let turn = 1; ; turn++) {
     checkAborted(signal);
     if (turn > options.maxTurns) throw new AgentTurnLimitError(options.maxTurns);
+    const used = totalTokens(usage);
+    if (used > options.tokenBudget) throw new AgentTokenBudgetError(options.tokenBudget, used);
     const answer = await model.createMessage(
       {
         model: options.modelId,

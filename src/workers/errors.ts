@@ -34,6 +34,19 @@ export class AgentTurnLimitError extends Error {
   }
 }
 
+/** The worker used up its token budget (all its turns together) and still wanted tools. */
+export class AgentTokenBudgetError extends Error {
+  override name = 'AgentTokenBudgetError';
+  constructor(
+    readonly budget: number,
+    readonly used: number,
+  ) {
+    super(
+      `the agent used ${used} tokens, over its budget of ${budget}, and was still calling tools: raise workerTokenBudget, or give the worker a smaller part of the task`,
+    );
+  }
+}
+
 /** The run was cancelled through its AbortSignal (the actor stopped, the task timed out). */
 export class WorkerAbortedError extends Error {
   override name = 'AbortError';

@@ -17,6 +17,8 @@ export interface WorkerRunnerOptions {
   maxTurns: number;
   /** max_tokens of each call. */
   maxTokens: number;
+  /** Tokens one run may use over all its turns. */
+  tokenBudget: number;
   /** Bash limits and environment (built with `sandboxEnv`, without the orchestrator's secrets). */
   bash: BashOptions;
   /** Progress of each run, e.g. for the task's log. */
@@ -58,6 +60,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       signal,
       maxTurns: options.maxTurns,
       maxTokens: options.maxTokens,
+      tokenBudget: options.tokenBudget,
       bash: options.bash,
       caller: input.worker,
       ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),

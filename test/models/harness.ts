@@ -16,13 +16,14 @@ export async function fakeApi(options: { maxRetries?: number; timeoutMs?: number
 }
 
 /** A worker runner over that model, and the input of one run in a fresh workspace. */
-export async function workerOverFakeApi(options: { maxRetries?: number; maxTurns?: number } = {}) {
+export async function workerOverFakeApi(options: { maxRetries?: number; maxTurns?: number; tokenBudget?: number } = {}) {
   const { api, model } = await fakeApi(options);
   const run = createWorkerRunner({
     agents: new Map<WorkerName, AgentDefinition>([['db-worker', agent('db-worker')]]),
     model,
     resolveModel: () => 'claude-test-model',
     maxTurns: options.maxTurns ?? 10,
+    tokenBudget: options.tokenBudget ?? 1_000_000,
     maxTokens: 2048,
     bash: BASH,
   });

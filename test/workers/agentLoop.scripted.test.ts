@@ -18,6 +18,7 @@ describe('runAgentLoop with the scripted model', () => {
       workspace,
       signal: new AbortController().signal,
       maxTurns: 10,
+      tokenBudget: 1_000_000,
       maxTokens: 1024,
       bash: BASH,
       caller: 'db-worker',

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAgentLoop, type AgentLoopOptions } from '../../src/workers/agentLoop.ts';
-import { AgentTurnLimitError, WorkerAbortedError } from '../../src/workers/errors.ts';
+import { AgentTokenBudgetError, AgentTurnLimitError, WorkerAbortedError } from '../../src/workers/errors.ts';
 import type { ModelClient } from '../../src/models/types.ts';
 import type { ToolName } from '../../src/workers/tools/index.ts';
 import { agent, BASH, sandbox } from './fixtures.ts';
@@ -19,6 +19,7 @@ async function loop(model: ModelClient, overrides: Partial<AgentLoopOptions> & {
     signal: new AbortController().signal,
     maxTurns: 5,
     maxTokens: 1024,
+    tokenBudget: 1_000_000,
     bash: BASH,
     caller: 'db-worker',
     ...overrides,
@@ -85,6 +86,16 @@ describe('runAgentLoop', () => {
     const { model, calls } = stubModel([again, again, again]);
     const { run } = await loop(model, { maxTurns: 2 });
     await expect(run()).rejects.toBeInstanceOf(AgentTurnLimitError);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('stops with AgentTokenBudgetError once the turns together used more than the token budget', async () => {
+    const again = () => reply([toolUse(`t${Math.random()}`, 'Read', { file_path: 'x' })], { input_tokens: 600, output_tokens: 100 });
+    const { model, calls } = stubModel([again, again, again, again]);
+    const { run } = await loop(model, { tokenBudget: 1000, maxTurns: 10 });
+    const error = await run().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AgentTokenBudgetError);
+    expect((error as AgentTokenBudgetError).used).toBe(1400);
     expect(calls).toHaveLength(2);
   });
 

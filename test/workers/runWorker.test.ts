@@ -23,6 +23,7 @@ function runner(fail: string[] = [], models: string[] = []) {
     },
     maxTurns: 10,
     maxTokens: 1024,
+    tokenBudget: 1_000_000,
     bash: BASH,
   });
 }

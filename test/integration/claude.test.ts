@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { runCli } from '../support/cli.ts';
 import { startFakeMessagesApi, type FakeResponse, type RecordedRequest } from '../support/fakeMessagesApi.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
-import { redisUrl } from '../support/redis.ts';
+import { client, eventually, redisUrl } from '../support/redis.ts';
 
 // The whole Claude path, end to end: the CLI's `send --wait` against a
 // listener whose planner and workers talk through the real SDK to a fake
@@ -94,4 +95,30 @@ describe('Claude workers end to end', () => {
       await api.close();
     }
   }, 60_000);
+
+  it('a task deadline aborts the model request that is under way', async () => {
+    const api = await startFakeMessagesApi();
+    api.enqueue({ stall: true });
+    const { orchestrator, config, keys } = await startTestOrchestrator({ model: undefined, planner: 'keywords' }, {}, {
+      ANTHROPIC_API_KEY: 'sk-test',
+      ANTHROPIC_BASE_URL: api.url,
+    });
+    const redis = client();
+    try {
+      const m = buildTaskMessage({ description: 'Add an index to the orders table', timeoutSeconds: 1 }, config.domain);
+      await sendTask(redis, keys, m);
+      await eventually(async () => (api.requests.length ? true : undefined), 5000, 'the model request');
+      // The request stalls; at the deadline the worker actor stops and its signal closes the connection.
+      await api.requests[0]!.closed;
+      const record = await eventually(async () => {
+        const r = await redis.hgetall(`results:${m.task_id}`);
+        return r.status === 'failed' ? r : undefined;
+      });
+      expect(record.error).toMatch(/timed out after 1s/);
+    } finally {
+      await orchestrator.stop();
+      await redis.quit();
+      await api.close();
+    }
+  }, 30_000);
 });

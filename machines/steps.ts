@@ -41,17 +41,15 @@ export function advance(steps: readonly StepState[]): { steps: StepState[]; star
     changed = false;
     for (const s of next) {
       if (s.status !== 'waiting') continue;
-      const deps = s.step.dependsOn.map((d) => byWorker.get(d));
-      const blocker = deps.find((d) => d === undefined || d.status === 'failed' || d.status === 'skipped');
-      if (blocker !== undefined || deps.some((d) => d === undefined)) {
-        const name = s.step.dependsOn.find((d) => {
-          const dep = byWorker.get(d);
-          return dep === undefined || dep.status === 'failed' || dep.status === 'skipped';
-        });
+      const blocker = s.step.dependsOn.find((d) => {
+        const dep = byWorker.get(d);
+        return dep === undefined || dep.status === 'failed' || dep.status === 'skipped';
+      });
+      if (blocker !== undefined) {
         s.status = 'skipped';
-        s.error = `skipped: depends on ${name} which did not succeed`;
+        s.error = `skipped: depends on ${blocker} which did not succeed`;
         changed = true;
-      } else if (deps.every((d) => d?.status === 'succeeded')) {
+      } else if (s.step.dependsOn.every((d) => byWorker.get(d)?.status === 'succeeded')) {
         s.status = 'running';
         start.push(s.step);
         changed = true;

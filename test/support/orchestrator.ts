@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type ConfigInput } from '../../src/config.ts';
+import { keysFor } from '../../src/protocol/keys.ts';
 import { startOrchestrator, type OrchestratorOptions } from '../../src/runtime/orchestrator.ts';
 import { freshDomain, redisUrl } from './redis.ts';
 
 /** The real orchestrator (scripted model unless told otherwise) on the test Redis, on a fresh domain. */
 export async function startTestOrchestrator(over: ConfigInput = {}, options: Partial<OrchestratorOptions> = {}, env: NodeJS.ProcessEnv = {}) {
-  const { domain, keys } = over.domain ? { domain: over.domain, keys: freshDomain().keys } : freshDomain();
+  const domain = over.domain ?? freshDomain().domain;
   const config = loadConfig(
     {
       redisUrl: redisUrl(),
@@ -28,5 +29,5 @@ export async function startTestOrchestrator(over: ConfigInput = {}, options: Par
     env,
   );
   const orchestrator = await startOrchestrator(config, { logger: pino({ level: 'silent' }), ...options });
-  return { orchestrator, config, keys: over.domain ? (await import('../../src/protocol/keys.ts')).keysFor(domain) : keys };
+  return { orchestrator, config, keys: keysFor(domain) };
 }

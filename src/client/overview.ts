@@ -81,7 +81,8 @@ export function taskView(raw: string, hash: Record<string, string>, now: number)
       worker: step.worker,
       state,
       attempt: progress?.attempt ?? 0,
-      sinceMs: progress && !done ? now - progress.at : undefined,
+      // Another instance's clock, or a read that began just before the write: never show negative time.
+      sinceMs: progress && !done ? Math.max(0, now - progress.at) : undefined,
       error: progress?.status === 'failed' ? progress.error : undefined,
     };
   });
@@ -93,7 +94,7 @@ export function taskView(raw: string, hash: Record<string, string>, now: number)
         : workers.every((w) => w.state === 'succeeded')
           ? 'publishing'
           : 'dispatching';
-  return { taskId, description, owner: hash.owner, state, elapsedMs: claimedAt ? now - claimedAt : undefined, workers };
+  return { taskId, description, owner: hash.owner, state, elapsedMs: claimedAt ? Math.max(0, now - claimedAt) : undefined, workers };
 }
 
 /** Everything `watch` shows, read from Redis: works across any number of instances. */

@@ -20,7 +20,6 @@ export interface RunningTask {
 interface ListenerContext extends ListenerInput {
   /** Task actors in flight, by actor id. */
   tasks: Record<string, RunningTask>;
-  seq: number;
   stopRequested: boolean;
   lastError: string | undefined;
 }
@@ -38,6 +37,11 @@ export type ListenerEmitted =
   | { type: 'claimFailed'; error: unknown }
   | { type: 'handedOff'; tasks: RunningTask[] };
 
+// Task actor ids are slots (`task.1` ... `task.{concurrency}`, plus any
+// taken over beyond it), reused once free, never a running count: XState
+// memoises transition candidates per event type on each state node, so
+// unique ids (`xstate.done.actor.task.{n}` for every n ever started) would
+// grow that memo by one entry per task, forever.
 const TASK_PREFIX = 'task.';
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -83,10 +87,11 @@ export const listenerMachine = setup({
   actions: {
     spawnTasks: enqueueActions(({ context, event, enqueue }) => {
       const claims = (event as unknown as { output: Claim[] }).output;
-      let seq = context.seq;
       const tasks = { ...context.tasks };
+      let slot = 1;
       for (const claim of claims) {
-        const id = `${TASK_PREFIX}${++seq}`;
+        while (`${TASK_PREFIX}${slot}` in tasks) slot++;
+        const id = `${TASK_PREFIX}${slot++}`;
         const running: RunningTask = {
           claimKey: claim.claimKey,
           taskId: claim.parsed.ok ? claim.parsed.task.task_id : claim.parsed.taskId,
@@ -95,7 +100,7 @@ export const listenerMachine = setup({
         enqueue.spawnChild('task', { id, input: { ...context.taskDefaults, ...claim } });
         enqueue(emit({ type: 'taskStarted', actorId: id, task: running, resumed: claim.resume !== undefined }));
       }
-      enqueue.assign({ seq, tasks });
+      enqueue.assign({ tasks });
     }),
     release: enqueueActions(({ context, event, enqueue }) => {
       const { actorId } = event as unknown as { actorId: string };
@@ -125,7 +130,7 @@ export const listenerMachine = setup({
   },
 }).createMachine({
   id: 'listener',
-  context: ({ input }) => ({ ...input, tasks: {}, seq: 0, stopRequested: false, lastError: undefined }),
+  context: ({ input }) => ({ ...input, tasks: {}, stopRequested: false, lastError: undefined }),
   initial: 'connecting',
   on: {
     'xstate.done.actor.task.*': { actions: 'release' },

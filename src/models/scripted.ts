@@ -46,6 +46,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 const tokens = (value: unknown): number => Math.ceil(JSON.stringify(value ?? '').length / 4);
 
+// System prompt and tools are the same objects on every turn of every run of
+// an agent (see the agent loop): count them once.
+const counted = new WeakMap<object, number>();
+function prefixTokens(value: object | undefined | string): number {
+  if (value === undefined || typeof value === 'string') return tokens(value);
+  let n = counted.get(value);
+  if (n === undefined) counted.set(value, (n = tokens(value)));
+  return n;
+}
+
 function firstUserText(params: MessageParams): string {
   const content = params.messages[0]?.content ?? '';
   if (typeof content === 'string') return content;
@@ -60,7 +70,7 @@ const text = (value: string): ContentBlock => ({ type: 'text', text: value, cita
 
 /** Usage as the API counts it: the stable prefix (system, tools) is written to the cache once, then read. */
 function message(params: MessageParams, caller: string, turn: number, content: ContentBlock[], stop: 'tool_use' | 'end_turn'): Message {
-  const prefix = tokens(params.system) + tokens(params.tools);
+  const prefix = prefixTokens(params.system) + prefixTokens(params.tools);
   return {
     id: `msg_scripted_${caller}_${turn}`,
     type: 'message',
@@ -143,7 +153,9 @@ export function createScriptedModel(options: ScriptedModelOptions): ModelClient 
       if (signal.aborted) throw new APIUserAbortError();
       const turn = params.messages.filter((m) => m.role === 'assistant').length + 1;
       // Latency once per worker run, not per turn: a run's cost is dominated by its first answer.
-      if (turn === 1) await sleep(options.latencyMs(caller), signal);
+      // Zero means no wait at all: a 0 ms timer still costs a turn of the event loop (about 1 ms).
+      const latency = turn === 1 ? options.latencyMs(caller) : 0;
+      if (latency > 0) await sleep(latency, signal);
       if (options.fail.has(caller)) throw new ScriptedFailureError(caller);
       if (caller === 'planner') {
         return message(params, caller, turn, [text('The scripted model does not plan tasks.')], 'end_turn');

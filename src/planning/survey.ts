@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 
 /**
@@ -65,7 +65,7 @@ function categorise(path: string): Category[] {
 
 async function readPackageJson(root: string): Promise<WorkspaceSurvey['packageJson']> {
   try {
-    const json = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const json = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
     const keys = (field: unknown): string[] => (field !== null && typeof field === 'object' ? Object.keys(field) : []);
     const pkg: NonNullable<WorkspaceSurvey['packageJson']> = {
       dependencies: keys(json.dependencies),
@@ -81,7 +81,10 @@ async function readPackageJson(root: string): Promise<WorkspaceSurvey['packageJs
 /**
  * Walks `root` breadth-first (so a cap keeps the top of the tree), skipping
  * dependency and build folders and symbolic links, and sorts the source files
- * it sees into models, routes, middleware, migrations and auth.
+ * it sees into models, routes, middleware, migrations and auth. The reads are
+ * synchronous: a task's workspace is a few small local folders (at most
+ * `maxFiles` entries), where one thread-pool round trip per folder costs more
+ * than the listing itself.
  *
  * @example
  * const survey = await surveyWorkspace('/srv/work/task-1');
@@ -99,7 +102,7 @@ export async function surveyWorkspace(root: string, options: SurveyOptions = {})
     const { dir, depth } = queue.shift() ?? { dir: '', depth: 0 };
     let entries;
     try {
-      entries = await readdir(join(root, dir), { withFileTypes: true });
+      entries = readdirSync(join(root, dir), { withFileTypes: true });
     } catch (error) {
       if (dir === '' && (error as NodeJS.ErrnoException).code === 'ENOENT') {
         return { ...survey, exists: false };
@@ -124,7 +127,8 @@ export async function surveyWorkspace(root: string, options: SurveyOptions = {})
       if (SOURCE.test(entry.name)) for (const category of categorise(path)) survey[category].push(path);
     }
   }
-  const pkg = await readPackageJson(root);
+  // The walk listed the top level: read package.json only when it is there (or the listing was cut short).
+  const pkg = survey.topLevel.includes('package.json') || survey.truncated ? await readPackageJson(root) : undefined;
   if (pkg !== undefined) survey.packageJson = pkg;
   return survey;
 }

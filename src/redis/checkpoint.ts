@@ -32,28 +32,32 @@ export interface WorkerProgress {
   error?: string;
 }
 
-// Writes checkpoint fields only while the checkpoint exists: a write that
-// comes after the publication (which deletes it) must not leave a stray hash.
-const UPDATE_IF_HELD = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+// One step of progress in one command: checkpoint fields (ARGV[2 .. n+1],
+// written only while the checkpoint exists: a write that comes after the
+// publication, which deletes it, must not leave a stray hash), then the
+// progress lines (the rest of ARGV) on the task's log.
+const RECORD_PROGRESS = `
+local n = tonumber(ARGV[1])
+if n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1)) end
+if #ARGV > n + 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 2)) end
 return 1`;
 
 /**
- * One round trip for a step of progress: checkpoint fields (plan, a worker's
+ * One command for a step of progress: checkpoint fields (plan, a worker's
  * result, a worker's state) and progress lines for the peers' log tailers.
+ * A single command, so concurrent tasks' progress shares socket writes
+ * (auto-pipelining on the listener's command connection).
  */
 export async function recordProgress(
   redis: Redis,
   keys: Keys,
   p: { claimKey: string; taskId: string | undefined; fields?: Record<string, string>; lines?: string[] },
 ): Promise<void> {
-  const pipeline = redis.pipeline();
-  const flat = Object.entries(p.fields ?? {}).flat();
-  if (flat.length) pipeline.eval(UPDATE_IF_HELD, 1, keys.checkpoint(p.claimKey), ...flat);
-  if (p.taskId !== undefined && p.lines?.length) pipeline.rpush(keys.resultLogs(p.taskId), ...p.lines.map((l) => logLine(l)));
-  if (pipeline.length === 0) return;
-  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  const flat = p.fields ? Object.entries(p.fields).flat() : [];
+  const lines = p.taskId !== undefined && p.lines?.length ? p.lines.map((l) => logLine(l)) : [];
+  if (flat.length === 0 && lines.length === 0) return;
+  const logs = p.taskId !== undefined ? keys.resultLogs(p.taskId) : keys.checkpoint(p.claimKey);
+  await redis.eval(RECORD_PROGRESS, 2, keys.checkpoint(p.claimKey), logs, flat.length, ...flat, ...lines);
 }
 
 export const planField = (plan: Plan): Record<string, string> => ({ plan: JSON.stringify(plan) });

@@ -12,7 +12,7 @@ import type { ModelClient } from '../models/types.ts';
 import { createLlmPlanner } from '../planning/llmPlanner.ts';
 import { planTask } from '../planning/planTask.ts';
 import { buildWorkerPrompt } from '../planning/prompt.ts';
-import { surveyWorkspace } from '../planning/survey.ts';
+import { surveyWorkspace, type WorkspaceSurvey } from '../planning/survey.ts';
 import { keysFor } from '../protocol/keys.ts';
 import { combineInspect, observeActorMetrics } from '../observability/actorMetrics.ts';
 import { startHealthServer, type HealthServer } from '../observability/httpServer.ts';
@@ -93,15 +93,29 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     if (runLog) appendFileSync(runLog, `${what} ${input.taskId} ${input.step.worker} ${process.pid}\n`);
   };
 
+  // Workers that start together (api and auth once db is done) are started in
+  // one synchronous step, before either can write: they share one look at
+  // the workspace, which is forgotten as soon as that step is over.
+  const surveys = new Map<string, Promise<WorkspaceSurvey>>();
+  const survey = (workspace: string): Promise<WorkspaceSurvey> => {
+    let look = surveys.get(workspace);
+    if (look === undefined) {
+      look = surveyWorkspace(workspace);
+      surveys.set(workspace, look);
+      queueMicrotask(() => surveys.delete(workspace));
+    }
+    return look;
+  };
+
   const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
     record('start', input);
-    const survey = await surveyWorkspace(input.workspace);
+    const found = await survey(input.workspace);
     const prompt = buildWorkerPrompt({
       task: input.task,
       step: input.step,
       plan: input.plan,
       dependencies: input.dependencies,
-      survey,
+      survey: found,
     });
     try {
       return await runner(
@@ -117,7 +131,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   };
 
   const keys = keysFor(config.domain);
-  const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`);
+  const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
   const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
   for (const [name, conn] of [['commands', redis], ['claims', blocking]] as const) {
     conn.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));

@@ -5,7 +5,7 @@ import type { AgentDefinition } from './agentFile.ts';
 import { FileChangeLog, type FileChanges } from './changes.ts';
 import { AgentTokenBudgetError, AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
 import { runToolUse } from './runToolUse.ts';
-import { getTools, type BashOptions, type ToolContext } from './tools/index.ts';
+import { getTools, type BashOptions, type Tool, type ToolContext } from './tools/index.ts';
 import type { Workspace } from './workspace.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -93,6 +93,29 @@ function withCacheBreakpoint(messages: readonly MessageParam[]): MessageParam[] 
   return [...messages.slice(0, -1), { role: last.role, content: blocks }];
 }
 
+interface Prefix {
+  tools: Tool[];
+  definitions: Anthropic.Messages.Tool[];
+  system: Anthropic.Messages.TextBlockParam[];
+}
+
+// The stable prefix of every request of an agent, built once per agent
+// definition: the same objects on every run (never mutated).
+const prefixes = new WeakMap<AgentDefinition, Prefix>();
+function prefixOf(agent: AgentDefinition): Prefix {
+  let prefix = prefixes.get(agent);
+  if (prefix === undefined) {
+    const tools = getTools(agent.tools);
+    const definitions: Anthropic.Messages.Tool[] = tools.map((tool, i) =>
+      i === tools.length - 1 ? { ...tool.definition, cache_control: EPHEMERAL } : tool.definition,
+    );
+    const system: Anthropic.Messages.TextBlockParam[] = [{ type: 'text', text: agent.systemPrompt, cache_control: EPHEMERAL }];
+    prefix = { tools, definitions, system };
+    prefixes.set(agent, prefix);
+  }
+  return prefix;
+}
+
 function checkAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new WorkerAbortedError(signal.reason);
 }
@@ -110,11 +133,7 @@ function checkAborted(signal: AbortSignal): void {
  */
 export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
   const { agent, model, signal, workspace } = options;
-  const tools = getTools(agent.tools);
-  const definitions: Anthropic.Messages.Tool[] = tools.map((tool, i) =>
-    i === tools.length - 1 ? { ...tool.definition, cache_control: EPHEMERAL } : tool.definition,
-  );
-  const system: Anthropic.Messages.TextBlockParam[] = [{ type: 'text', text: agent.systemPrompt, cache_control: EPHEMERAL }];
+  const { tools, definitions, system } = prefixOf(agent);
   const changes = new FileChangeLog(workspace.root);
   const ctx: ToolContext = { workspace, changes, signal, bash: options.bash };
   const messages: MessageParam[] = [{ role: 'user', content: options.prompt }];

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { WorkspaceEscapeError } from './errors.ts';
 
@@ -13,6 +13,16 @@ function isInside(root: string, candidate: string): boolean {
 function isMissing(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Where a path leads: its real path, and what the walk there saw on the way. */
+export interface Located {
+  /** The real absolute path (symlinks followed), inside the root. */
+  path: string;
+  /** Stats of what is at `path` (never a link), or undefined when nothing is there. */
+  stats: Stats | undefined;
+  /** Whether the folder that would hold `path` exists. */
+  parentExists: boolean;
 }
 
 /**
@@ -32,8 +42,13 @@ export class Workspace {
 
   /** Creates the folder when missing; `root` is its real path. */
   static async open(root: string): Promise<Workspace> {
-    await mkdir(root, { recursive: true });
-    return new Workspace(await realpath(root));
+    try {
+      return new Workspace(realpathSync.native(root));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+    mkdirSync(root, { recursive: true });
+    return new Workspace(realpathSync.native(root));
   }
 
   /**
@@ -42,17 +57,26 @@ export class Workspace {
    * The file itself need not exist.
    */
   async resolve(relOrAbs: string): Promise<string> {
+    return this.locate(relOrAbs).path;
+  }
+
+  /**
+   * `resolve`, and what the walk learnt on the way: whether something is
+   * there (its stats) and whether its folder exists, so a tool needs no
+   * second look.
+   */
+  locate(relOrAbs: string): Located {
     if (relOrAbs.includes('\0')) throw new WorkspaceEscapeError(relOrAbs, this.root, 'the path contains a NUL byte');
     const lexical = path.resolve(this.root, relOrAbs);
     if (!isInside(this.root, lexical)) {
       const why = path.isAbsolute(relOrAbs) ? 'an absolute path elsewhere' : 'it climbs out with ..';
       throw new WorkspaceEscapeError(relOrAbs, this.root, why);
     }
-    const real = await this.followLinks(lexical, relOrAbs);
-    if (!isInside(this.root, real)) {
-      throw new WorkspaceEscapeError(relOrAbs, this.root, `a symlink leads to ${real}`);
+    const located = this.followLinks(lexical, relOrAbs);
+    if (!isInside(this.root, located.path)) {
+      throw new WorkspaceEscapeError(relOrAbs, this.root, `a symlink leads to ${located.path}`);
     }
-    return real;
+    return located;
   }
 
   /** Workspace-relative posix path of an absolute path inside the root (for logs and results). */
@@ -61,40 +85,57 @@ export class Workspace {
   }
 
   /**
-   * Walks `absolute` component by component from the filesystem root,
-   * replacing each symlink by its target, as the kernel would; the missing
-   * tail is appended as is.
+   * Walks `absolute` component by component, replacing each symlink by its
+   * target, as the kernel would; the missing tail is appended as is. The
+   * walk starts at the root, whose real path `open` took: only the root
+   * itself (a Bash command could have swapped it for a link) and what lies
+   * below it are looked at, unless a link leads elsewhere.
+   *
+   * Synchronous on purpose: each lstat needs the answer of the one before,
+   * and on a local disk one takes microseconds, against a thread-pool round
+   * trip (~30 µs of CPU, more under load) for each awaited call.
    */
-  private async followLinks(absolute: string, requested: string): Promise<string> {
-    const pending = absolute.split(path.sep).filter((part) => part !== '');
-    let current = path.parse(absolute).root;
+  private followLinks(absolute: string, requested: string): Located {
+    const below = path.relative(this.root, absolute);
+    const pending = [path.basename(this.root), ...below.split(path.sep).filter((part) => part !== '')];
+    let current = path.dirname(this.root);
+    let stats: Stats | undefined;
+    /** Stats of `current` when the walk knows them (null after `..` or a link). */
+    let known: Stats | null = null;
     let hops = 0;
     while (pending.length > 0) {
       const part = pending.shift()!;
       if (part === '.') continue;
       if (part === '..') {
         current = path.dirname(current);
+        known = null;
         continue;
       }
       const next = path.join(current, part);
-      let isLink: boolean;
       try {
-        isLink = (await lstat(next)).isSymbolicLink();
+        stats = lstatSync(next, { throwIfNoEntry: false });
       } catch (error) {
         if (!isMissing(error)) throw error;
-        return path.join(next, ...pending);
+        stats = undefined;
       }
-      if (!isLink) {
+      if (stats === undefined) {
+        // The missing tail is appended as is; its folder exists only when the tail is one name.
+        const rest = pending.filter((p) => p !== '.');
+        return { path: path.join(next, ...rest), stats: undefined, parentExists: rest.length === 0 };
+      }
+      if (!stats.isSymbolicLink()) {
         current = next;
+        known = stats;
         continue;
       }
+      known = null;
       if (++hops > MAX_SYMLINK_HOPS) {
         throw new WorkspaceEscapeError(requested, this.root, `more than ${MAX_SYMLINK_HOPS} symlinks (a loop?)`);
       }
-      const target = await readlink(next);
+      const target = readlinkSync(next);
       if (path.isAbsolute(target)) current = path.parse(target).root;
       pending.unshift(...target.split(path.sep).filter((p) => p !== ''));
     }
-    return current;
+    return { path: current, stats: known ?? lstatSync(current, { throwIfNoEntry: false }), parentExists: true };
   }
 }

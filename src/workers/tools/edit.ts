@@ -1,7 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ToolExecutionError, ToolInputError } from '../errors.ts';
-import { requireFile } from './fileStat.ts';
+import { checkFile } from './fileStat.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const schema = z.object({
@@ -26,10 +26,10 @@ export const editTool = defineTool({
     if (input.old_string === input.new_string) {
       throw new ToolInputError('old_string and new_string are the same: nothing would change');
     }
-    const absolute = await workspace.resolve(input.file_path);
+    const { path: absolute, stats } = workspace.locate(input.file_path);
     const shown = workspace.relative(absolute);
-    await requireFile(absolute, shown);
-    const content = await readFile(absolute, 'utf8');
+    checkFile(stats, shown);
+    const content = readFileSync(absolute, 'utf8'); // synchronous as in Write
     const count = occurrences(content, input.old_string);
     if (count === 0) {
       throw new ToolExecutionError(
@@ -45,7 +45,7 @@ export const editTool = defineTool({
     const updated = input.replace_all
       ? content.split(input.old_string).join(input.new_string)
       : content.replace(input.old_string, () => input.new_string);
-    await writeFile(absolute, updated, 'utf8');
+    writeFileSync(absolute, updated, 'utf8');
     changes.record(absolute, true);
     return `Edited ${shown}: replaced ${input.replace_all ? count : 1} occurrence${count > 1 && input.replace_all ? 's' : ''}`;
   },

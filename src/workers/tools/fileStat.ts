@@ -1,11 +1,13 @@
-import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { statSync, type Stats } from 'node:fs';
 import { ToolExecutionError } from '../errors.ts';
 
-/** The file's stats, or undefined when nothing is there. */
+/**
+ * The file's stats, or undefined when nothing is there. Synchronous inside
+ * (the tools touch small files of a local workspace; see Workspace.followLinks).
+ */
 export async function statIfExists(absolute: string): Promise<Stats | undefined> {
   try {
-    return await stat(absolute);
+    return statSync(absolute, { throwIfNoEntry: false });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -15,7 +17,11 @@ export async function statIfExists(absolute: string): Promise<Stats | undefined>
 
 /** Stats of an existing regular file, or a ToolExecutionError telling the model what to do instead. */
 export async function requireFile(absolute: string, shown: string): Promise<Stats> {
-  const stats = await statIfExists(absolute);
+  return checkFile(await statIfExists(absolute), shown);
+}
+
+/** `requireFile` for stats already at hand (Workspace.locate). */
+export function checkFile(stats: Stats | undefined, shown: string): Stats {
   if (stats === undefined) {
     throw new ToolExecutionError(`${shown} does not exist: find files with Glob, or create it with Write`);
   }

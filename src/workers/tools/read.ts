@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ToolExecutionError } from '../errors.ts';
-import { looksBinary, requireFile } from './fileStat.ts';
+import { checkFile, looksBinary } from './fileStat.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const DEFAULT_LIMIT = 2000;
@@ -23,13 +23,13 @@ export const readTool = defineTool({
     `Reads up to ${DEFAULT_LIMIT} lines from the start unless offset/limit are given.`,
   schema,
   async run(input, { workspace }) {
-    const absolute = await workspace.resolve(input.file_path);
+    const { path: absolute, stats: found } = workspace.locate(input.file_path);
     const shown = workspace.relative(absolute);
-    const stats = await requireFile(absolute, shown);
+    const stats = checkFile(found, shown);
     if (stats.size > MAX_FILE_BYTES) {
       throw new ToolExecutionError(`${shown} is ${stats.size} bytes, over ${MAX_FILE_BYTES}: read parts of it with Bash (sed -n '1,200p')`);
     }
-    const content = await readFile(absolute);
+    const content = readFileSync(absolute); // at most MAX_FILE_BYTES; synchronous as in Write
     if (looksBinary(content)) throw new ToolExecutionError(`${shown} is a binary file: inspect it with Bash (file, xxd | head)`);
     if (content.length === 0) return `<${shown} is empty>`;
     const lines = content.toString('utf8').split('\n');

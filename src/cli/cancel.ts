@@ -1,13 +1,8 @@
-import { loadConfig } from '../config.ts';
-import { keysFor } from '../protocol/keys.ts';
 import { cancelTask } from '../redis/cancel.ts';
-import { connectRedis } from '../redis/connection.ts';
+import { withClient, type ClientFlags } from './client.ts';
 
-export async function runCancel(taskId: string, o: { redis?: string; domain?: string; reason: string }): Promise<void> {
-  const config = loadConfig({ ...(o.redis ? { redisUrl: o.redis } : {}), ...(o.domain ? { domain: o.domain } : {}), model: 'scripted' });
-  const keys = keysFor(config.domain);
-  const redis = connectRedis(config.redisUrl, 'backend-orchestrator-cancel');
-  try {
+export async function runCancel(taskId: string, o: ClientFlags & { reason: string }): Promise<void> {
+  await withClient(o, 'cancel', async ({ config, keys, redis }) => {
     const where = await cancelTask(redis, keys, `${config.agentId}-cli`, taskId, o.reason);
     const says = {
       queued: `task ${taskId} was still queued: removed and published as failed (${o.reason})`,
@@ -16,7 +11,5 @@ export async function runCancel(taskId: string, o: { redis?: string; domain?: st
     }[where];
     process.stderr.write(`${says}\n`);
     if (where === 'unknown') process.exitCode = 1;
-  } finally {
-    redis.disconnect();
-  }
+  });
 }

@@ -1,13 +1,10 @@
 import { z } from 'zod';
 import { buildTaskMessage, sendTask } from '../client/send.ts';
 import { waitForResult } from '../client/wait.ts';
-import { ConfigError, loadConfig } from '../config.ts';
-import { keysFor } from '../protocol/keys.ts';
-import { connectRedis } from '../redis/connection.ts';
+import { ConfigError } from '../config.ts';
+import { withClient, type ClientFlags } from './client.ts';
 
-export interface SendOptions {
-  redis?: string;
-  domain?: string;
+export interface SendOptions extends ClientFlags {
   requirement: string[];
   context?: string;
   priority: string;
@@ -33,14 +30,12 @@ export async function runSend(description: string, o: SendOptions): Promise<void
   const priority = Priority.safeParse(o.priority);
   if (!priority.success) throw new ConfigError(`--priority: must be low, normal or high, got "${o.priority}"`);
   if (o.timeout <= 0) throw new ConfigError('--timeout: must be greater than 0');
-  const config = loadConfig({ ...(o.redis ? { redisUrl: o.redis } : {}), ...(o.domain ? { domain: o.domain } : {}), model: 'scripted' });
-  const keys = keysFor(config.domain);
-  const message = buildTaskMessage(
-    { description, requirements: o.requirement, context: parseContext(o.context), priority: priority.data, timeoutSeconds: o.timeout },
-    config.domain,
-  );
-  const redis = connectRedis(config.redisUrl, 'backend-orchestrator-send');
-  try {
+  const context = parseContext(o.context);
+  await withClient(o, 'send', async ({ config, keys, redis }) => {
+    const message = buildTaskMessage(
+      { description, requirements: o.requirement, context, priority: priority.data, timeoutSeconds: o.timeout },
+      config.domain,
+    );
     await sendTask(redis, keys, message);
     if (!o.wait) {
       process.stdout.write(`${message.task_id}\n`);
@@ -62,7 +57,5 @@ export async function runSend(description: string, o: SendOptions): Promise<void
       process.stderr.write(`task ${record.outcome ?? record.status}: ${record.error ?? 'no reason given'}\n`);
       process.exitCode = 1;
     }
-  } finally {
-    redis.disconnect();
-  }
+  });
 }

@@ -1,24 +1,19 @@
 import { readOverview } from '../client/overview.ts';
-import { loadConfig } from '../config.ts';
-import { keysFor } from '../protocol/keys.ts';
-import { connectRedis } from '../redis/connection.ts';
+import { withClient, type ClientFlags } from './client.ts';
 import { renderOverview } from './render.ts';
 
-export async function runWatch(o: { redis?: string; domain?: string; once?: boolean; interval: number }): Promise<void> {
-  const config = loadConfig({ ...(o.redis ? { redisUrl: o.redis } : {}), ...(o.domain ? { domain: o.domain } : {}), model: 'scripted' });
-  const keys = keysFor(config.domain);
-  const redis = connectRedis(config.redisUrl, 'backend-orchestrator-watch');
-  const draw = async () => {
-    const lines = renderOverview(
-      await readOverview(redis, keys, config.domain),
-      process.stdout.columns || 100,
-      o.once ? 10_000 : (process.stdout.rows || 40) - 1,
-    );
-    // Home and clear, then the frame: one write, so the terminal does not flicker.
-    process.stdout.write(`${o.once ? '' : '\x1b[H\x1b[2J'}${lines.join('\n')}\n`);
-  };
-  try {
-    if (o.once) return await draw();
+export async function runWatch(o: ClientFlags & { once?: boolean; interval: number }): Promise<void> {
+  await withClient(o, 'watch', async ({ config, keys, redis }) => {
+    const draw = async () => {
+      const lines = renderOverview(
+        await readOverview(redis, keys, config.domain),
+        process.stdout.columns || 100,
+        o.once ? 10_000 : (process.stdout.rows || 40) - 1,
+      );
+      // Home and clear, then the frame: one write, so the terminal does not flicker.
+      process.stdout.write(`${o.once ? '' : '\x1b[H\x1b[2J'}${lines.join('\n')}\n`);
+    };
+    if (o.once) return draw();
     let stop = false;
     process.once('SIGINT', () => (stop = true));
     process.once('SIGTERM', () => (stop = true));
@@ -26,7 +21,5 @@ export async function runWatch(o: { redis?: string; domain?: string; once?: bool
       await draw();
       await new Promise((r) => setTimeout(r, o.interval));
     }
-  } finally {
-    redis.disconnect();
-  }
+  });
 }

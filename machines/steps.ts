@@ -1,27 +1,10 @@
-import type { WorkerName, WorkerResult } from '../src/protocol/output.ts';
+import type { WorkerName } from '../src/protocol/output.ts';
 import type { PlanStep } from '../src/planning/plan.ts';
+import type { StepState, WorkerOutcome } from '../src/results/steps.ts';
 
-export type StepStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped';
-
-/** Where one plan step stands inside a task actor. */
-export interface StepState {
-  step: PlanStep;
-  status: StepStatus;
-  attempts: number;
-  result?: WorkerResult;
-  error?: string;
-  durationMs?: number;
-}
-
-/** What a worker actor reports when it reaches a final state. */
-export interface WorkerOutcome {
-  worker: WorkerName;
-  status: 'succeeded' | 'failed';
-  attempts: number;
-  durationMs: number;
-  result?: WorkerResult;
-  error?: string;
-}
+// The data shapes live with the results they become (src/results/steps.ts),
+// so src/ never imports from machines/.
+export type { StepState, StepStatus, WorkerOutcome } from '../src/results/steps.ts';
 
 export const workerActorId = (worker: WorkerName): string => `worker:${worker}`;
 

@@ -1,5 +1,5 @@
 import type { InspectionEvent } from 'xstate';
-import type { WorkerOutcome } from '../../machines/steps.ts';
+import type { WorkerOutcome } from '../results/steps.ts';
 import type { Metrics } from './metrics.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { StepState } from '../../machines/steps.ts';
+import type { StepState } from './steps.ts';
 import type { Plan } from '../planning/plan.ts';
 import { addUsage, ZERO_USAGE, type Outcome, type TaskOutput, type WorkerDetail, type WorkerName } from '../protocol/output.ts';
 

@@ -1,5 +1,6 @@
-import { hostname } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { hostname, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
@@ -22,8 +23,21 @@ export const ConfigSchema = z.object({
   agentId: z.string().min(1).optional(),
   /** Tasks in flight at once. */
   concurrency: int(1, 1024).default(4),
-  /** Root folder of the task workspaces; each task works in `{workspace}/{task_id}`. */
+  /** Root folder of the task workspaces; each task works in `{workspace}/{task_id}`. With --project, where task worktrees go (default: a folder under the system's temp folder). */
   workspace: z.string().min(1).default('workspace'),
+  /** The shared codebase tasks work on (the network's /workspace). Env: PROJECT_DIR. Absent: each task works in its own folder under `workspace`. */
+  project: z.string().min(1).optional(),
+  /** How tasks share the project: `worktree` (default for a git project), `none` (in the folder itself, one task at a time; default otherwise), `task-folder` (own folder per task; default without a project). */
+  isolation: z.enum(['worktree', 'none', 'task-folder']).optional(),
+  /** Merge `partial` results into the project's branch too (by default only completed ones are). */
+  mergePartial: z.boolean().default(false),
+  /** Days a merged task branch is kept before it is deleted; unmerged ones are always kept. */
+  keepBranchesDays: z.coerce.number().min(0).max(36_500).default(7),
+  /** Author and committer of the orchestrator's commits and merges. */
+  gitAuthorName: z.string().trim().min(1).default('backend-orchestrator'),
+  gitAuthorEmail: z.string().trim().min(3).regex(/^[^<>\s]+$/, 'must be an e-mail address without spaces or <>').default('backend-orchestrator@localhost'),
+  /** TTL of the Redis locks around merges and around a task in `--isolation none` (renewed every third while held). */
+  lockTtlMs: int(1000, 3_600_000).default(30_000),
   /** Folder of the worker agent files. */
   agents: z.string().min(1).default(resolve(PACKAGE_ROOT, 'agents')),
   /** `anthropic` (Claude) or `scripted` (offline stand-in). Default: anthropic when ANTHROPIC_API_KEY is set. */
@@ -125,6 +139,7 @@ export function parseLatencySpec(spec: string): { defaultLatencyMs: number; late
 export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const fromEnv: ConfigInput = {};
   if (env.REDIS_URL) fromEnv.redisUrl = env.REDIS_URL;
+  if (env.PROJECT_DIR) fromEnv.project = env.PROJECT_DIR;
   const anthropic: NonNullable<ConfigInput['anthropic']> = {};
   if (env.ANTHROPIC_API_KEY) anthropic.apiKey = env.ANTHROPIC_API_KEY;
   if (env.ANTHROPIC_BASE_URL) anthropic.baseURL = env.ANTHROPIC_BASE_URL;
@@ -148,6 +163,12 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const c = result.data;
+  const project = c.project === undefined ? undefined : resolve(c.project);
+  // With a project, the default worktree folder must not be inside it (./workspace is, when started from the project).
+  const workspace =
+    project !== undefined && merged.workspace === undefined
+      ? join(tmpdir(), 'backend-orchestrator-worktrees', `${basename(project)}-${createHash('sha256').update(project).digest('hex').slice(0, 8)}`)
+      : resolve(c.workspace);
   const model = c.model ?? (c.anthropic.apiKey ? 'anthropic' : 'scripted');
   if (model === 'anthropic' && !c.anthropic.apiKey) {
     throw new ConfigError('--model anthropic needs ANTHROPIC_API_KEY in the environment (or use --model scripted for the offline stand-in)');
@@ -157,7 +178,8 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
     agentId: c.agentId ?? `${c.domain}-${hostname()}`,
     model,
     planner: c.planner ?? (model === 'anthropic' ? 'llm' : 'keywords'),
-    workspace: resolve(c.workspace),
+    workspace,
+    ...(project !== undefined ? { project } : {}),
   };
 }
 

@@ -45,6 +45,12 @@ export function buildCli(): Command {
     .option('--max-takeovers <n>', 'takeovers after which a task is failed and dead-lettered', integer('--max-takeovers'))
     .option('--claim-timeout <seconds>', 'how long a claim blocks on an empty queue', Number)
     .option('--result-grace-ms <ms>', "how long a result waits for the producer's results record", integer('--result-grace-ms'))
+    .option('--project <dir>', 'the shared codebase tasks work on (env PROJECT_DIR)')
+    .option('--isolation <mode>', 'worktree (default for a git project), none (in the project folder, one task at a time) or task-folder')
+    .option('--merge-partial', 'merge partial results into the project branch too')
+    .option('--keep-branches <days>', 'days merged task branches are kept (default 7)', Number)
+    .option('--git-author-name <name>', "author and committer of the orchestrator's commits (default backend-orchestrator)")
+    .option('--git-author-email <email>', 'their e-mail (default backend-orchestrator@localhost)')
     .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
 
   program

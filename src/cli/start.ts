@@ -23,6 +23,12 @@ export interface StartOptions {
   inspect?: string | true;
   metricsPort?: number;
   metricsHost?: string;
+  project?: string;
+  isolation?: string;
+  mergePartial?: boolean;
+  keepBranches?: number;
+  gitAuthorName?: string;
+  gitAuthorEmail?: string;
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -46,6 +52,12 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;
   if (o.metricsPort !== undefined) c.metricsPort = o.metricsPort;
   if (o.metricsHost !== undefined) c.metricsHost = o.metricsHost;
+  if (o.project !== undefined) c.project = o.project;
+  if (o.isolation !== undefined) c.isolation = o.isolation;
+  if (o.mergePartial !== undefined) c.mergePartial = o.mergePartial;
+  if (o.keepBranches !== undefined) c.keepBranchesDays = o.keepBranches;
+  if (o.gitAuthorName !== undefined) c.gitAuthorName = o.gitAuthorName;
+  if (o.gitAuthorEmail !== undefined) c.gitAuthorEmail = o.gitAuthorEmail;
   return c as ConfigInput;
 }
 

@@ -37,6 +37,8 @@ export interface WorkerResult {
   turns: number;
   /** Extra structured fields the model reported (endpoints, tables, ...). */
   report?: Record<string, unknown>;
+  /** The commit of this worker's changes on the task branch (worktree isolation). */
+  commit?: string;
 }
 
 /** `output.status` of the protocol, plus the hash field `outcome`. */
@@ -56,6 +58,24 @@ export interface WorkerDetail {
   error?: string;
   usage?: Usage;
   report?: Record<string, unknown>;
+  /** The commit of this worker's changes on the task branch (worktree isolation). */
+  commit?: string;
+}
+
+/** `output.git`: where a task's work is in the project's history (worktree isolation). */
+export interface TaskGit {
+  /** The task branch, e.g. `backend/<task>`; kept when not merged. */
+  branch: string;
+  /** The project commit the branch was taken from. */
+  base: string;
+  /** Each finished worker's commit on the branch. */
+  commits: Partial<Record<WorkerName, string>>;
+  /** The project branch's commit that holds the task (a merge commit, or the task's tip on a fast-forward); null when not merged. */
+  merged: string | null;
+  /** Files both sides changed when the merge conflicted; null otherwise. */
+  conflict: string[] | null;
+  /** `git diff --shortstat base..branch`. */
+  diffstat: string;
 }
 
 /** The output object of ../shared/PROTOCOL.md, JSON-encoded into `results:{id}.output`. */
@@ -76,4 +96,11 @@ export interface TaskOutput {
   usage?: Usage;
   timings?: { started_at: string; finished_at: string; duration_ms: number };
   error?: string;
+  /** With --project: the project folder; `files_created`/`files_modified` are relative to it. */
+  project?: string;
+  /** With --project: `files_created` as absolute paths under the project (as the seed's examples show them). */
+  files_created_abs?: string[];
+  files_modified_abs?: string[];
+  /** With worktree isolation: the task's branch, commits and merge. */
+  git?: TaskGit;
 }

@@ -72,6 +72,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
       detail.issues = s.result.issues;
       detail.usage = s.result.usage;
       if (s.result.report) detail.report = s.result.report;
+      if (s.result.commit) detail.commit = s.result.commit;
       usage = addUsage(usage, s.result.usage);
     }
     details[s.step.worker] = detail;

@@ -37,6 +37,8 @@ export interface RuntimeDeps {
   runAgent(input: AgentRunInput, signal: AbortSignal): Promise<WorkerResult>;
   /** Called once a worker's result is in its task's checkpoint (the crash suite's witness). */
   onWorkerSaved?(input: AgentRunInput): void;
+  /** Runs before each publication attempt (the project merge); its result is what gets published. */
+  beforePublish?(result: FinalResult): Promise<FinalResult>;
 }
 
 const describePlan = (plan: Plan): string =>
@@ -126,7 +128,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     return plan;
   });
 
-  const publish = fromPromise<{ published: boolean }, FinalResult>(async ({ input, signal }) => {
+  const publish = fromPromise<{ published: boolean }, FinalResult>(async ({ input: claimed, signal }) => {
+    const input = deps.beforePublish ? await deps.beforePublish(claimed) : claimed;
     try {
       const { waitedMs, forced } = await publishResult(
         { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },

@@ -9,6 +9,7 @@ import { createAnthropicModel } from '../models/anthropic.ts';
 import { resolveModelId } from '../models/aliases.ts';
 import { createScriptedModel } from '../models/scripted.ts';
 import type { ModelClient } from '../models/types.ts';
+import type { FinalResult } from '../protocol/claim.ts';
 import { createLlmPlanner } from '../planning/llmPlanner.ts';
 import { planTask } from '../planning/planTask.ts';
 import { buildWorkerPrompt } from '../planning/prompt.ts';
@@ -25,6 +26,7 @@ import { createWorkerRunner } from '../workers/runWorker.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { createRuntimeMachine } from './machines.ts';
+import { openTaskWorkspaces } from './projectSetup.ts';
 
 export interface OrchestratorOptions {
   logger: Logger;
@@ -73,6 +75,13 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const { logger } = options;
   const agents = await loadAgents(config.agents);
   await mkdir(config.workspace, { recursive: true });
+  const keys = keysFor(config.domain);
+  const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
+  // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
+  const workspaces = await openTaskWorkspaces(config, { redis, keys, logger }).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
+  });
   const model = buildModel(config, options);
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
   const runner = createWorkerRunner({
@@ -109,19 +118,26 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
 
   const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
     record('start', input);
-    const found = await survey(input.workspace);
-    const prompt = buildWorkerPrompt({
-      task: input.task,
-      step: input.step,
-      plan: input.plan,
-      dependencies: input.dependencies,
-      survey: found,
-    });
     try {
-      return await runner(
-        { taskId: input.taskId, worker: input.step.worker, prompt, workspace: input.workspace, attempt: input.attempt },
+      // With a project, the task's worktree (or the project folder itself); otherwise its own folder.
+      const place = workspaces
+        ? await workspaces.prepare(input.taskId, input.claimKey, signal)
+        : { dir: input.workspace, sandbox: { writable: [input.workspace], readOnly: [] } };
+      const found = await survey(place.dir);
+      const prompt = buildWorkerPrompt({
+        task: input.task,
+        step: input.step,
+        plan: input.plan,
+        dependencies: input.dependencies,
+        survey: found,
+      });
+      const result = await runner(
+        { taskId: input.taskId, worker: input.step.worker, prompt, workspace: place.dir, attempt: input.attempt, sandbox: place.sandbox },
         signal,
       );
+      // Committed before the result is checkpointed: a recorded result always has its commit.
+      const commit = await workspaces?.commit(input.taskId, result, input.task.payload.description);
+      return commit ? { ...result, commit } : result;
     } catch (error) {
       throw new WorkerRunError(error instanceof Error ? error.message : String(error), {
         retryable: isRetryable(error),
@@ -130,8 +146,6 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     }
   };
 
-  const keys = keysFor(config.domain);
-  const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
   const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
   for (const [name, conn] of [['commands', redis], ['claims', blocking]] as const) {
     conn.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));
@@ -154,7 +168,15 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     plan: (task, signal) => planTask(task, { ...(llm ? { llm } : {}), signal }),
     runAgent,
     onWorkerSaved: (input) => record('done', input),
+    ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
   });
+
+  // Merged task branches are deleted once --keep-branches has passed: at start-up, then hourly.
+  const sweep = () =>
+    void workspaces?.sweepBranches().catch((error: unknown) => logger.warn({ err: error }, 'could not clean up merged task branches'));
+  sweep();
+  const sweeper = workspaces ? setInterval(sweep, 3_600_000) : undefined;
+  sweeper?.unref();
 
   // Metrics read the actors' snapshots through inspection: attached only when
   // asked for, so a listener without --metrics-port or --inspect pays nothing.
@@ -244,7 +266,15 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       : undefined;
   if (http) logger.info({ url: http.url }, 'metrics and health at /metrics and /healthz');
   logger.info(
-    { agent_id: config.agentId, domain: config.domain, concurrency: config.concurrency, model: model.kind, planner: config.planner, workspace: config.workspace },
+    {
+      agent_id: config.agentId,
+      domain: config.domain,
+      concurrency: config.concurrency,
+      model: model.kind,
+      planner: config.planner,
+      workspace: config.workspace,
+      ...(workspaces ? { project: config.project, isolation: workspaces.isolation } : {}),
+    },
     'listening',
   );
 
@@ -254,6 +284,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       actor.send({ type: 'STOP' });
       await done;
       await http?.close();
+      clearInterval(sweeper);
+      await workspaces?.close();
       await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
       logger.info('stopped');
     })());

@@ -61,7 +61,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       maxTurns: options.maxTurns,
       maxTokens: options.maxTokens,
       tokenBudget: options.tokenBudget,
-      bash: options.bash,
+      bash: input.sandbox ? { ...options.bash, sandbox: input.sandbox } : options.bash,
       caller: input.worker,
       ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),
     });

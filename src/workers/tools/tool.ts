@@ -8,6 +8,12 @@ import type { Workspace } from '../workspace.ts';
 export const TOOL_NAMES = ['Read', 'Write', 'Edit', 'Bash', 'Glob', 'Grep'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
+/** Paths the Bash sandbox must open for one task: its workspace (writable), git's shared objects (read-only). */
+export interface SandboxBinds {
+  writable: string[];
+  readOnly: string[];
+}
+
 export interface BashOptions {
   /** Default and ceiling of a command's run time; the model may ask for less. */
   timeoutMs: number;
@@ -15,6 +21,8 @@ export interface BashOptions {
   maxOutputBytes: number;
   /** The whole environment of the command: build it with `sandboxEnv`, never pass process.env. */
   env: Record<string, string>;
+  /** The task's own binds (worktree writable, the project's git folder read-only), for the sandbox to apply. */
+  sandbox?: SandboxBinds;
 }
 
 /** What a tool may touch: one workspace, one change log, one run's signal. */

@@ -102,7 +102,8 @@ function firstTurn(params: MessageParams, caller: string): Message {
   const prompt = firstUserText(params);
   const resource = resourceFromPrompt(prompt);
   const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
-  const files = scriptedFiles(caller, resource);
+  const description = /^#\s*Task\b[^\n]*\n([^\n]*)/.exec(prompt)?.[1] ?? '';
+  const files = scriptedFiles(caller, resource, description);
   if (files.length === 0 || !offered.has('Write')) {
     const why = files.length === 0 ? `${caller} has no scripted part` : 'the Write tool was not offered';
     return message(params, caller, 1, [text(report(`Nothing written: ${why}.`, [why]))], 'end_turn');

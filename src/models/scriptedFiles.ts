@@ -98,11 +98,14 @@ const AUTH_FILES: ScriptedFile[] = [
   },
 ];
 
-function apiFiles(r: Resource): ScriptedFile[] {
+function apiFiles(r: Resource, task: string): ScriptedFile[] {
+  // The task's own words head the file: two tasks on one resource write different routes (and can conflict).
+  const note = task.replace(/[^\x20-\x7e]/g, ' ').trim().slice(0, 200);
   return [
     {
       path: `src/routes/${r.plural}.js`,
       content: [
+        ...(note ? [`// ${note}`] : []),
         "import { Router } from 'express';",
         `import { ${r.model} } from '../models/${r.singular}.js';`,
         '',
@@ -116,16 +119,20 @@ function apiFiles(r: Resource): ScriptedFile[] {
   ];
 }
 
-/** The files a scripted worker writes for a resource; unknown workers write nothing. */
-export function scriptedFiles(worker: string, r: Resource): ScriptedFile[] {
+/** The files a scripted worker writes for a resource (`task`: the task's description); unknown workers write nothing. */
+export function scriptedFiles(worker: string, r: Resource, task = ''): ScriptedFile[] {
   if (worker === 'db-worker') return dbFiles(r);
   if (worker === 'auth-worker') return AUTH_FILES;
-  if (worker === 'api-worker') return apiFiles(r);
+  if (worker === 'api-worker') return apiFiles(r, task);
   return [];
 }
 
-/** The db file an api-worker reads first, when its prompt names it (a dependency's output). */
+/**
+ * What an api-worker reads before writing: the model when its prompt names
+ * it (a dependency's output), and the routes file it is about to replace
+ * when the workspace survey shows one is already there.
+ */
 export function scriptedReads(worker: string, r: Resource, prompt: string): string[] {
-  const model = `src/models/${r.singular}.js`;
-  return worker === 'api-worker' && prompt.includes(model) ? [model] : [];
+  if (worker !== 'api-worker') return [];
+  return [`src/models/${r.singular}.js`, `src/routes/${r.plural}.js`].filter((file) => prompt.includes(file));
 }

@@ -1,0 +1,158 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
+import type { ConfigInput } from '../../src/config.ts';
+import type { TaskOutput } from '../../src/protocol/output.ts';
+import { taskDirName } from '../../src/workers/taskDirName.ts';
+import { startTestOrchestrator } from '../support/orchestrator.ts';
+import { gitIn, recordingModel, sampleProject } from '../support/project.ts';
+import { client, eventually } from '../support/redis.ts';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function start(over: ConfigInput, latencyMs = 0, fail: string[] = []) {
+  const recording = recordingModel(latencyMs, fail);
+  const t = await startTestOrchestrator(over, { model: recording.model });
+  const redis = client();
+  cleanups.push(() => redis.quit(), () => t.orchestrator.stop());
+  const send = async (description: string) => {
+    const m = buildTaskMessage({ description }, t.config.domain);
+    await sendTask(redis, t.keys, m);
+    return m.task_id;
+  };
+  const result = async (id: string) => {
+    const r = await eventually(async () => {
+      const h = await redis.hgetall(`results:${id}`);
+      return h.status === 'completed' || h.status === 'failed' ? h : undefined;
+    }, 30_000, `a final result for ${id}`);
+    return { record: r, output: JSON.parse(r.output!) as TaskOutput };
+  };
+  return { ...t, redis, send, result, calls: recording.calls };
+}
+
+const branchOf = (domain: string, id: string) => `${domain}/${taskDirName(id)}`;
+
+describe('--project with worktree isolation', () => {
+  it('a second task sees the first one\'s files in its survey and prompts, modifies them, and both merge with a commit per worker', async () => {
+    const project = await sampleProject();
+    const base = gitIn(project, 'rev-parse', 'main');
+    const { send, result, calls, config } = await start({ project });
+
+    const first = await send('Create a REST API for blog posts');
+    const a = await result(first);
+    expect(a.record.status).toBe('completed');
+    expect(a.output.files_created).toContain('src/routes/posts.js');
+    expect(a.output.files_created_abs).toContain(join(project, 'src/routes/posts.js'));
+    expect(a.output.git?.base).toBe(base);
+    expect(a.output.git?.merged).toBe(gitIn(project, 'rev-parse', 'main'));
+    expect(Object.keys(a.output.git?.commits ?? {}).sort()).toEqual([...a.output.workers_used].sort());
+    // The project folder's checkout follows its branch.
+    expect(existsSync(join(project, 'src/routes/posts.js'))).toBe(true);
+
+    const second = await send('Add pagination to the posts API');
+    const b = await result(second);
+    expect(b.record.status).toBe('completed');
+    const prompts = calls.filter((c) => c.taskId === second && c.turn === 1).map((c) => c.prompt);
+    expect(prompts.length).toBeGreaterThan(0);
+    for (const prompt of prompts) {
+      expect(prompt).toContain('src/routes/posts.js');
+      expect(prompt).toContain('src/models/post.js');
+      expect(prompt).toContain('src/models/user.js'); // the sample project's own model
+    }
+    expect(b.output.files_modified).toContain('src/routes/posts.js');
+    expect(b.output.files_modified_abs).toContain(join(project, 'src/routes/posts.js'));
+    expect(b.output.git?.base).toBe(a.output.git?.merged);
+    expect(readFileSync(join(project, 'src/routes/posts.js'), 'utf8')).toContain('Add pagination to the posts API');
+
+    // The history says which worker wrote what, for which task.
+    const log = gitIn(project, 'log', '--format=%s|%an|%b', `${base}..main`);
+    for (const worker of b.output.workers_used) expect(log).toMatch(new RegExp(`^${worker}: .*\\|backend-orchestrator\\|`, 'm'));
+    expect(log).toContain(`Task-Id: ${first}`);
+    expect(log).toContain(`Task-Id: ${second}`);
+    // Worktrees are gone; merged branches stay until --keep-branches.
+    expect(gitIn(project, 'worktree', 'list').split('\n')).toHaveLength(1);
+    expect(gitIn(project, 'branch', '--list', `${config.domain}/*`).split('\n')).toHaveLength(2);
+  });
+
+  it('two tasks in flight at once that touch different files both merge', async () => {
+    const project = await sampleProject();
+    const { send, result } = await start({ project, concurrency: 2 }, 150);
+    const [x, y] = await Promise.all([send('Create a REST API for blog posts'), send('Create a REST API for products')]);
+    const [a, b] = await Promise.all([result(x), result(y)]);
+    for (const r of [a, b]) {
+      expect(r.record.status).toBe('completed');
+      expect(r.output.outcome).toBe('completed');
+      expect(r.output.git?.merged).toMatch(/^[0-9a-f]{40}$/);
+      expect(r.output.git?.conflict).toBeNull();
+    }
+    // Both were taken from the same head: one fast-forwarded, the other needed a merge commit.
+    expect(a.output.git?.base).toBe(b.output.git?.base);
+    expect(gitIn(project, 'rev-list', '--merges', '--count', 'main')).toBe('1');
+    for (const f of ['src/routes/posts.js', 'src/routes/products.js', 'src/models/post.js', 'src/models/product.js']) {
+      expect(existsSync(join(project, f)), f).toBe(true);
+    }
+    expect(gitIn(project, 'status', '--porcelain')).toBe('');
+  });
+
+  it('of two tasks in flight that write the same file, one merges and the other reports the conflict and keeps its branch', async () => {
+    const project = await sampleProject();
+    const { send, result, config } = await start({ project, concurrency: 2 }, 150);
+    const [x, y] = await Promise.all([send('Create a REST API for blog posts'), send('Create a REST API for blog posts with search')]);
+    const results = await Promise.all([result(x), result(y)]);
+    const merged = results.filter((r) => r.output.git?.merged);
+    const conflicted = results.filter((r) => r.output.git?.conflict);
+    expect(merged).toHaveLength(1);
+    expect(conflicted).toHaveLength(1);
+    const c = conflicted[0]!;
+    expect(c.record.status).toBe('completed');
+    expect(c.output.outcome).toBe('completed_with_warnings');
+    expect(c.output.git?.merged).toBeNull();
+    expect(c.output.git?.conflict).toEqual(['src/routes/posts.js']);
+    const branch = branchOf(config.domain, c.output.task_id);
+    expect(c.output.git?.branch).toBe(branch);
+    expect(c.output.issues.join('\n')).toMatch(new RegExp(`merge conflict .*src/routes/posts\\.js.*git merge ${branch.replace('/', '\\/')}`));
+    // Nothing lost: the branch still holds the task's work.
+    expect(gitIn(project, 'show', `${branch}:src/routes/posts.js`)).toContain(c.output.task_id === x ? 'blog posts\n' : 'with search');
+    expect(gitIn(project, 'status', '--porcelain')).toBe('');
+  });
+
+  it('leaves the project branch alone when the project folder has uncommitted changes, and says why', async () => {
+    const project = await sampleProject();
+    writeFileSync(join(project, 'src/app.js'), '// work in progress\n');
+    const before = gitIn(project, 'rev-parse', 'main');
+    const { send, result, config } = await start({ project });
+    const id = await send('Create a REST API for blog posts');
+    const r = await result(id);
+    expect(r.record.status).toBe('completed');
+    expect(r.output.outcome).toBe('completed_with_warnings');
+    expect(r.output.git?.merged).toBeNull();
+    expect(r.output.issues.join('\n')).toMatch(/uncommitted changes \(src\/app\.js\)/);
+    expect(gitIn(project, 'rev-parse', 'main')).toBe(before);
+    expect(readFileSync(join(project, 'src/app.js'), 'utf8')).toBe('// work in progress\n');
+    expect(gitIn(project, 'rev-parse', '--verify', branchOf(config.domain, id))).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it.each([false, true])('merges a partial result only with --merge-partial (%s)', async (mergePartial) => {
+    const project = await sampleProject();
+    const before = gitIn(project, 'rev-parse', 'main');
+    const { send, result, config } = await start({ project, mergePartial, workerAttempts: 1 }, 0, ['auth-worker']);
+    const id = await send('Create user registration endpoint');
+    const r = await result(id);
+    expect(r.output.outcome).toBe('partial');
+    expect(r.output.git?.commits['db-worker']).toMatch(/^[0-9a-f]{40}$/);
+    expect(r.output.git?.commits['auth-worker']).toBeUndefined();
+    const branch = branchOf(config.domain, id);
+    if (mergePartial) {
+      expect(r.output.git?.merged).toBe(gitIn(project, 'rev-parse', 'main'));
+    } else {
+      expect(r.output.git?.merged).toBeNull();
+      expect(r.output.issues.join('\n')).toMatch(/--merge-partial/);
+      expect(gitIn(project, 'rev-parse', 'main')).toBe(before);
+      expect(gitIn(project, 'rev-parse', '--verify', branch)).toMatch(/^[0-9a-f]{40}$/);
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSampleProject } from '../../src/cli/demoProject.ts';
+import { createScriptedModel } from '../../src/models/scripted.ts';
+import type { ModelClient } from '../../src/models/types.ts';
+
+/** The demo's sample Express project, under git on `main`, in a fresh temp folder. */
+export async function sampleProject(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'orch-project-'));
+  await createSampleProject(dir);
+  return dir;
+}
+
+/** git in a test (synchronous is fine here: no listener's event loop to keep free). */
+export function gitIn(dir: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  }).trim();
+}
+
+export interface ModelCall {
+  taskId: string;
+  caller: string;
+  turn: number;
+  prompt: string;
+}
+
+/** The scripted model, with every call recorded in order (task id from the prompt's `# Task` heading). */
+export function recordingModel(latencyMs = 0, fail: string[] = []): { model: ModelClient; calls: ModelCall[] } {
+  const inner = createScriptedModel({ latencyMs: (caller) => (caller === 'planner' ? 0 : latencyMs), fail: new Set(fail) });
+  const calls: ModelCall[] = [];
+  return {
+    calls,
+    model: {
+      kind: 'scripted',
+      async createMessage(params, options) {
+        const first = params.messages[0]?.content;
+        const prompt = typeof first === 'string' ? first : (first ?? []).flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
+        const taskId = /^# Task (\S+)/.exec(prompt)?.[1] ?? '';
+        calls.push({ taskId, caller: options.caller, turn: params.messages.filter((m) => m.role === 'assistant').length + 1, prompt });
+        return inner.createMessage(params, options);
+      },
+    },
+  };
+}

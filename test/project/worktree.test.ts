@@ -155,4 +155,33 @@ describe('--project with worktree isolation', () => {
       expect(gitIn(project, 'rev-parse', '--verify', branch)).toMatch(/^[0-9a-f]{40}$/);
     }
   });
+
+  it('deletes a merged branch once --keep-branches has passed (at the next start-up sweep), and keeps unmerged ones', async () => {
+    const project = await sampleProject();
+    const first = await start({ project, concurrency: 2 }, 150);
+    const [x, y] = await Promise.all([first.send('Create a REST API for blog posts'), first.send('Create a REST API for blog posts with search')]);
+    const results = await Promise.all([first.result(x), first.result(y)]);
+    const merged = results.find((r) => r.output.git?.merged)!.output.git!.branch;
+    const kept = results.find((r) => r.output.git?.conflict)!.output.git!.branch;
+    await first.orchestrator.stop();
+    const key = `${first.keys.own}merged-branches`;
+    const entries = await first.redis.zrange(key, 0, -1);
+    expect(entries.map((e) => (JSON.parse(e) as { branch: string }).branch)).toEqual([merged]);
+    // Eight days later, as far as the sweep can tell.
+    await first.redis.zadd(key, Date.now() - 8 * 86_400_000, entries[0]!);
+    await start({ project, domain: first.config.domain });
+    await eventually(async () => (gitIn(project, 'branch', '--list', merged) === '' ? true : undefined), 10_000, 'the merged branch to go');
+    expect(gitIn(project, 'branch', '--list', kept)).not.toBe('');
+    await eventually(async () => ((await first.redis.zcard(key)) === 0 ? true : undefined), 10_000, 'the sweep to forget the branch');
+  });
+
+  it('with --keep-branches 0 deletes a merged branch at once, and the author is configurable', async () => {
+    const project = await sampleProject();
+    const { send, result, config } = await start({ project, keepBranchesDays: 0, gitAuthorName: 'Backend Bot', gitAuthorEmail: 'bot@example.com' });
+    const id = await send('Create a REST API for blog posts');
+    const r = await result(id);
+    expect(r.output.git?.merged).toBe(gitIn(project, 'rev-parse', 'main'));
+    expect(gitIn(project, 'branch', '--list', branchOf(config.domain, id))).toBe('');
+    expect(gitIn(project, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', 'main')).toBe('Backend Bot <bot@example.com>|Backend Bot <bot@example.com>');
+  });
 });

@@ -3,9 +3,11 @@ import { waitForResult } from '../client/wait.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { keysFor } from '../protocol/keys.ts';
+import type { TaskOutput } from '../protocol/output.ts';
 import { connectRedis } from '../redis/connection.ts';
 import { startLocalRedis, type LocalRedis } from '../redis/localServer.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
+import { createDemoProject, printHistory, projectLines } from './demoProject.ts';
 
 /** The seed's worked examples (ARCHITECTURE.md). */
 export const DEMO_TASKS = [
@@ -32,7 +34,10 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
     redisUrl = local.url;
     out(`started a private redis-server at ${redisUrl}`);
   }
-  const config = loadConfig({ redisUrl, workspace: o.workspace, concurrency: 3, agentId: `backend-demo-${process.pid}`, logLevel: 'warn' });
+  // The tasks work on one shared project under git, as the network's agents share /workspace.
+  const project = await createDemoProject();
+  out(`sample project (an Express app with a users table, under git): ${project}`);
+  const config = loadConfig({ redisUrl, workspace: o.workspace, project, concurrency: 3, agentId: `backend-demo-${process.pid}`, logLevel: 'warn' });
   out(
     config.model === 'anthropic'
       ? 'model: Claude (ANTHROPIC_API_KEY is set)'
@@ -47,22 +52,22 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
   let failures = 0;
   try {
     const messages = DEMO_TASKS.map((t) => buildTaskMessage({ ...t, source: 'demo' }, config.domain));
+    // One after another: each task builds on what the ones before it merged.
+    const results = [];
     for (const m of messages) {
       await sendTask(redis, keys, m);
       out(`sent ${m.task_id.slice(0, 8)}: ${m.payload.description}`);
-    }
-    const results = await Promise.all(
-      messages.map((m) =>
-        waitForResult(redis, keys, m.task_id, {
+      results.push(
+        await waitForResult(redis, keys, m.task_id, {
           timeoutMs: 15 * 60_000,
           onLog: (line) => out(`  ${m.task_id.slice(0, 8)} ${line}`),
         }),
-      ),
-    );
+      );
+    }
     out('');
     results.forEach((record, i) => {
       const m = messages[i]!;
-      const output = record?.output ? (JSON.parse(record.output) as { outcome: string; workers_used: string[]; files_created: string[]; workspace?: string; summary: string }) : undefined;
+      const output = record?.output ? (JSON.parse(record.output) as TaskOutput) : undefined;
       if (!output || record?.status !== 'completed') failures++;
       out(`${m.payload.description}`);
       out(`  status:  ${record?.status ?? 'no result'}${output ? ` (${output.outcome})` : ''}${record?.error ? `: ${record.error}` : ''}`);
@@ -70,8 +75,11 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
         out(`  workers: ${output.workers_used.join(', ')}`);
         out(`  files:   ${output.files_created.join(', ') || 'none'}`);
         out(`  in:      ${output.workspace ?? '?'}`);
+        for (const line of projectLines(output)) out(`  ${line}`);
       }
     });
+    out('');
+    await printHistory(project, out);
   } finally {
     redis.disconnect();
     await orchestrator.stop();

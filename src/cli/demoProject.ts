@@ -1,6 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { git } from '../git/git.ts';
+import type { TaskOutput } from '../protocol/output.ts';
 
 /** The sample project's files: a small Express app with a users table. */
 const FILES: Record<string, string> = {
@@ -74,4 +76,29 @@ export async function createSampleProject(dir: string): Promise<void> {
   await git(['init', '-q', '-b', 'main'], { cwd: dir });
   await git(['add', '-A'], { cwd: dir });
   await git(['commit', '-q', '-m', 'Sample Express app with a users table'], { cwd: dir, identity });
+}
+
+/** A fresh temporary folder holding the sample project; it is kept after the demo so its history can be looked at. */
+export async function createDemoProject(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'backend-orchestrator-demo-project-'));
+  await createSampleProject(dir);
+  return dir;
+}
+
+/** What the demo prints about a task's place in the project: files it changed there, its branch and merge. */
+export function projectLines(output: Partial<TaskOutput>): string[] {
+  const lines = [`changed: ${output.files_modified?.join(', ') || 'none'}`];
+  const g = output.git;
+  if (g) {
+    lines.push(`branch:  ${g.branch} (${Object.entries(g.commits).map(([w, sha]) => `${w} ${sha?.slice(0, 7)}`).join(', ') || 'no commits'})`);
+    lines.push(g.merged ? `merged:  ${g.merged.slice(0, 7)} (${g.diffstat || 'no changes'})` : `merged:  no${g.conflict ? `, conflict in ${g.conflict.join(', ')}` : ''}`);
+  }
+  return lines;
+}
+
+/** `git log --oneline --graph` of the project, the demo's last word. */
+export async function printHistory(project: string, out: (line: string) => void): Promise<void> {
+  out(`$ git -C ${project} log --oneline --graph --all`);
+  const { stdout } = await git(['log', '--oneline', '--graph', '--all'], { cwd: project });
+  for (const line of stdout.trimEnd().split('\n')) out(line);
 }

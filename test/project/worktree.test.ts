@@ -165,10 +165,10 @@ describe('--project with worktree isolation', () => {
     const kept = results.find((r) => r.output.git?.conflict)!.output.git!.branch;
     await first.orchestrator.stop();
     const key = `${first.keys.own}merged-branches`;
-    const entries = await first.redis.zrange(key, 0, -1);
+    const entries = await first.redis.zrange(key, '0', '-1');
     expect(entries.map((e) => (JSON.parse(e) as { branch: string }).branch)).toEqual([merged]);
     // Eight days later, as far as the sweep can tell.
-    await first.redis.zadd(key, Date.now() - 8 * 86_400_000, entries[0]!);
+    await first.redis.zadd(key, String(Date.now() - 8 * 86_400_000), entries[0]!);
     await start({ project, domain: first.config.domain });
     await eventually(async () => (gitIn(project, 'branch', '--list', merged) === '' ? true : undefined), 10_000, 'the merged branch to go');
     expect(gitIn(project, 'branch', '--list', kept)).not.toBe('');

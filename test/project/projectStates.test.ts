@@ -8,7 +8,8 @@ import { ProjectError } from '../../src/git/projectError.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { gitIn, recordingModel, sampleProject } from '../support/project.ts';
-import { client, eventually } from '../support/redis.ts';
+import { runCli } from '../support/cli.ts';
+import { client, eventually, redisUrl } from '../support/redis.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -62,6 +63,10 @@ describe('--project: projects in states the orchestrator must not work on as is'
     );
     expect(error).toBeInstanceOf(ProjectError);
     expect((error as Error).message).toMatch(/in the middle of a merge on main: finish it or abort it/);
+    // From the command line: exit code 2 and the message, no stack.
+    const cli = await runCli(['start', '--redis', redisUrl(), '--model', 'scripted', '--project', project, '--workspace', mkdtempSync(join(tmpdir(), 'orch-ws-'))]);
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toMatch(/^backend-orchestrator: --project .* is in the middle of a merge on main/);
   });
 
   it('refuses --isolation worktree on a folder that is not a git repository, saying what to do', async () => {

@@ -7,7 +7,8 @@ import type { TaskOutput } from '../../src/protocol/output.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { gitIn, recordingModel, sampleProject } from '../support/project.ts';
-import { client, eventually } from '../support/redis.ts';
+import { runCli } from '../support/cli.ts';
+import { client, eventually, redisUrl } from '../support/redis.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -182,6 +183,10 @@ describe('--project with worktree isolation', () => {
     const r = await result(id);
     expect(r.output.git?.merged).toBe(gitIn(project, 'rev-parse', 'main'));
     expect(gitIn(project, 'branch', '--list', branchOf(config.domain, id))).toBe('');
+    // `status` shows the git object with the rest of the output.
+    const status = await runCli(['status', id, '--redis', redisUrl(), '--domain', config.domain]);
+    expect(status.status).toBe(0);
+    expect((JSON.parse(status.stdout) as { output: TaskOutput }).output.git).toEqual(r.output.git);
     expect(gitIn(project, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', 'main')).toBe('Backend Bot <bot@example.com>|Backend Bot <bot@example.com>');
   });
 });

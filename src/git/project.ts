@@ -51,6 +51,10 @@ export async function openGitProject(dir: string): Promise<GitProject> {
   const root = await realpath(dir).catch(() => {
     throw new ProjectError(`--project ${dir}: no such folder`);
   });
+  const version = /(\d+)\.(\d+)/.exec(await gitLine(['version'], { cwd: root }));
+  if (!version || Number(version[1]) * 1000 + Number(version[2]) < 2038) {
+    throw new ProjectError(`--isolation worktree needs git 2.38 or later (for git merge-tree --write-tree); found ${version?.[0] ?? 'an unknown version'}: upgrade git, or use --isolation none`);
+  }
   const top = await git(['rev-parse', '--show-toplevel'], { cwd: root, okCodes: [128] });
   if (top.code !== 0) {
     throw new ProjectError(

@@ -43,6 +43,7 @@ export async function openTaskWorkspaces(config: Config, deps: { redis: Redis; k
     keepBranchesMs: config.keepBranchesDays * 86_400_000,
     lockTtlMs: config.lockTtlMs,
     branchPrefix: config.domain,
+    agentId: config.agentId,
   };
   if (isolation === 'none') {
     if (isGit) {

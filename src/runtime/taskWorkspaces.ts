@@ -61,6 +61,8 @@ export interface TaskWorkspacesOptions {
   lockTtlMs: number;
   /** Prefix of the task branches, e.g. `backend`. */
   branchPrefix: string;
+  /** This instance's agent id: a task whose checkpoint names another owner is not merged from here. */
+  agentId: string;
 }
 
 const BASE_FIELD = 'git:base';
@@ -227,6 +229,9 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     if (taskId === undefined) return result;
     try {
       let view: { git?: TaskGit; warning?: string } = {};
+      // A holder presumed dead that wakes up must not merge (or remove the worktree of) a task another instance now runs.
+      const owner = await redis.hget(keys.checkpoint(result.claimKey), 'owner');
+      if (owner !== null && owner !== o.agentId) return result;
       if (o.isolation === 'worktree') {
         try {
           view = await gitOutcome(result, taskId);

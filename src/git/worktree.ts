@@ -60,11 +60,13 @@ export interface OpenWorktreeOptions {
 export async function openWorktree(project: GitProject, o: OpenWorktreeOptions): Promise<TaskWorktree> {
   const ref = `refs/heads/${o.branch}`;
   const at = { cwd: project.root };
-  await git(['worktree', 'prune'], at);
-  const branchTip = await git(['rev-parse', '--verify', '-q', ref], { ...at, okCodes: [1] });
   let adminDir = await findAdminDir(project, o.dir);
   let base = o.base;
+  let fresh = false;
   if (adminDir === undefined) {
+    // git's record of a worktree whose folder is gone would refuse the branch: forget those first.
+    await git(['worktree', 'prune'], at);
+    const branchTip = await git(['rev-parse', '--verify', '-q', ref], { ...at, okCodes: [1] });
     // A folder git does not know as a worktree is a leftover of ours (it is under our workspace root).
     if (await exists(o.dir)) await rm(o.dir, { recursive: true, force: true });
     if (branchTip.code === 0) {
@@ -72,6 +74,7 @@ export async function openWorktree(project: GitProject, o: OpenWorktreeOptions):
     } else {
       base = await gitLine(['rev-parse', '--verify', `refs/heads/${project.branch}^{commit}`], at);
       await git(['worktree', 'add', '-q', '--no-track', '-b', o.branch, o.dir, base], at);
+      fresh = o.resetTo === undefined;
     }
     adminDir = await findAdminDir(project, o.dir);
     if (adminDir === undefined) throw new Error(`git worktree add made no worktree at ${o.dir}`);
@@ -84,8 +87,11 @@ export async function openWorktree(project: GitProject, o: OpenWorktreeOptions):
   );
   base ??= await gitLine(['merge-base', ref, `refs/heads/${project.branch}`], at);
   const wt: TaskWorktree = { dir: o.dir, branch: o.branch, ref, adminDir, base };
-  await inWorktree(wt, ['reset', '-q', '--hard', o.resetTo ?? base]);
-  await inWorktree(wt, ['clean', '-q', '-f', '-d', '-x']);
+  if (!fresh) {
+    // Just checked out from its base, a new worktree is already clean; any other is reset.
+    await inWorktree(wt, ['reset', '-q', '--hard', o.resetTo ?? base]);
+    await inWorktree(wt, ['clean', '-q', '-f', '-d', '-x']);
+  }
   return wt;
 }
 
@@ -117,9 +123,9 @@ export async function commitPaths(wt: TaskWorktree, paths: readonly string[], me
 
 /** Removes the worktree folder and git's record of it; the branch stays. */
 export async function removeWorktree(project: GitProject, dir: string): Promise<void> {
-  await git(['worktree', 'remove', '--force', '--force', dir], { cwd: project.root, okCodes: [128] });
+  const removed = await git(['worktree', 'remove', '--force', '--force', dir], { cwd: project.root, okCodes: [128] });
   await rm(dir, { recursive: true, force: true });
-  await git(['worktree', 'prune'], { cwd: project.root });
+  if (removed.code !== 0) await git(['worktree', 'prune'], { cwd: project.root });
 }
 
 /** `--stat`-style summary of what the branch changed since its base, e.g. `3 files changed, 40 insertions(+)`. */

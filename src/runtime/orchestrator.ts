@@ -165,7 +165,12 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     recoveryIntervalMs: config.recoveryIntervalMs,
     orphanGraceMs: config.orphanGraceMs,
     registryInfo: { model: model.kind, concurrency: String(config.concurrency), pid: String(process.pid) },
-    plan: (task, signal) => planTask(task, { ...(llm ? { llm } : {}), signal }),
+    plan: (task, signal) => {
+      // The task branch is taken from the project's head at claim time, while the plan is made.
+      // Workers wait for the same preparation; a failure here is retried by the first of them.
+      if (workspaces?.isolation === 'worktree') void workspaces.prepare(task.task_id, task.task_id, new AbortController().signal).catch(() => undefined);
+      return planTask(task, { ...(llm ? { llm } : {}), signal });
+    },
     runAgent,
     onWorkerSaved: (input) => record('done', input),
     ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),

@@ -170,8 +170,9 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const project = o.git!;
     const branch = branchOf(taskId);
     const ref = `refs/heads/${branch}`;
-    const tipReply = await git(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: project.root, okCodes: [1] });
+    // A preparation still under way (a task that failed while it was planned) finishes first.
     const worktree = await prepared.get(taskId)?.catch(() => undefined);
+    const tipReply = await git(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: project.root, okCodes: [1] });
     // The worktree goes in every case: its work is in the branch's commits, the rest is half-done.
     await removeWorktree(project, dirOf(taskId)).catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not remove the task worktree'));
     if (tipReply.code !== 0) return {}; // no worker ever started: there is no branch

@@ -189,4 +189,18 @@ describe('--project with worktree isolation', () => {
     expect((JSON.parse(status.stdout) as { output: TaskOutput }).output.git).toEqual(r.output.git);
     expect(gitIn(project, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', 'main')).toBe('Backend Bot <bot@example.com>|Backend Bot <bot@example.com>');
   });
+
+  it('a task that fails before any worker leaves no branch, no worktree and the project untouched', async () => {
+    const project = await sampleProject();
+    const before = gitIn(project, 'rev-parse', 'main');
+    const { send, result, config } = await start({ project });
+    const id = await send('Make me a sandwich');
+    const r = await result(id);
+    expect(r.output.outcome).toBe('failed');
+    expect(r.output.git).toBeUndefined();
+    expect(r.output.issues.join('\n')).not.toMatch(/branch/);
+    expect(gitIn(project, 'rev-parse', 'main')).toBe(before);
+    await eventually(async () => (gitIn(project, 'branch', '--list', branchOf(config.domain, id)) === '' ? true : undefined), 10_000, 'no task branch');
+    expect(gitIn(project, 'worktree', 'list').split('\n')).toHaveLength(1);
+  });
 });

@@ -43,9 +43,18 @@ export interface Orchestrator {
   /** The /metrics and /healthz server, when `metricsPort` is set. */
   readonly http: HealthServer | undefined;
   readonly metrics: Metrics | undefined;
-  /** Stops claiming, lets tasks in flight finish, deregisters, closes Redis. Safe to call twice. */
-  stop(): Promise<void>;
+  /**
+   * Stops claiming, lets tasks in flight finish, deregisters, closes Redis.
+   * Bounded: past `shutdownGraceMs` + the claim timeout + `shutdownMarginMs`
+   * it gives up, leaves the checkpoints as they are and resolves `clean: false`.
+   * Safe to call twice.
+   */
+  stop(): Promise<StopResult>;
+  /** Cuts a stop short now (an operator's second signal), as the deadline would. */
+  abandon(reason: string): void;
 }
+
+export type StopResult = { clean: true } | { clean: false; reason: string };
 
 function buildModel(config: Config, options: OrchestratorOptions): ModelClient {
   if (options.model) return options.model;
@@ -248,15 +257,44 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     'listening',
   );
 
-  let stopping: Promise<void> | undefined;
+  // With Redis away, every command (a claim, a handoff, even QUIT behind them)
+  // waits in ioredis's offline queue for as long as it stays away, so a stop
+  // is raced against a deadline. Giving up loses nothing: the checkpoints stay,
+  // and another instance takes the tasks over once this one's heartbeat expires.
+  let cutShort: (reason: string) => void = () => undefined;
+  const cutOff = new Promise<string>((resolve) => (cutShort = resolve));
+  let stopping: Promise<StopResult> | undefined;
   const stop = () =>
-    (stopping ??= (async () => {
+    (stopping ??= (async (): Promise<StopResult> => {
+      const limitMs = config.shutdownGraceMs + Math.ceil(config.claimTimeoutSeconds * 1000) + config.shutdownMarginMs;
+      const timer = setTimeout(() => cutShort(`the deadline (${limitMs} ms after the stop began)`), limitMs);
       actor.send({ type: 'STOP' });
-      await done;
-      await http?.close();
-      await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
-      logger.info('stopped');
+      const finished = (async () => {
+        await done;
+        await http?.close();
+        await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
+        return undefined;
+      })();
+      const reason = await Promise.race([finished, cutOff]);
+      clearTimeout(timer);
+      if (reason === undefined) {
+        logger.info('stopped');
+        return { clean: true };
+      }
+      const left = Object.values(actor.getSnapshot().context.tasks).map((t) => t.taskId ?? t.claimKey);
+      logger.error(
+        { reason, tasks_left: left },
+        `shutdown cut short by ${reason}: checkpoints left as they are for another instance to take over`,
+      );
+      actor.stop();
+      for (const conn of [redis, blocking, control]) conn.disconnect();
+      void http?.close();
+      return { clean: false, reason };
     })());
+  const abandon = (reason: string): void => {
+    cutShort(reason);
+    void stop();
+  };
 
-  return { actor, done, stop, http, metrics };
+  return { actor, done, stop, abandon, http, metrics };
 }

@@ -18,7 +18,7 @@ import { combineInspect, observeActorMetrics } from '../observability/actorMetri
 import { startHealthServer, type HealthServer } from '../observability/httpServer.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
-import { connectRedis } from '../redis/connection.ts';
+import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/connection.ts';
 import { loadAgents } from '../workers/agentFile.ts';
 import { isRetryable } from '../workers/errors.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
@@ -34,6 +34,8 @@ export interface OrchestratorOptions {
   model?: ModelClient;
   /** Called for each invocation of the model per caller (the crash suite counts them). */
   onModelCall?: (caller: string) => void;
+  /** How Redis outages are logged (tests shorten the interval or inject a clock). */
+  outageLog?: OutageLogOptions;
 }
 
 export interface Orchestrator {
@@ -142,9 +144,6 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
   const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
-  for (const [name, conn] of [['commands', redis], ['claims', blocking]] as const) {
-    conn.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));
-  }
 
   const machine = createRuntimeMachine({
     redis,
@@ -211,7 +210,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
 
   // Cancels reach whichever instance holds the task through the control channel.
   const control = connectRedis(config.redisUrl, `${config.agentId}:control`);
-  control.on('error', (error: Error) => logger.warn({ err: error, connection: 'control' }, 'redis connection error'));
+  logRedisOutages({ commands: redis, claims: blocking, control }, logger, options.outageLog);
   control.on('message', (_channel: string, text: string) => {
     let json: unknown;
     try {

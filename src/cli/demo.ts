@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildTaskMessage, sendTask } from '../client/send.ts';
 import { waitForResult } from '../client/wait.ts';
 import { loadConfig } from '../config.ts';
@@ -23,8 +26,13 @@ export const DEMO_TASKS = [
  * listener, the seed's tasks, their progress live, the results, and where
  * the files are.
  */
-export async function runDemo(o: { redis?: string; workspace: string }): Promise<void> {
+export async function runDemo(o: { redis?: string; workspace?: string; keep?: boolean }): Promise<void> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
+  // A temporary folder, not the current directory: a newcomer runs this from
+  // their home folder or inside another repository.
+  const scratch = o.workspace === undefined ? await mkdtemp(join(tmpdir(), 'backend-orchestrator-demo-')) : undefined;
+  const workspace = o.workspace ?? join(scratch!, 'workspace');
+  out(`workspace: ${workspace}${scratch && !o.keep ? ' (removed at the end; --keep keeps it)' : ''}`);
   let local: LocalRedis | undefined;
   let redisUrl = o.redis ?? process.env.REDIS_URL;
   if (!redisUrl) {
@@ -32,7 +40,7 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
     redisUrl = local.url;
     out(`started a private redis-server at ${redisUrl}`);
   }
-  const config = loadConfig({ redisUrl, workspace: o.workspace, concurrency: 3, agentId: `backend-demo-${process.pid}`, logLevel: 'warn' });
+  const config = loadConfig({ redisUrl, workspace, concurrency: 3, agentId: `backend-demo-${process.pid}`, logLevel: 'warn' });
   out(
     config.model === 'anthropic'
       ? 'model: Claude (ANTHROPIC_API_KEY is set)'
@@ -76,6 +84,8 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
     redis.disconnect();
     await orchestrator.stop();
     await local?.stop();
+    if (scratch && !o.keep) await rm(scratch, { recursive: true, force: true });
+    else out(`kept ${workspace}`);
   }
   process.exitCode = failures === 0 ? 0 : 1;
 }

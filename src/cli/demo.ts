@@ -28,11 +28,6 @@ export const DEMO_TASKS = [
  */
 export async function runDemo(o: { redis?: string; workspace?: string; keep?: boolean }): Promise<void> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
-  // A temporary folder, not the current directory: a newcomer runs this from
-  // their home folder or inside another repository.
-  const scratch = o.workspace === undefined ? await mkdtemp(join(tmpdir(), 'backend-orchestrator-demo-')) : undefined;
-  const workspace = o.workspace ?? join(scratch!, 'workspace');
-  out(`workspace: ${workspace}${scratch && !o.keep ? ' (removed at the end; --keep keeps it)' : ''}`);
   let local: LocalRedis | undefined;
   let redisUrl = o.redis ?? process.env.REDIS_URL;
   if (!redisUrl) {
@@ -40,6 +35,11 @@ export async function runDemo(o: { redis?: string; workspace?: string; keep?: bo
     redisUrl = local.url;
     out(`started a private redis-server at ${redisUrl}`);
   }
+  // A temporary folder, not the current directory: a newcomer runs this from
+  // their home folder or inside another repository.
+  const scratch = o.workspace === undefined ? await mkdtemp(join(tmpdir(), 'backend-orchestrator-demo-')) : undefined;
+  const workspace = o.workspace ?? join(scratch!, 'workspace');
+  out(`workspace: ${workspace}${scratch && !o.keep ? ' (removed at the end; --keep keeps it)' : ''}`);
   const config = loadConfig({ redisUrl, workspace, concurrency: 3, agentId: `backend-demo-${process.pid}`, logLevel: 'warn' });
   out(
     config.model === 'anthropic'

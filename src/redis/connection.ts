@@ -44,7 +44,6 @@ export function logRedisOutages(connections: Record<string, Redis>, logger: Logg
 
   const lost = (name: string, error?: Error): void => {
     if (error) lastError = error.message;
-    attempts++;
     if (down.size === 0) {
       since = loggedAt = now();
       down.add(name);
@@ -65,7 +64,10 @@ export function logRedisOutages(connections: Record<string, Redis>, logger: Logg
       if (conn.status === 'ready' && !down.has(name)) lastError = error.message;
       else lost(name, error);
     });
-    conn.on('reconnecting', () => lost(name));
+    conn.on('reconnecting', () => {
+      attempts++;
+      lost(name);
+    });
     conn.on('ready', () => {
       if (!down.delete(name) || down.size > 0) return;
       logger.info({ down_ms: now() - since, attempts }, 'redis connection back');

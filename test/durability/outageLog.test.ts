@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { connectRedis, logRedisOutages } from '../../src/redis/connection.ts';
 import { startLocalRedis, type LocalRedis } from '../../src/redis/localServer.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
-import { eventually } from '../support/redis.ts';
+import { client, eventually } from '../support/redis.ts';
 
 // An outage is logged once when Redis is lost, once per interval while it
 // stays away and once when it is back, not once per reconnect attempt of
@@ -88,5 +88,26 @@ describe('reconnect log backoff', () => {
     await eventually(async () => (log.count(/^redis connection back/) ? true : undefined), 20_000, 'the back line');
     const redisLines = log.lines.filter((l) => /redis/.test(l.msg)).map((l) => l.msg.split(':')[0]);
     expect(redisLines).toEqual(['redis connection lost', 'redis connection back']);
+  }, 60_000);
+
+  it('does not pile heartbeats up in the offline queue while Redis is away (they would all be replayed on its return)', async () => {
+    const server = await dedicatedRedis();
+    const log = capture();
+    const { orchestrator } = await startTestOrchestrator({ redisUrl: server.url, heartbeatIntervalMs: 100 }, { logger: log.logger });
+    cleanups.push(() => orchestrator.stop());
+    await server.kill();
+    await eventually(async () => (log.count(/^redis connection lost/) ? true : undefined), 20_000, 'the lost line');
+    // Twenty heartbeat periods away.
+    await new Promise((r) => setTimeout(r, 2000));
+    const restartedAt = Date.now();
+    await server.restart();
+    await eventually(async () => (log.count(/^redis connection back/) ? true : undefined), 20_000, 'the back line');
+    await new Promise((r) => setTimeout(r, 200));
+    const stats = client(server.url);
+    cleanups.push(() => stats.quit());
+    const info = await stats.info('commandstats');
+    const sets = Number(/cmdstat_set:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    // A heartbeat is one SET; since the restart only the periods that passed, plus the one that waited.
+    expect(sets).toBeLessThanOrEqual(Math.ceil((Date.now() - restartedAt) / 100) + 2);
   }, 60_000);
 });

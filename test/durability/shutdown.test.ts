@@ -65,7 +65,7 @@ async function setup(extra: string[] = []) {
     await server.restart();
     return Promise.all(ids.map((id) => redis.hgetall(keys.checkpoint(id))));
   };
-  return { server, p, redis, ids, keys, agentId, checkpointsAfterRestart };
+  return { server, p, redis, ids, keys, domain, agentId, checkpointsAfterRestart };
 }
 
 const waitForOutput = (p: OrchestratorProcess, pattern: RegExp, what: string) =>
@@ -108,7 +108,7 @@ describe('bounded shutdown (real processes, Redis stopped)', () => {
   }, 90_000);
 
   it('Redis stopped during the grace, after the SIGTERM: exits non-zero; another instance takes the tasks over', async () => {
-    const { server, p, redis, ids, keys, checkpointsAfterRestart } = await setup();
+    const { server, p, redis, ids, keys, domain, checkpointsAfterRestart } = await setup();
     try {
       p.child.kill('SIGTERM');
       await waitForOutput(p, /"msg":"stopping/, 'the stop to begin');
@@ -116,7 +116,7 @@ describe('bounded shutdown (real processes, Redis stopped)', () => {
       expectCutShort(p, await exitOf(p));
       const checkpoints = await checkpointsAfterRestart();
       expect(checkpoints.every((c) => c.owner !== undefined)).toBe(true);
-      const next = spawnOrchestrator(['--redis', server.url, '--domain', keys.pending.split(':')[2]!, '--agent-id', 'shut-next', '--heartbeat-ms', '200', '--recovery-ms', '200', '--claim-timeout', '0.1'], {
+      const next = spawnOrchestrator(['--redis', server.url, '--domain', domain, '--agent-id', 'shut-next', '--heartbeat-ms', '200', '--recovery-ms', '200', '--claim-timeout', '0.1'], {
         ORCH_SCRIPTED_LATENCY_MS: '10',
       });
       procs.push(next);

@@ -17,7 +17,7 @@ export interface TaskMachineInput extends Claim {
 }
 
 export interface TaskContext {
-  raw: string;
+  raw: Buffer;
   claimKey: string;
   taskId: string | undefined;
   task: TaskMessage | undefined;

@@ -71,6 +71,13 @@ export const ConfigSchema = z.object({
   orphanGraceMs: int(0, 3_600_000).default(30_000),
   /** On SIGTERM, how long tasks in flight may finish before they are handed off to other instances. */
   shutdownGraceMs: int(0, 3_600_000).default(30_000),
+  /**
+   * How much longer than the grace (and a claim under way, at most the claim
+   * timeout) a stop may take to hand off, deregister and close Redis. Past it
+   * the process leaves its checkpoints as they are and exits non-zero, even
+   * when Redis is down and every command hangs.
+   */
+  shutdownMarginMs: int(0, 600_000).default(5000),
   /** Dead letters kept (oldest dropped). */
   deadLetterLimit: int(1, 10_000_000).default(10_000),
   /** Port of the HTTP server with /metrics and /healthz; off when absent (0 picks a free port). */

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildTaskMessage, sendTask } from '../client/send.ts';
 import { waitForResult } from '../client/wait.ts';
 import { loadConfig } from '../config.ts';
@@ -7,7 +10,7 @@ import type { TaskOutput } from '../protocol/output.ts';
 import { connectRedis } from '../redis/connection.ts';
 import { startLocalRedis, type LocalRedis } from '../redis/localServer.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
-import { createDemoProject, printHistory, projectLines } from './demoProject.ts';
+import { createSampleProject, printHistory, projectLines } from './demoProject.ts';
 
 /** The seed's worked examples (ARCHITECTURE.md). */
 export const DEMO_TASKS = [
@@ -25,7 +28,7 @@ export const DEMO_TASKS = [
  * listener, the seed's tasks, their progress live, the results, and where
  * the files are.
  */
-export async function runDemo(o: { redis?: string; workspace: string }): Promise<void> {
+export async function runDemo(o: { redis?: string; workspace?: string; keep?: boolean }): Promise<void> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   let local: LocalRedis | undefined;
   let redisUrl = o.redis ?? process.env.REDIS_URL;
@@ -34,10 +37,16 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
     redisUrl = local.url;
     out(`started a private redis-server at ${redisUrl}`);
   }
-  // The tasks work on one shared project under git, as the network's agents share /workspace.
-  const project = await createDemoProject();
-  out(`sample project (an Express app with a users table, under git): ${project}`);
-  const config = loadConfig({ redisUrl, workspace: o.workspace, project, concurrency: 3, agentId: `backend-demo-${process.pid}`, logLevel: 'warn' });
+  // A temporary folder, not the current directory: a newcomer runs this from
+  // their home folder or inside another repository. The tasks work on one
+  // shared project under git in it, as the network's agents share /workspace.
+  const scratch = await mkdtemp(join(tmpdir(), 'backend-orchestrator-demo-'));
+  const project = join(scratch, 'project');
+  await createSampleProject(project);
+  const workspace = o.workspace ?? join(scratch, 'worktrees');
+  out(`workspace: ${scratch}${o.keep ? '' : ' (removed at the end; --keep keeps it)'}`);
+  out(`  project: ${project} (a sample Express app with a users table, under git)`);
+  const config = loadConfig({ redisUrl, workspace, project, concurrency: 3, agentId: `backend-demo-${process.pid}`, logLevel: 'warn' });
   out(
     config.model === 'anthropic'
       ? 'model: Claude (ANTHROPIC_API_KEY is set)'
@@ -84,6 +93,8 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
     redis.disconnect();
     await orchestrator.stop();
     await local?.stop();
+    if (o.keep) out(`kept ${scratch}`);
+    else await rm(scratch, { recursive: true, force: true });
   }
   process.exitCode = failures === 0 ? 0 : 1;
 }

@@ -78,13 +78,6 @@ export async function createSampleProject(dir: string): Promise<void> {
   await git(['commit', '-q', '-m', 'Sample Express app with a users table'], { cwd: dir, identity });
 }
 
-/** A fresh temporary folder holding the sample project; it is kept after the demo so its history can be looked at. */
-export async function createDemoProject(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'backend-orchestrator-demo-project-'));
-  await createSampleProject(dir);
-  return dir;
-}
-
 /** What the demo prints about a task's place in the project: files it changed there, its branch and merge. */
 export function projectLines(output: Partial<TaskOutput>): string[] {
   const lines = [`changed: ${output.files_modified?.join(', ') || 'none'}`];

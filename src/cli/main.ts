@@ -39,6 +39,7 @@ export function buildCli(): Command {
     .option('--metrics-port <port>', 'serve /metrics (Prometheus) and /healthz on this port', integer('--metrics-port'))
     .option('--metrics-host <host>', 'address of the metrics server (default 127.0.0.1)')
     .option('--shutdown-grace-ms <ms>', 'on SIGTERM, how long tasks in flight may finish before they are handed off', integer('--shutdown-grace-ms'))
+    .option('--shutdown-margin-ms <ms>', 'after the grace, how long handing off and closing may take before the process exits non-zero anyway', integer('--shutdown-margin-ms'))
     .option('--heartbeat-ms <ms>', 'registry heartbeat period; the key lives three periods', integer('--heartbeat-ms'))
     .option('--recovery-ms <ms>', 'how often to look for tasks whose holder died', integer('--recovery-ms'))
     .option('--orphan-grace-ms <ms>', 'how long an active task without a checkpoint waits before adoption', integer('--orphan-grace-ms'))
@@ -93,7 +94,8 @@ export function buildCli(): Command {
   program
     .command('demo')
     .description('start a private Redis and a listener, send the seed example tasks, show progress and results')
-    .option('--workspace <dir>', 'root folder of the task workspaces', 'demo-workspace')
+    .option('--workspace <dir>', 'root folder of the task workspaces (default: a temporary folder, removed at the end)')
+    .option('--keep', 'keep the temporary workspace folder')
     .action(async (opts, cmd: Command) => runDemo({ ...cmd.optsWithGlobals(), ...opts }));
 
   return program;

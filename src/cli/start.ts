@@ -14,6 +14,7 @@ export interface StartOptions {
   agentId?: string;
   logLevel?: string;
   shutdownGraceMs?: number;
+  shutdownMarginMs?: number;
   heartbeatMs?: number;
   recoveryMs?: number;
   orphanGraceMs?: number;
@@ -44,6 +45,7 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.agentId !== undefined) c.agentId = o.agentId;
   if (o.logLevel !== undefined) c.logLevel = o.logLevel;
   if (o.shutdownGraceMs !== undefined) c.shutdownGraceMs = o.shutdownGraceMs;
+  if (o.shutdownMarginMs !== undefined) c.shutdownMarginMs = o.shutdownMarginMs;
   if (o.heartbeatMs !== undefined) c.heartbeatIntervalMs = o.heartbeatMs;
   if (o.recoveryMs !== undefined) c.recoveryIntervalMs = o.recoveryMs;
   if (o.orphanGraceMs !== undefined) c.orphanGraceMs = o.orphanGraceMs;
@@ -70,15 +72,28 @@ export async function runStart(o: StartOptions): Promise<void> {
     logger.info({ inspector: inspection.description }, 'Stately Inspector attached');
   }
   const orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) });
+  // First SIGTERM/SIGINT: a graceful, bounded stop. A second one during it:
+  // stop now, leaving the checkpoints as they are (exit code 1).
+  let signalled: (() => void) | undefined;
+  const firstSignal = new Promise<void>((resolve) => (signalled = resolve));
+  let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'stopping: no new claims, letting tasks in flight finish');
-    void orchestrator.stop();
+    if (signals++ === 0) {
+      logger.info({ signal, grace_ms: config.shutdownGraceMs }, 'stopping: no new claims, letting tasks in flight finish');
+      signalled?.();
+    } else {
+      orchestrator.abandon(`a second signal (${signal})`);
+    }
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  await orchestrator.done;
-  await orchestrator.stop();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await Promise.race([orchestrator.done, firstSignal]);
+  const result = await orchestrator.stop();
   inspection?.stop();
+  if (!result.clean) {
+    // Commands and sockets of the abandoned stop may still hold the event loop.
+    process.exit(1);
+  }
   // The hosted inspector keeps its socket private and open: nothing else holds the process.
   if (o.inspect === true) process.exit(process.exitCode ?? 0);
 }

@@ -61,8 +61,8 @@ const parse = <T>(text: string | undefined): T | undefined => {
 };
 
 /** Where a task stands, read off its checkpoint (the task actor itself lives in another process). */
-export function taskView(raw: string, hash: Record<string, string>, now: number): TaskView {
-  const parsed = parseTaskMessage(raw);
+export function taskView(raw: Buffer | string, hash: Record<string, string>, now: number): TaskView {
+  const parsed = parseTaskMessage(raw.toString());
   const taskId = parsed.ok ? parsed.task.task_id : (parsed.taskId ?? claimKeyOf(raw, parsed));
   const description = parsed.ok ? parsed.task.payload.description : `(rejected: ${parsed.reason.slice(0, 60)})`;
   const plan = parse<Plan>(hash.plan);
@@ -101,13 +101,13 @@ export function taskView(raw: string, hash: Record<string, string>, now: number)
 export async function readOverview(redis: Redis, keys: Keys, domain: string, now = Date.now()): Promise<Overview> {
   const [pending, active, ids, failures] = await Promise.all([
     redis.llen(keys.pending),
-    redis.lrange(keys.active, 0, 99),
+    redis.lrangeBuffer(keys.active, 0, 99),
     redis.smembers(keys.agentsOfDomain),
     redis.lrange(keys.recentFailures, 0, 9),
   ]);
   const p = redis.pipeline();
   for (const raw of active) {
-    const parsed = parseTaskMessage(raw);
+    const parsed = parseTaskMessage(raw.toString('utf8'));
     p.hgetall(keys.checkpoint(claimKeyOf(raw, parsed)));
   }
   for (const id of ids) p.hgetall(keys.agentInfo(id)).exists(keys.agentHeartbeat(id));

@@ -13,9 +13,14 @@ export interface Resume {
   cancel: string | undefined;
 }
 
-/** One message taken from the queue: the exact claimed text and what it parsed to. */
+/** One message taken from the queue: the exact claimed bytes and what they parsed to. */
 export interface Claim {
-  raw: string;
+  /**
+   * The exact bytes claimed. A queue carries bytes, not text: a message that
+   * is not UTF-8 decodes lossily, and an LREM of the decoded text would
+   * match nothing, leaving it in `tasks:active` forever.
+   */
+  raw: Buffer;
   parsed: ParsedTask;
   /** Names the checkpoint: the task id, or a hash of the raw text when none can be recovered. */
   claimKey: string;
@@ -26,8 +31,8 @@ export interface Claim {
 
 /** What the task actor hands over to be published. */
 export interface FinalResult {
-  /** The exact text that was claimed: the LREM argument. */
-  raw: string;
+  /** The exact bytes that were claimed: the LREM argument. */
+  raw: Buffer;
   claimKey: string;
   /** Absent when no task id could be recovered from a rejected message. */
   taskId: string | undefined;

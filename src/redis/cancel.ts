@@ -24,8 +24,9 @@ export type CancelOutcome = 'queued' | 'running' | 'unknown';
  * task's workers and publishes `failed` with the reason.
  */
 export async function cancelTask(redis: Redis, keys: Keys, agentId: string, taskId: string, reason = 'cancelled'): Promise<CancelOutcome> {
-  for (const raw of await redis.lrange(keys.pending, 0, -1)) {
-    const parsed = parseTaskMessage(raw);
+  // Buffers: LREM must match the exact bytes, which need not be UTF-8.
+  for (const raw of await redis.lrangeBuffer(keys.pending, 0, -1)) {
+    const parsed = parseTaskMessage(raw.toString('utf8'));
     const id = parsed.ok ? parsed.task.task_id : parsed.taskId;
     if (id !== taskId) continue;
     if ((await redis.lrem(keys.pending, 1, raw)) === 0) continue; // claimed meanwhile: cancel it as running

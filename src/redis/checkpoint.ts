@@ -8,7 +8,7 @@ import type { ParsedTask } from '../protocol/task.ts';
 
 /**
  * A claimed task's checkpoint: `orch:{domain}:task:{claimKey}`, a HASH of
- *   raw               the exact claimed text (what LREM needs)
+ *   raw               the exact claimed bytes (what LREM needs)
  *   owner             the agent id holding it
  *   first_claimed_at  epoch ms of the first claim (the deadline runs from it)
  *   claimed_at        epoch ms of the current holder's claim
@@ -21,7 +21,8 @@ import type { ParsedTask } from '../protocol/task.ts';
  * Written at claim (src/redis/queue.ts), after planning and after each worker; deleted with the
  * publication (src/redis/results.ts), atomically.
  */
-export const claimKeyOf = (raw: string, parsed: ParsedTask): string =>
+/** Names a claim's checkpoint; the hash is of the bytes, which for UTF-8 text equals the hash of the text. */
+export const claimKeyOf = (raw: Buffer | string, parsed: ParsedTask): string =>
   (parsed.ok ? parsed.task.task_id : parsed.taskId) ?? `raw-${createHash('sha1').update(raw).digest('hex')}`;
 
 /** Where a worker stands, as `watch` shows it (field `worker:{name}`). */

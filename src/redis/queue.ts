@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Claim } from '../protocol/claim.ts';
 import { logLine, type Keys } from '../protocol/keys.ts';
+import { rawForJson } from '../protocol/rawMessage.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { claimKeyOf } from './checkpoint.ts';
 
@@ -14,6 +15,12 @@ for i = 1, tonumber(ARGV[1]) do
   out[#out + 1] = v
 end
 return out`;
+
+// ioredis defines a Buffer-reply variant of every command at run time, but its
+// types omit `evalBuffer` (and `callBuffer('eval', ...)` breaks under auto-pipelining).
+interface EvalBuffer {
+  evalBuffer(script: string, numkeys: number, ...args: (string | Buffer | number)[]): Promise<unknown>;
+}
 
 export interface QueueOptions {
   keys: Keys;
@@ -52,15 +59,16 @@ return 1`;
  */
 export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: number, deadLetterLimit = 10_000): Promise<Claim[]> {
   const { keys } = q;
-  let raws = (await q.redis.eval(CLAIM_MANY, 2, keys.pending, keys.active, max)) as string[];
+  // Buffer replies: the bytes as claimed, never round-tripped through a JS string (see Claim.raw).
+  let raws = (await (q.redis as unknown as EvalBuffer).evalBuffer(CLAIM_MANY, 2, keys.pending, keys.active, max)) as Buffer[];
   if (raws.length === 0) {
-    const one = await q.blocking.blmove(keys.pending, keys.active, 'RIGHT', 'LEFT', timeoutSeconds);
+    const one = await q.blocking.blmoveBuffer(keys.pending, keys.active, 'RIGHT', 'LEFT', timeoutSeconds);
     raws = one === null ? [] : [one];
   }
   if (raws.length === 0) return [];
   const claimedAt = Date.now();
   const claims = raws.map((raw): Claim => {
-    const parsed = parseTaskMessage(raw);
+    const parsed = parseTaskMessage(raw.toString('utf8'));
     return { raw, parsed, claimKey: claimKeyOf(raw, parsed), claimedAt };
   });
   const started = new Date(claimedAt).toISOString();
@@ -73,7 +81,7 @@ export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: n
       task_id: id || null,
       agent_id: q.agentId,
       at: started,
-      raw,
+      ...rawForJson(raw),
     });
     pipeline.eval(
       RECORD_CLAIM,

@@ -42,11 +42,12 @@ export function createRecovery(o: RecoveryOptions) {
   const orphansSeen = new Map<string, number>();
   return async function recover(max: number, local: ReadonlySet<string>): Promise<Claim[]> {
     if (max <= 0) return [];
-    const raws = await o.redis.lrange(o.keys.active, 0, -1);
+    // Buffers: the exact bytes, which ADOPT's LPOS and the later LREM must match.
+    const raws = await o.redis.lrangeBuffer(o.keys.active, 0, -1);
     const now = Date.now();
     const candidates = raws
       .map((raw) => {
-        const parsed = parseTaskMessage(raw);
+        const parsed = parseTaskMessage(raw.toString('utf8'));
         return { raw, parsed, claimKey: claimKeyOf(raw, parsed) };
       })
       .filter((c) => !local.has(c.claimKey));

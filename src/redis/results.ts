@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { logLine, type Keys } from '../protocol/keys.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
+import { rawForJson } from '../protocol/rawMessage.ts';
 
 // All of one publication in one atomic step: the hash, the log line, the
 // channel message, the LREM of the raw claimed text, the dead letter and the
@@ -62,7 +63,7 @@ export function wireStatus(outcome: Outcome): 'completed' | 'failed' {
 
 /**
  * Publishes a final result exactly as PROTOCOL.md says, and finishes the task
- * (LREM of the raw claimed text, checkpoint deleted). Waits up to `graceMs` for the producer's
+ * (LREM of the exact claimed bytes, checkpoint deleted). Waits up to `graceMs` for the producer's
  * `results:{id}` record, then writes anyway for producers that never create it.
  */
 export async function publishResult(o: PublishOptions, r: FinalResult): Promise<{ waitedMs: number; forced: boolean }> {
@@ -75,7 +76,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const deadLetter =
     r.deadLetter === undefined
       ? ''
-      : JSON.stringify({ reason: r.deadLetter, task_id: r.taskId ?? null, agent_id: o.agentId, at: completedAt, raw: r.raw });
+      : JSON.stringify({ reason: r.deadLetter, task_id: r.taskId ?? null, agent_id: o.agentId, at: completedAt, ...rawForJson(r.raw) });
   const id = r.taskId ?? '';
   const recentFailure =
     status === 'failed'

@@ -170,8 +170,16 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   });
 
   const beat = fromCallback(() => {
+    // One beat at a time: while Redis is away a beat waits in ioredis's offline
+    // queue, and piling one up per period would replay them all on reconnect
+    // (or fail them all, each with its own log line, when the stop gives up).
+    let beating = false;
     const timer = setInterval(() => {
-      heartbeat(registry).catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'));
+      if (beating) return;
+      beating = true;
+      heartbeat(registry)
+        .catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'))
+        .finally(() => (beating = false));
     }, deps.heartbeatIntervalMs);
     return () => clearInterval(timer);
   });

@@ -19,7 +19,7 @@ import { combineInspect, observeActorMetrics } from '../observability/actorMetri
 import { startHealthServer, type HealthServer } from '../observability/httpServer.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
-import { connectRedis } from '../redis/connection.ts';
+import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/connection.ts';
 import { loadAgents } from '../workers/agentFile.ts';
 import { isRetryable } from '../workers/errors.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
@@ -36,6 +36,8 @@ export interface OrchestratorOptions {
   model?: ModelClient;
   /** Called for each invocation of the model per caller (the crash suite counts them). */
   onModelCall?: (caller: string) => void;
+  /** How Redis outages are logged (tests shorten the interval or inject a clock). */
+  outageLog?: OutageLogOptions;
 }
 
 export interface Orchestrator {
@@ -45,9 +47,18 @@ export interface Orchestrator {
   /** The /metrics and /healthz server, when `metricsPort` is set. */
   readonly http: HealthServer | undefined;
   readonly metrics: Metrics | undefined;
-  /** Stops claiming, lets tasks in flight finish, deregisters, closes Redis. Safe to call twice. */
-  stop(): Promise<void>;
+  /**
+   * Stops claiming, lets tasks in flight finish, deregisters, closes Redis.
+   * Bounded: past `shutdownGraceMs` + the claim timeout + `shutdownMarginMs`
+   * it gives up, leaves the checkpoints as they are and resolves `clean: false`.
+   * Safe to call twice.
+   */
+  stop(): Promise<StopResult>;
+  /** Cuts a stop short now (an operator's second signal), as the deadline would. */
+  abandon(reason: string): void;
 }
+
+export type StopResult = { clean: true } | { clean: false; reason: string };
 
 function buildModel(config: Config, options: OrchestratorOptions): ModelClient {
   if (options.model) return options.model;
@@ -147,9 +158,6 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   };
 
   const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
-  for (const [name, conn] of [['commands', redis], ['claims', blocking]] as const) {
-    conn.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));
-  }
 
   const machine = createRuntimeMachine({
     redis,
@@ -229,7 +237,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
 
   // Cancels reach whichever instance holds the task through the control channel.
   const control = connectRedis(config.redisUrl, `${config.agentId}:control`);
-  control.on('error', (error: Error) => logger.warn({ err: error, connection: 'control' }, 'redis connection error'));
+  logRedisOutages({ commands: redis, claims: blocking, control }, logger, options.outageLog);
   control.on('message', (_channel: string, text: string) => {
     let json: unknown;
     try {
@@ -283,17 +291,47 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     'listening',
   );
 
-  let stopping: Promise<void> | undefined;
+  // With Redis away, every command (a claim, a handoff, even QUIT behind them)
+  // waits in ioredis's offline queue for as long as it stays away, so a stop
+  // is raced against a deadline. Giving up loses nothing: the checkpoints stay,
+  // and another instance takes the tasks over once this one's heartbeat expires.
+  let cutShort: (reason: string) => void = () => undefined;
+  const cutOff = new Promise<string>((resolve) => (cutShort = resolve));
+  let stopping: Promise<StopResult> | undefined;
   const stop = () =>
-    (stopping ??= (async () => {
+    (stopping ??= (async (): Promise<StopResult> => {
+      const limitMs = config.shutdownGraceMs + Math.ceil(config.claimTimeoutSeconds * 1000) + config.shutdownMarginMs;
+      const timer = setTimeout(() => cutShort(`the deadline (${limitMs} ms after the stop began)`), limitMs);
       actor.send({ type: 'STOP' });
-      await done;
-      await http?.close();
+      const finished = (async () => {
+        await done;
+        await http?.close();
+        clearInterval(sweeper);
+        await workspaces?.close();
+        await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
+        return undefined;
+      })();
+      const reason = await Promise.race([finished, cutOff]);
+      clearTimeout(timer);
+      if (reason === undefined) {
+        logger.info('stopped');
+        return { clean: true };
+      }
+      const left = Object.values(actor.getSnapshot().context.tasks).map((t) => t.taskId ?? t.claimKey);
+      logger.error(
+        { reason, tasks_left: left },
+        `shutdown cut short by ${reason}: checkpoints left as they are for another instance to take over`,
+      );
+      actor.stop();
       clearInterval(sweeper);
-      await workspaces?.close();
-      await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
-      logger.info('stopped');
+      for (const conn of [redis, blocking, control]) conn.disconnect();
+      void http?.close();
+      return { clean: false, reason };
     })());
+  const abandon = (reason: string): void => {
+    cutShort(reason);
+    void stop();
+  };
 
-  return { actor, done, stop, http, metrics };
+  return { actor, done, stop, abandon, http, metrics };
 }

@@ -25,11 +25,18 @@ const valid = (id: string, extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
-type Case = { raw: string; good: boolean; id: string | undefined };
+// A queue carries bytes: some messages are not UTF-8 at all.
+type Case = { raw: string | Buffer; good: boolean; id: string | undefined };
+
+function randomBytes(random: () => number): Buffer {
+  const bytes = Buffer.alloc(1 + Math.floor(random() * 64));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
+  return bytes;
+}
 
 function hostile(random: () => number, i: number): Case {
   const id = `fuzz-${i}-${randomUUID()}`;
-  const pick = Math.floor(random() * 14);
+  const pick = Math.floor(random() * 16);
   switch (pick) {
     case 0: return { raw: '', good: false, id: undefined };
     case 1: return { raw: '{', good: false, id: undefined };
@@ -44,6 +51,9 @@ function hostile(random: () => number, i: number): Case {
     case 10: return { raw: JSON.stringify({ task_id: id, payload: { description: 'Create login endpoint', requirements: 'not a list' } }), good: false, id };
     case 11: return { raw: JSON.stringify({ task_id: id, payload: { description: 'Add an index' }, metadata: { timeout_seconds: -5 } }), good: false, id };
     case 12: return { raw: '\u0000\uffff'.repeat(1000), good: false, id: undefined };
+    case 13: return { raw: randomBytes(random), good: false, id: undefined };
+    case 14: return { raw: Buffer.from([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0xa0, 0xa1, 0xed, 0xa0]), good: false, id: undefined };
+    case 15: return { raw: Buffer.concat([Buffer.from(`{"task_id": "${id}", "payload": {"description": "`), randomBytes(random), Buffer.from([0xff])]), good: false, id };
     default: return { raw: JSON.stringify({ task_id: 'x'.repeat(5000), payload: { description: 'Create a users table' } }), good: false, id: undefined };
   }
 }
@@ -71,13 +81,21 @@ describe('fuzz', () => {
       for (let i = 0; i < cases.length; i += 200) {
         await redis.lpush(keys.pending, ...cases.slice(i, i + 200).map((c) => c.raw));
       }
-      await eventually(
-        async () => ((await redis.llen(keys.pending)) === 0 && (await redis.llen(keys.active)) === 0 ? true : undefined),
-        120_000,
-        'the queue to drain',
-      );
       const good = cases.filter((c) => c.good);
       const bad = cases.filter((c) => !c.good);
+      // Waits for every outcome, not for an empty active list: a message stuck there must fail the test below, not time it out.
+      await eventually(
+        async () => ((await redis.llen(keys.pending)) === 0 && (await redis.llen(keys.deadLetters)) >= bad.length ? true : undefined),
+        120_000,
+        'every bad message to be dead-lettered',
+      );
+      await eventually(
+        async () => ((await Promise.all(good.map((c) => redis.hget(`results:${c.id}`, 'status')))).every((s) => s === 'completed') ? true : undefined),
+        60_000,
+        'every valid task to complete',
+      );
+      expect(await redis.lrange(keys.active, 0, -1)).toEqual([]);
+      expect(await redis.keys(`${keys.own}task:*`)).toEqual([]);
       const goodStatuses = await Promise.all(good.map((c) => redis.hget(`results:${c.id}`, 'status')));
       expect(goodStatuses.filter((s) => s !== 'completed')).toEqual([]);
       expect(await redis.llen(keys.deadLetters)).toBe(bad.length);

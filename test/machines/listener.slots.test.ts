@@ -5,7 +5,7 @@ import type { Claim } from '../../src/protocol/claim.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 
 const claim = (n: number): Claim => ({
-  raw: `raw ${n}`,
+  raw: Buffer.from(`raw ${n}`),
   parsed: { ok: false, taskId: `t${n}`, reason: 'test' },
   claimKey: `t${n}`,
   claimedAt: Date.now(),

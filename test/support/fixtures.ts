@@ -40,8 +40,8 @@ export const workerResult = (worker: WorkerName, files: string[] = [`src/${worke
 });
 
 export const taskInput = (task: TaskMessage | string | undefined = sampleTask(), over: Partial<TaskMachineInput> = {}): TaskMachineInput => {
-  const raw = typeof task === 'string' ? task : JSON.stringify(task ?? sampleTask());
-  const parsed = parseTaskMessage(raw);
+  const raw = Buffer.from(typeof task === 'string' ? task : JSON.stringify(task ?? sampleTask()));
+  const parsed = parseTaskMessage(raw.toString());
   return {
     raw,
     parsed,

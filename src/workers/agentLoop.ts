@@ -6,6 +6,7 @@ import { FileChangeLog, type FileChanges } from './changes.ts';
 import { AgentTokenBudgetError, AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
 import { runToolUse } from './runToolUse.ts';
 import { getTools, type BashOptions, type Tool, type ToolContext } from './tools/index.ts';
+import type { SandboxBinds } from './sandbox/sandbox.ts';
 import type { Workspace } from './workspace.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -32,6 +33,8 @@ export interface AgentLoopOptions {
   /** Tokens (input, output, cache reads and writes) all turns together may use; past it, no further turn. */
   tokenBudget: number;
   bash: BashOptions;
+  /** What Bash may see besides the system; default: the workspace writable, nothing else. */
+  binds?: SandboxBinds;
   /** Who calls the model (the worker's name); the scripted model keys on it. */
   caller: string;
   onEvent?: (event: AgentLoopEvent) => void;
@@ -135,7 +138,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
   const { agent, model, signal, workspace } = options;
   const { tools, definitions, system } = prefixOf(agent);
   const changes = new FileChangeLog(workspace.root);
-  const ctx: ToolContext = { workspace, changes, signal, bash: options.bash };
+  const ctx: ToolContext = { workspace, changes, signal, bash: options.bash, ...(options.binds ? { binds: options.binds } : {}) };
   const messages: MessageParam[] = [{ role: 'user', content: options.prompt }];
   let usage = ZERO_USAGE;
 

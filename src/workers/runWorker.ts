@@ -62,6 +62,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       maxTokens: options.maxTokens,
       tokenBudget: options.tokenBudget,
       bash: options.bash,
+      ...(input.binds ? { binds: input.binds } : {}),
       caller: input.worker,
       ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),
     });

@@ -1,5 +1,6 @@
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
+import type { SandboxBinds } from './sandbox/sandbox.ts';
 
 /** The output of a step this worker depends on, as passed into its prompt. */
 export interface DependencyOutput {
@@ -18,6 +19,8 @@ export interface WorkerRunInput {
   /** Absolute path of the task's workspace. */
   workspace: string;
   attempt: number;
+  /** What Bash may see besides the system; default: the workspace writable, nothing else. */
+  binds?: SandboxBinds;
 }
 
 export type RunWorker = (input: WorkerRunInput, signal: AbortSignal) => Promise<WorkerResult>;

@@ -47,9 +47,11 @@ describe('Bash tool', () => {
 
   it('runs with the sandbox environment: no orchestrator secrets', async () => {
     const { workspace } = await sandbox();
-    const env = sandboxEnv({ PATH: process.env['PATH'], HOME: '/home/w', ANTHROPIC_API_KEY: 'sk-live', REDIS_URL: 'redis://x' });
+    const env = sandboxEnv({ PATH: process.env['PATH'], LANG: 'C.UTF-8', HOME: '/home/w', ANTHROPIC_API_KEY: 'sk-live', REDIS_URL: 'redis://x' });
     const out = await bashTool.run({ command: 'env' }, toolContext(workspace, { bash: { ...BASH, env } }));
-    expect(out).toContain('HOME=/home/w');
+    expect(out).toContain('LANG=C.UTF-8');
+    // A private HOME inside the sandbox: the listener's own is not even mounted.
+    expect(out).toContain('HOME=/tmp/home');
     expect(out).not.toMatch(/ANTHROPIC|REDIS|sk-live/);
   });
 

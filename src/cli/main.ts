@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { RedisServerMissingError } from '../redis/localServer.ts';
 import { AgentFileError } from '../workers/agentFileError.ts';
+import { SandboxUnavailableError } from '../workers/sandbox/sandbox.ts';
 import { runCancel } from './cancel.ts';
 import { runDemo } from './demo.ts';
 import { runDiagram } from './diagram.ts';
@@ -45,6 +46,7 @@ export function buildCli(): Command {
     .option('--max-takeovers <n>', 'takeovers after which a task is failed and dead-lettered', integer('--max-takeovers'))
     .option('--claim-timeout <seconds>', 'how long a claim blocks on an empty queue', Number)
     .option('--result-grace-ms <ms>', "how long a result waits for the producer's results record", integer('--result-grace-ms'))
+    .option('--unsafe-no-sandbox', 'run Bash without the bubblewrap sandbox (only inside a throwaway container)')
     .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
 
   program
@@ -102,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     // Errors of input and set-up: the message says how to fix it; a stack would only hide that.
-    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError) {
+    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError || error instanceof SandboxUnavailableError) {
       process.stderr.write(`backend-orchestrator: ${error.message}\n`);
       return 2;
     }

@@ -23,6 +23,7 @@ export interface StartOptions {
   inspect?: string | true;
   metricsPort?: number;
   metricsHost?: string;
+  unsafeNoSandbox?: boolean;
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -46,6 +47,7 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;
   if (o.metricsPort !== undefined) c.metricsPort = o.metricsPort;
   if (o.metricsHost !== undefined) c.metricsHost = o.metricsHost;
+  if (o.unsafeNoSandbox !== undefined) c.unsafeNoSandbox = o.unsafeNoSandbox;
   return c as ConfigInput;
 }
 

@@ -22,6 +22,7 @@ import { connectRedis } from '../redis/connection.ts';
 import { loadAgents } from '../workers/agentFile.ts';
 import { isRetryable } from '../workers/errors.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
+import { chooseSandbox, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { createRuntimeMachine } from './machines.ts';
@@ -73,6 +74,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const { logger } = options;
   const agents = await loadAgents(config.agents);
   await mkdir(config.workspace, { recursive: true });
+  // Before anything connects: no working sandbox stops the anthropic model here.
+  const sandbox = await chooseSandbox({ model: config.model, unsafeNoSandbox: config.unsafeNoSandbox, logger });
   const model = buildModel(config, options);
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
   const runner = createWorkerRunner({
@@ -82,7 +85,19 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     maxTurns: config.maxTurns,
     maxTokens: config.maxTokens,
     tokenBudget: config.workerTokenBudget,
-    bash: { timeoutMs: config.bashTimeoutMs, maxOutputBytes: config.bashMaxOutputBytes, env: sandboxEnv(process.env) },
+    bash: {
+      timeoutMs: config.bashTimeoutMs,
+      maxOutputBytes: config.bashMaxOutputBytes,
+      env: sandboxEnv(process.env),
+      sandbox,
+      limits: {
+        processes: config.bashMaxProcesses,
+        fileSizeBytes: config.bashMaxFileBytes,
+        cpuSeconds: config.bashCpuSeconds,
+        memoryBytes: config.bashMaxMemoryBytes,
+      },
+      searchTimeoutMs: config.searchTimeoutMs,
+    },
   });
   const llm =
     config.planner === 'llm' ? createLlmPlanner({ model, modelId: resolveModel(config.anthropic.plannerModel) }) : undefined;
@@ -109,6 +124,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
 
   const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
     record('start', input);
+    if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker: input.step.worker }, NO_SANDBOX_WARNING);
     const found = await survey(input.workspace);
     const prompt = buildWorkerPrompt({
       task: input.task,

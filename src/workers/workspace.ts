@@ -29,9 +29,10 @@ export interface Located {
  * The folder one task's workers may touch. Every path a tool receives goes
  * through `resolve`, which follows symlinks itself (also dangling ones: a
  * Write through a dangling link would create its target), so a link cannot
- * lead a write outside. Tools run one at a time, so nothing swaps a
- * component for a link between the check and the use except the model's own
- * Bash command, whose effects the next resolve sees.
+ * lead a write outside. Another worker of the task may swap a folder for a
+ * link between this check and the use: the tools then open the located path
+ * with openInside (O_NOFOLLOW at every component), which fails instead of
+ * following the new link.
  *
  * @example
  * const ws = await Workspace.open('/var/orch/workspace/task-1');

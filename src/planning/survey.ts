@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
 
 /**
@@ -63,9 +63,32 @@ function categorise(path: string): Category[] {
   );
 }
 
+/** Larger is not a package.json anyone wrote by hand. */
+const MAX_PACKAGE_JSON_BYTES = 1024 * 1024;
+
+/**
+ * The text of a regular file, or undefined: opened without following a link
+ * and without blocking, and checked with fstat before a byte is read, so a
+ * FIFO named package.json cannot stall the listener.
+ */
+function readRegularFile(file: string, maxBytes: number): string | undefined {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.nlink > 1 || stats.size > maxBytes) return undefined;
+    const buffer = Buffer.alloc(stats.size);
+    const n = stats.size === 0 ? 0 : readSync(fd, buffer, 0, stats.size, 0);
+    return buffer.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function readPackageJson(root: string): Promise<WorkspaceSurvey['packageJson']> {
   try {
-    const json = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const text = readRegularFile(join(root, 'package.json'), MAX_PACKAGE_JSON_BYTES);
+    if (text === undefined) return undefined;
+    const json = JSON.parse(text) as Record<string, unknown>;
     const keys = (field: unknown): string[] => (field !== null && typeof field === 'object' ? Object.keys(field) : []);
     const pkg: NonNullable<WorkspaceSurvey['packageJson']> = {
       dependencies: keys(json.dependencies),

@@ -2,6 +2,7 @@ import { buildTaskMessage, sendTask } from '../client/send.ts';
 import { waitForResult } from '../client/wait.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import { ownSecrets } from '../secrets.ts';
 import { keysFor } from '../protocol/keys.ts';
 import { connectRedis } from '../redis/connection.ts';
 import { startLocalRedis, type LocalRedis } from '../redis/localServer.ts';
@@ -40,7 +41,7 @@ export async function runDemo(o: { redis?: string; workspace: string }): Promise
   );
   const orchestrator = await startOrchestrator(
     { ...config, scripted: { ...config.scripted, defaultLatencyMs: config.scripted.defaultLatencyMs || 400 } },
-    { logger: createLogger(config.logLevel) },
+    { logger: createLogger(config.logLevel, { secrets: ownSecrets(config) }) },
   );
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, 'backend-orchestrator-demo');

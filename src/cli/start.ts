@@ -1,5 +1,6 @@
 import { loadConfig, type ConfigInput } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import { ownSecrets } from '../secrets.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 
@@ -53,7 +54,7 @@ export function configFromFlags(o: StartOptions): ConfigInput {
 
 export async function runStart(o: StartOptions): Promise<void> {
   const config = loadConfig(configFromFlags(o));
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { secrets: ownSecrets(config) });
   let inspection: Inspection | undefined;
   if (o.inspect !== undefined) {
     inspection = await createInspection(o.inspect);

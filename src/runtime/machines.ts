@@ -15,6 +15,7 @@ import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
 import { OwnershipLostError, publishResult } from '../redis/results.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
+import { scrubDeep } from '../secrets.ts';
 
 /** The I/O the machines are given: everything else in them is pure. */
 export interface RuntimeDeps {
@@ -37,6 +38,8 @@ export interface RuntimeDeps {
   runAgent(input: AgentRunInput, signal: AbortSignal): Promise<WorkerResult>;
   /** Called once a worker's result is in its task's checkpoint (the crash suite's witness). */
   onWorkerSaved?(input: AgentRunInput): void;
+  /** Removes the orchestrator's own secrets from text before it is published (src/secrets.ts). */
+  scrub?(text: string): string;
 }
 
 const describePlan = (plan: Plan): string =>
@@ -126,7 +129,15 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     return plan;
   });
 
-  const publish = fromPromise<{ published: boolean }, FinalResult>(async ({ input, signal }) => {
+  const publish = fromPromise<{ published: boolean }, FinalResult>(async ({ input: unscrubbed, signal }) => {
+    // Whatever a worker echoed (a key it found, an error quoting a URL) leaves without our secrets.
+    const input: FinalResult = deps.scrub
+      ? {
+          ...unscrubbed,
+          output: scrubDeep(unscrubbed.output, deps.scrub) as FinalResult['output'],
+          error: unscrubbed.error === undefined ? undefined : deps.scrub(unscrubbed.error),
+        }
+      : unscrubbed;
     try {
       const { waitedMs, forced } = await publishResult(
         { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },

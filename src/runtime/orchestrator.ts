@@ -24,6 +24,8 @@ import { isRetryable } from '../workers/errors.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
 import { chooseSandbox, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
+import { createScrubber, ownSecrets, scrubDeep } from '../secrets.ts';
+import type { WorkerResult } from '../protocol/output.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { createRuntimeMachine } from './machines.ts';
 
@@ -122,6 +124,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     return look;
   };
 
+  const scrub = createScrubber(ownSecrets(config));
   const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
     record('start', input);
     if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker: input.step.worker }, NO_SANDBOX_WARNING);
@@ -134,12 +137,14 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       survey: found,
     });
     try {
-      return await runner(
+      const result = await runner(
         { taskId: input.taskId, worker: input.step.worker, prompt, workspace: input.workspace, attempt: input.attempt },
         signal,
       );
+      // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
+      return scrubDeep(result, scrub) as WorkerResult;
     } catch (error) {
-      throw new WorkerRunError(error instanceof Error ? error.message : String(error), {
+      throw new WorkerRunError(scrub(error instanceof Error ? error.message : String(error)), {
         retryable: isRetryable(error),
         cause: error,
       });
@@ -170,6 +175,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     plan: (task, signal) => planTask(task, { ...(llm ? { llm } : {}), signal }),
     runAgent,
     onWorkerSaved: (input) => record('done', input),
+    scrub,
   });
 
   // Metrics read the actors' snapshots through inspection: attached only when

@@ -159,9 +159,18 @@ export async function surveyWorkspace(root: string, options: SurveyOptions = {})
 /** Files shown per category; the rest is counted, and the worker can Glob for it. */
 const SHOWN = 25;
 
+/**
+ * A path as the prompt shows it: as is when it is made of ordinary
+ * characters, else JSON-quoted, so a file named with a newline and a
+ * heading (a worker can create one) cannot forge a section of the prompt.
+ */
+function showPath(path: string): string {
+  return /^[\w./@+~-]+$/.test(path) ? path : JSON.stringify(path).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+}
+
 function list(label: string, paths: readonly string[]): string {
   if (paths.length === 0) return `- ${label}: none found`;
-  const shown = paths.slice(0, SHOWN).join(', ');
+  const shown = paths.slice(0, SHOWN).map(showPath).join(', ');
   return `- ${label}: ${shown}${paths.length > SHOWN ? ` (and ${paths.length - SHOWN} more)` : ''}`;
 }
 
@@ -176,10 +185,10 @@ export function formatSurvey(survey: WorkspaceSurvey): string {
   const pkg = survey.packageJson;
   return [
     `Workspace: ${survey.root} (${survey.fileCount} files seen${survey.truncated ? '; the walk stopped there, use Glob to find more' : ''})`,
-    `- top level: ${survey.topLevel.join(', ')}`,
+    `- top level: ${survey.topLevel.map(showPath).join(', ')}`,
     pkg === undefined
       ? '- package.json: none'
-      : `- package.json${pkg.name === undefined ? '' : ` (${pkg.name})`}: dependencies ${pkg.dependencies.join(', ') || 'none'}; devDependencies ${pkg.devDependencies.join(', ') || 'none'}`,
+      : `- package.json${pkg.name === undefined ? '' : ` (${showPath(pkg.name)})`}: dependencies ${pkg.dependencies.map(showPath).join(', ') || 'none'}; devDependencies ${pkg.devDependencies.map(showPath).join(', ') || 'none'}`,
     list('models', survey.models),
     list('routes and controllers', survey.routes),
     list('middleware', survey.middleware),

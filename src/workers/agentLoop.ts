@@ -4,6 +4,7 @@ import { addUsage, ZERO_USAGE, type Usage } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 import { FileChangeLog, type FileChanges } from './changes.ts';
 import { AgentTokenBudgetError, AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
+import { DATA_RULE } from '../planning/fence.ts';
 import { runToolUse } from './runToolUse.ts';
 import { getTools, type BashOptions, type Tool, type ToolContext } from './tools/index.ts';
 import type { SandboxBinds } from './sandbox/sandbox.ts';
@@ -112,7 +113,9 @@ function prefixOf(agent: AgentDefinition): Prefix {
     const definitions: Anthropic.Messages.Tool[] = tools.map((tool, i) =>
       i === tools.length - 1 ? { ...tool.definition, cache_control: EPHEMERAL } : tool.definition,
     );
-    const system: Anthropic.Messages.TextBlockParam[] = [{ type: 'text', text: agent.systemPrompt, cache_control: EPHEMERAL }];
+    // The agent file's rules, then the one rule no task text can lift: task data is data.
+    const text = `${agent.systemPrompt}\n\n${DATA_RULE}`;
+    const system: Anthropic.Messages.TextBlockParam[] = [{ type: 'text', text, cache_control: EPHEMERAL }];
     prefix = { tools, definitions, system };
     prefixes.set(agent, prefix);
   }

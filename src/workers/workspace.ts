@@ -1,6 +1,6 @@
 import { lstatSync, mkdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { WorkspaceEscapeError } from './errors.ts';
+import { ToolExecutionError, WorkspaceEscapeError } from './errors.ts';
 
 /** Symlink hops allowed in one path, as the kernel's own ELOOP limit. */
 const MAX_SYMLINK_HOPS = 40;
@@ -133,7 +133,15 @@ export class Workspace {
       if (++hops > MAX_SYMLINK_HOPS) {
         throw new WorkspaceEscapeError(requested, this.root, `more than ${MAX_SYMLINK_HOPS} symlinks (a loop?)`);
       }
-      const target = readlinkSync(next);
+      let target: string;
+      try {
+        target = readlinkSync(next);
+      } catch (error) {
+        // A link replaced (or removed) between the lstat and the readlink: another worker is changing this path.
+        const code = (error as { code?: unknown }).code;
+        if (code !== 'EINVAL' && !isMissing(error)) throw error;
+        throw new ToolExecutionError(`${JSON.stringify(requested)} changed while it was being resolved (a link on its path was replaced): try again`);
+      }
       if (path.isAbsolute(target)) current = path.parse(target).root;
       pending.unshift(...target.split(path.sep).filter((p) => p !== ''));
     }

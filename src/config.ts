@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
+import { ALLOWED_HOST } from './workers/sandbox/egressProxy.ts';
 
 /** The package's own folder: the default agents/ live there, whatever the cwd. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,6 +65,13 @@ export const ConfigSchema = z.object({
    * a throwaway container: a warning is logged at start and on every task.
    */
   unsafeNoSandbox: z.boolean().default(false),
+  /**
+   * Hosts Bash may reach (`registry.npmjs.org`, `*.github.com`) through the
+   * listener's egress proxy; none by default (no network at all).
+   */
+  allowDomains: z
+    .array(z.string().toLowerCase().regex(ALLOWED_HOST, 'must be a host name, *.domain or an IPv4 address'))
+    .default([]),
   /** A task taken over from a dead holder more often than this is failed and dead-lettered. */
   maxTakeovers: int(0, 100).default(3),
   /** How often the listener looks for tasks whose holder died. */

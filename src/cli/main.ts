@@ -47,6 +47,7 @@ export function buildCli(): Command {
     .option('--claim-timeout <seconds>', 'how long a claim blocks on an empty queue', Number)
     .option('--result-grace-ms <ms>', "how long a result waits for the producer's results record", integer('--result-grace-ms'))
     .option('--unsafe-no-sandbox', 'run Bash without the bubblewrap sandbox (only inside a throwaway container)')
+    .option('--allow-domain <host>', 'a host Bash may reach through the egress proxy, e.g. registry.npmjs.org or *.github.com (repeatable)', collect, [])
     .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
 
   program

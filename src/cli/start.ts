@@ -25,6 +25,7 @@ export interface StartOptions {
   metricsPort?: number;
   metricsHost?: string;
   unsafeNoSandbox?: boolean;
+  allowDomain?: string[];
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -49,6 +50,7 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.metricsPort !== undefined) c.metricsPort = o.metricsPort;
   if (o.metricsHost !== undefined) c.metricsHost = o.metricsHost;
   if (o.unsafeNoSandbox !== undefined) c.unsafeNoSandbox = o.unsafeNoSandbox;
+  if (o.allowDomain !== undefined && o.allowDomain.length > 0) c.allowDomains = o.allowDomain;
   return c as ConfigInput;
 }
 

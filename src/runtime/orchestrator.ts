@@ -23,6 +23,7 @@ import { loadAgents } from '../workers/agentFile.ts';
 import { isRetryable } from '../workers/errors.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
 import { chooseSandbox, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
+import { startEgressProxy } from '../workers/sandbox/egressProxy.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
 import { createScrubber, ownSecrets, scrubDeep } from '../secrets.ts';
 import type { WorkerResult } from '../protocol/output.ts';
@@ -78,6 +79,12 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   await mkdir(config.workspace, { recursive: true });
   // Before anything connects: no working sandbox stops the anthropic model here.
   const sandbox = await chooseSandbox({ model: config.model, unsafeNoSandbox: config.unsafeNoSandbox, logger });
+  // No network inside the sandbox; the allowed hosts are reached through this proxy only.
+  const egress =
+    config.allowDomains.length > 0 && sandbox.kind === 'bwrap'
+      ? await startEgressProxy(config.allowDomains, (why) => logger.warn({ why }, 'egress refused'))
+      : undefined;
+  if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
   const model = buildModel(config, options);
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
   const runner = createWorkerRunner({
@@ -99,6 +106,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         memoryBytes: config.bashMaxMemoryBytes,
       },
       searchTimeoutMs: config.searchTimeoutMs,
+      ...(egress ? { proxySocket: egress.socketPath } : {}),
     },
   });
   const llm =
@@ -276,7 +284,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       actor.send({ type: 'STOP' });
       await done;
       await http?.close();
-      await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
+      await Promise.allSettled([redis.quit(), blocking.quit(), control.quit(), egress?.close()]);
       logger.info('stopped');
     })());
 

@@ -108,7 +108,7 @@ describe('a worker cannot reach outside its task', () => {
       .filter((p) => /^\d+$/.test(p))
       .filter((p) => {
         try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker);
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(marker);
         } catch {
           return false;
         }

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +29,29 @@ describe('Bash tool', () => {
     const run = bashTool.run({ command: 'sleep 30 & sleep 30; echo never' }, ctx);
     await expect(run).rejects.toThrow(/killed after 300 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('kills setsid children too, at the time limit and on abort: the pid namespace dies with bwrap', async () => {
+    const { workspace } = await sandbox();
+    const marker = `orch-timeout-${Math.random().toString(36).slice(2, 10)}`;
+    const alive = () =>
+      readdirSync('/proc').filter((p) => {
+        try {
+          return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(marker);
+        } catch {
+          return false;
+        }
+      });
+    const command = `setsid bash -c 'exec -a ${marker} sleep 1000' & sleep 30`;
+    const timed = bashTool.run({ command }, toolContext(workspace, { bash: { ...BASH, timeoutMs: 500 } }));
+    await expect(timed).rejects.toThrow(/killed after 500 ms/);
+    await expect.poll(alive, { timeout: 5000 }).toEqual([]);
+    const controller = new AbortController();
+    const aborted = bashTool.run({ command }, toolContext(workspace, { signal: controller.signal }));
+    await expect.poll(() => alive().length, { timeout: 5000 }).toBe(1);
+    controller.abort();
+    await expect(aborted).rejects.toBeInstanceOf(WorkerAbortedError);
+    await expect.poll(alive, { timeout: 5000 }).toEqual([]);
   });
 
   it('takes a shorter timeout from the model but never a longer one', async () => {

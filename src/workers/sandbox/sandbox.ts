@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readlinkSync } from 'node:fs';
  * `.git` folder as read-only.
  */
 export interface SandboxBinds {
-  /** Bound read-write at the same path inside. The first one is the command's working directory. */
+  /** Bound read-write at the same path inside; each must exist. The first one is the command's working directory. */
   writable: readonly string[];
   /** Bound read-only at the same path inside. */
   readOnly: readonly string[];
@@ -50,9 +50,9 @@ export interface SandboxRequest {
   env: Record<string, string>;
   limits: SandboxLimits;
   /**
-   * Hosts the command may reach through the egress proxy (`--allow-domain`);
-   * empty: no network at all. The proxy's unix socket is bound into the
-   * sandbox and bridged to 127.0.0.1 inside with socat.
+   * Unix socket of the egress proxy (`--allow-domain`, egressProxy.ts);
+   * absent: no network at all. It is bound into the sandbox and bridged to
+   * 127.0.0.1:3128 inside with socat.
    */
   proxySocket?: string;
 }
@@ -63,7 +63,7 @@ export interface SandboxRequest {
  * (`none` only with --unsafe-no-sandbox).
  *
  * @example
- * const sandbox = await detectSandbox();
+ * const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger });
  * const run = sandbox.wrap({ command: 'npm test', binds: { writable: [taskDir], readOnly: [] }, env, limits: DEFAULT_LIMITS });
  * spawn(run.file, run.args, { cwd: run.cwd, env: run.env, detached: true });
  */

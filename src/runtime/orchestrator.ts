@@ -85,6 +85,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       ? await startEgressProxy(config.allowDomains, (why) => logger.warn({ why }, 'egress refused'))
       : undefined;
   if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
+  else if (config.allowDomains.length > 0) logger.warn('--allow-domain has no effect without the sandbox: Bash reaches the whole network');
   const model = buildModel(config, options);
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
   const runner = createWorkerRunner({

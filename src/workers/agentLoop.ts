@@ -170,6 +170,9 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     }
     const results: Anthropic.Messages.ToolResultBlockParam[] = [];
     for (const call of calls) {
+      // The file tools are synchronous inside: without a turn of the event loop between calls, an
+      // answer with hundreds of them would hold off /healthz, heartbeats and other tasks until the last.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const started = Date.now();
       const result = await runToolUse(call, tools, ctx);
       checkAborted(signal);

@@ -4,6 +4,7 @@ import type { Claim, FinalResult } from '../src/protocol/claim.ts';
 import type { TaskOutput } from '../src/protocol/output.ts';
 import type { TaskMessage } from '../src/protocol/task.ts';
 import { aggregate } from '../src/results/aggregate.ts';
+import { taskDirName } from '../src/workers/taskDirName.ts';
 import { abandon, advance, isSettled, recordOutcome, workerActorId, type StepState, type WorkerOutcome } from './steps.ts';
 import { workerMachine } from './worker.machine.ts';
 
@@ -49,8 +50,8 @@ export interface TaskContext {
 
 export type TaskEvent = { type: 'CANCEL'; reason?: string };
 
-/** Task ids become folder names: keep them to a safe alphabet. */
-export const workspaceFolder = (taskId: string): string => taskId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+/** Task ids become folder names: one folder per id, no two ids sharing one (see taskDirName). */
+export const workspaceFolder = taskDirName;
 
 const PUBLISH_ATTEMPTS = 8;
 

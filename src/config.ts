@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
+import { ALLOWED_HOST } from './workers/sandbox/egressProxy.ts';
 
 /** The package's own folder: the default agents/ live there, whatever the cwd. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,6 +64,28 @@ export const ConfigSchema = z.object({
   /** Bash tool limits. */
   bashTimeoutMs: int(100, 3_600_000).default(120_000),
   bashMaxOutputBytes: int(1024, 10_000_000).default(30_000),
+  /** Processes one Bash command may run at once (RLIMIT_NPROC; the kernel ignores it for root). */
+  bashMaxProcesses: int(8, 100_000).default(512),
+  /** Largest file one Bash command may write (RLIMIT_FSIZE). */
+  bashMaxFileBytes: int(1024, 1024 ** 4).default(1024 ** 3),
+  /** Address space of each process of a Bash command (RLIMIT_AS). */
+  bashMaxMemoryBytes: int(64 * 1024 ** 2, 1024 ** 4).default(8 * 1024 ** 3),
+  /** CPU seconds of each process of a Bash command (RLIMIT_CPU); the wall-clock limit is bashTimeoutMs. */
+  bashCpuSeconds: int(1, 86_400).default(600),
+  /** How long one Glob or Grep may search (off the main thread) before it is stopped. */
+  searchTimeoutMs: int(100, 600_000).default(10_000),
+  /**
+   * Run Bash without the OS sandbox. Only for a listener that itself runs in
+   * a throwaway container: a warning is logged at start and on every task.
+   */
+  unsafeNoSandbox: z.boolean().default(false),
+  /**
+   * Hosts Bash may reach (`registry.npmjs.org`, `*.github.com`) through the
+   * listener's egress proxy; none by default (no network at all).
+   */
+  allowDomains: z
+    .array(z.string().toLowerCase().regex(ALLOWED_HOST, 'must be a host name, *.domain or an IPv4 address'))
+    .default([]),
   /** A task taken over from a dead holder more often than this is failed and dead-lettered. */
   maxTakeovers: int(0, 100).default(3),
   /** How often the listener looks for tasks whose holder died. */

@@ -1,18 +1,40 @@
 import { pino, type Logger } from 'pino';
+import { createScrubber, scrubDeep } from './secrets.ts';
 
 export type { Logger };
+
+export interface LoggerOptions {
+  pretty?: boolean;
+  destination?: NodeJS.WritableStream;
+  /** Values never written as they are (the API key, the Redis password): see src/secrets.ts. */
+  secrets?: readonly (string | undefined)[];
+}
 
 /**
  * Structured JSON logs; human-readable (pino-pretty) when stderr is a
  * terminal. Every task line carries `task_id`, every worker line `worker`.
+ * Credentials are redacted wherever they appear (messages, fields, errors,
+ * ioredis' `command.args`): a reconnect error with a wrong password logs
+ * on every retry.
  */
-export function createLogger(level: string, options: { pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+  const scrub = createScrubber(options.secrets ?? []);
+  const redaction: pino.LoggerOptions = {
+    formatters: { log: (object) => scrubDeep(object, scrub) as Record<string, unknown> },
+    serializers: { err: (error: unknown) => scrubDeep(error, scrub) },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((arg) => (typeof arg === 'string' ? scrub(arg) : arg)) as Parameters<typeof method>);
+      },
+    },
+  };
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
   if (pretty) {
     return pino({
       level,
+      ...redaction,
       transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
-  return pino({ level, base: { pid: process.pid } }, (options.destination as pino.DestinationStream | undefined) ?? pino.destination(2));
+  return pino({ level, base: { pid: process.pid }, ...redaction }, (options.destination as pino.DestinationStream | undefined) ?? pino.destination(2));
 }

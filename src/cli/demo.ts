@@ -5,6 +5,7 @@ import { buildTaskMessage, sendTask } from '../client/send.ts';
 import { waitForResult } from '../client/wait.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import { ownSecrets } from '../secrets.ts';
 import { keysFor } from '../protocol/keys.ts';
 import type { TaskOutput } from '../protocol/output.ts';
 import { connectRedis } from '../redis/connection.ts';
@@ -54,7 +55,7 @@ export async function runDemo(o: { redis?: string; workspace?: string; keep?: bo
   );
   const orchestrator = await startOrchestrator(
     { ...config, scripted: { ...config.scripted, defaultLatencyMs: config.scripted.defaultLatencyMs || 400 } },
-    { logger: createLogger(config.logLevel) },
+    { logger: createLogger(config.logLevel, { secrets: ownSecrets(config) }) },
   );
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, 'backend-orchestrator-demo');

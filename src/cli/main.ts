@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { RedisServerMissingError } from '../redis/localServer.ts';
 import { AgentFileError } from '../workers/agentFileError.ts';
+import { SandboxUnavailableError } from '../workers/sandbox/sandbox.ts';
 import { runCancel } from './cancel.ts';
 import { runDemo } from './demo.ts';
 import { runDiagram } from './diagram.ts';
@@ -52,6 +53,8 @@ export function buildCli(): Command {
     .option('--keep-branches <days>', 'days merged task branches are kept (default 7)', Number)
     .option('--git-author-name <name>', "author and committer of the orchestrator's commits (default backend-orchestrator)")
     .option('--git-author-email <email>', 'their e-mail (default backend-orchestrator@localhost)')
+    .option('--unsafe-no-sandbox', 'run Bash without the bubblewrap sandbox (only inside a throwaway container)')
+    .option('--allow-domain <host>', 'a host Bash may reach through the egress proxy, e.g. registry.npmjs.org or *.github.com (repeatable)', collect, [])
     .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
 
   program
@@ -110,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     // Errors of input and set-up: the message says how to fix it; a stack would only hide that.
-    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError) {
+    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError || error instanceof SandboxUnavailableError) {
       process.stderr.write(`backend-orchestrator: ${error.message}\n`);
       return 2;
     }

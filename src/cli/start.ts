@@ -1,5 +1,6 @@
 import { loadConfig, type ConfigInput } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import { ownSecrets } from '../secrets.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 
@@ -30,6 +31,8 @@ export interface StartOptions {
   keepBranches?: number;
   gitAuthorName?: string;
   gitAuthorEmail?: string;
+  unsafeNoSandbox?: boolean;
+  allowDomain?: string[];
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -60,12 +63,14 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.keepBranches !== undefined) c.keepBranchesDays = o.keepBranches;
   if (o.gitAuthorName !== undefined) c.gitAuthorName = o.gitAuthorName;
   if (o.gitAuthorEmail !== undefined) c.gitAuthorEmail = o.gitAuthorEmail;
+  if (o.unsafeNoSandbox !== undefined) c.unsafeNoSandbox = o.unsafeNoSandbox;
+  if (o.allowDomain !== undefined && o.allowDomain.length > 0) c.allowDomains = o.allowDomain;
   return c as ConfigInput;
 }
 
 export async function runStart(o: StartOptions): Promise<void> {
   const config = loadConfig(configFromFlags(o));
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { secrets: ownSecrets(config) });
   let inspection: Inspection | undefined;
   if (o.inspect !== undefined) {
     inspection = await createInspection(o.inspect);

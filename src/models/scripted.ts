@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { APIUserAbortError } from '@anthropic-ai/sdk';
 import { scriptedFiles, scriptedReads } from './scriptedFiles.ts';
-import { resourceFromPrompt } from './scriptedResource.ts';
+import { descriptionFromPrompt, resourceFromPrompt } from './scriptedResource.ts';
 import type { Message, MessageParams, ModelClient } from './types.ts';
 
 type ContentBlock = Anthropic.Messages.ContentBlock;
@@ -102,7 +102,7 @@ function firstTurn(params: MessageParams, caller: string): Message {
   const prompt = firstUserText(params);
   const resource = resourceFromPrompt(prompt);
   const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
-  const description = /^#\s*Task\b[^\n]*\n([^\n]*)/.exec(prompt)?.[1] ?? '';
+  const description = descriptionFromPrompt(prompt);
   const files = scriptedFiles(caller, resource, description);
   if (files.length === 0 || !offered.has('Write')) {
     const why = files.length === 0 ? `${caller} has no scripted part` : 'the Write tool was not offered';

@@ -3,6 +3,7 @@ import type { TaskMessage } from '../protocol/task.ts';
 import type { TaskFacts } from './implications.ts';
 import { matchKeywords } from './keywords.ts';
 import { resourceNames } from './naming.ts';
+import { quote } from './fence.ts';
 
 /**
  * Where the auth helpers live and what they are called. api-worker and
@@ -39,7 +40,7 @@ export function requirementsFor(worker: WorkerName, ctx: Context): string[] {
 
 function requirementLines(worker: WorkerName, ctx: Context): string[] {
   const mine = requirementsFor(worker, ctx);
-  return mine.length === 0 ? [] : [`Requirements that are yours: ${mine.map((r) => `"${r}"`).join('; ')}.`];
+  return mine.length === 0 ? [] : [`Requirements that are yours: ${mine.map((r) => quote(r)).join('; ')}.`];
 }
 
 function hashing(task: TaskMessage): string {
@@ -51,7 +52,7 @@ function hashing(task: TaskMessage): string {
 
 function dbInstructions(ctx: Context): string[] {
   const { facts, workers } = ctx;
-  const lines = [`Own the data layer of: "${ctx.task.payload.description}".`];
+  const lines = [`Own the data layer of: ${quote(ctx.task.payload.description)}.`];
   if (facts.account) {
     lines.push(
       'Create the user model, or extend the existing one if the workspace has it: id, a unique indexed email, a `password_hash` column (never the plain password), created/updated timestamps; and the migration that creates or alters the table.',
@@ -95,7 +96,7 @@ function dbInstructions(ctx: Context): string[] {
 
 function authInstructions(ctx: Context): string[] {
   const { facts, workers, task } = ctx;
-  const lines = [`Own authentication, authorization and security for: "${task.payload.description}".`];
+  const lines = [`Own authentication, authorization and security for: ${quote(task.payload.description)}.`];
   const exports: string[] = [];
   const tokens = has(facts, 'auth-worker', 'token') || has(facts, 'auth-worker', 'jwt');
   if (facts.account) {
@@ -124,7 +125,7 @@ function authInstructions(ctx: Context): string[] {
   if (facts.roleRename !== undefined) {
     const { from, to } = facts.roleRename;
     lines.push(
-      `Rename the role "${from}" to "${to}" everywhere the code names it: role constants or enums, permission checks, guards and middleware, seeds, fixtures and tests. Keep behaviour identical otherwise; leave no alias unless the requirements ask for one.`,
+      `Rename the role ${quote(from)} to ${quote(to)} everywhere the code names it: role constants or enums, permission checks, guards and middleware, seeds, fixtures and tests. Keep behaviour identical otherwise; leave no alias unless the requirements ask for one.`,
     );
   } else if (facts.roleData) {
     const role = facts.roleNames[0] ?? 'admin';
@@ -157,7 +158,7 @@ function authInstructions(ctx: Context): string[] {
 function apiInstructions(ctx: Context): string[] {
   const { facts, workers, task } = ctx;
   const auth = workers.has('auth-worker');
-  const lines = [`Own the HTTP surface of: "${task.payload.description}".`];
+  const lines = [`Own the HTTP surface of: ${quote(task.payload.description)}.`];
   const registerRoute = facts.account ? (facts.routes.find((r) => /register/i.test(r)) ?? 'POST /api/users/register') : undefined;
   const otherRoutes = facts.routes.filter((r) => r !== registerRoute);
   if (otherRoutes.length > 0) lines.push(`Add the routes ${otherRoutes.map((r) => `\`${r}\``).join(', ')}.`);

@@ -7,6 +7,7 @@ import { describeHits, KEYWORDS, matchTaskKeywords } from './keywords.ts';
 import { LlmPlanError } from './llmPlanError.ts';
 import type { Plan } from './plan.ts';
 import { validatePlan } from './validatePlan.ts';
+import { DATA_RULE, fence } from './fence.ts';
 
 /** What the model must submit; the tool's input_schema is derived from it, so the two cannot drift. */
 export const LlmPlanSchema = z.object({
@@ -48,15 +49,21 @@ const SYSTEM = [
   'Critical: a step others depend on, or the only step. Other steps are not critical.',
   'Instructions must be specific and actionable for that worker alone: name the routes (METHOD /path), models, fields, functions and status codes.',
   `Answer by calling ${TOOL_NAME} once.`,
+  '',
+  DATA_RULE,
 ].join('\n');
 
 function userMessage(task: TaskMessage): string {
   const matches = matchTaskKeywords(task);
   const hits = WORKER_NAMES.filter((w) => matches[w].length > 0).map((w) => `${w}: ${describeHits(matches[w])}`);
   return [
-    `Task: ${task.payload.description}`,
-    `Requirements: ${task.payload.requirements.length === 0 ? 'none' : task.payload.requirements.map((r) => `\n- ${r}`).join('')}`,
-    `Context: ${JSON.stringify(task.payload.context)}`,
+    'The task to plan, as data:',
+    fence('task-data', {
+      task_id: task.task_id,
+      description: task.payload.description,
+      requirements: task.payload.requirements,
+      context: task.payload.context,
+    }),
     `Keywords the router matched: ${hits.length === 0 ? 'none' : hits.join('; ')}`,
   ].join('\n');
 }

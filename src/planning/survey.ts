@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
 
 /**
@@ -63,9 +63,32 @@ function categorise(path: string): Category[] {
   );
 }
 
+/** Larger is not a package.json anyone wrote by hand. */
+const MAX_PACKAGE_JSON_BYTES = 1024 * 1024;
+
+/**
+ * The text of a regular file, or undefined: opened without following a link
+ * and without blocking, and checked with fstat before a byte is read, so a
+ * FIFO named package.json cannot stall the listener.
+ */
+function readRegularFile(file: string, maxBytes: number): string | undefined {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.nlink > 1 || stats.size > maxBytes) return undefined;
+    const buffer = Buffer.alloc(stats.size);
+    const n = stats.size === 0 ? 0 : readSync(fd, buffer, 0, stats.size, 0);
+    return buffer.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function readPackageJson(root: string): Promise<WorkspaceSurvey['packageJson']> {
   try {
-    const json = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const text = readRegularFile(join(root, 'package.json'), MAX_PACKAGE_JSON_BYTES);
+    if (text === undefined) return undefined;
+    const json = JSON.parse(text) as Record<string, unknown>;
     const keys = (field: unknown): string[] => (field !== null && typeof field === 'object' ? Object.keys(field) : []);
     const pkg: NonNullable<WorkspaceSurvey['packageJson']> = {
       dependencies: keys(json.dependencies),
@@ -136,9 +159,18 @@ export async function surveyWorkspace(root: string, options: SurveyOptions = {})
 /** Files shown per category; the rest is counted, and the worker can Glob for it. */
 const SHOWN = 25;
 
+/**
+ * A path as the prompt shows it: as is when it is made of ordinary
+ * characters, else JSON-quoted, so a file named with a newline and a
+ * heading (a worker can create one) cannot forge a section of the prompt.
+ */
+function showPath(path: string): string {
+  return /^[\w./@+~-]+$/.test(path) ? path : JSON.stringify(path).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+}
+
 function list(label: string, paths: readonly string[]): string {
   if (paths.length === 0) return `- ${label}: none found`;
-  const shown = paths.slice(0, SHOWN).join(', ');
+  const shown = paths.slice(0, SHOWN).map(showPath).join(', ');
   return `- ${label}: ${shown}${paths.length > SHOWN ? ` (and ${paths.length - SHOWN} more)` : ''}`;
 }
 
@@ -153,10 +185,10 @@ export function formatSurvey(survey: WorkspaceSurvey): string {
   const pkg = survey.packageJson;
   return [
     `Workspace: ${survey.root} (${survey.fileCount} files seen${survey.truncated ? '; the walk stopped there, use Glob to find more' : ''})`,
-    `- top level: ${survey.topLevel.join(', ')}`,
+    `- top level: ${survey.topLevel.map(showPath).join(', ')}`,
     pkg === undefined
       ? '- package.json: none'
-      : `- package.json${pkg.name === undefined ? '' : ` (${pkg.name})`}: dependencies ${pkg.dependencies.join(', ') || 'none'}; devDependencies ${pkg.devDependencies.join(', ') || 'none'}`,
+      : `- package.json${pkg.name === undefined ? '' : ` (${showPath(pkg.name)})`}: dependencies ${pkg.dependencies.map(showPath).join(', ') || 'none'}; devDependencies ${pkg.devDependencies.map(showPath).join(', ') || 'none'}`,
     list('models', survey.models),
     list('routes and controllers', survey.routes),
     list('middleware', survey.middleware),

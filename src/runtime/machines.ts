@@ -15,6 +15,7 @@ import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
 import { OwnershipLostError, publishResult } from '../redis/results.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
+import { scrubDeep } from '../secrets.ts';
 
 /** The I/O the machines are given: everything else in them is pure. */
 export interface RuntimeDeps {
@@ -39,6 +40,8 @@ export interface RuntimeDeps {
   onWorkerSaved?(input: AgentRunInput): void;
   /** Runs before each publication attempt (the project merge); its result is what gets published. */
   beforePublish?(result: FinalResult): Promise<FinalResult>;
+  /** Removes the orchestrator's own secrets from text before it is published (src/secrets.ts). */
+  scrub?(text: string): string;
 }
 
 const describePlan = (plan: Plan): string =>
@@ -129,7 +132,15 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   });
 
   const publish = fromPromise<{ published: boolean }, FinalResult>(async ({ input: claimed, signal }) => {
-    const input = deps.beforePublish ? await deps.beforePublish(claimed) : claimed;
+    const unscrubbed = deps.beforePublish ? await deps.beforePublish(claimed) : claimed;
+    // Whatever a worker echoed (a key it found, an error quoting a URL) leaves without our secrets.
+    const input: FinalResult = deps.scrub
+      ? {
+          ...unscrubbed,
+          output: scrubDeep(unscrubbed.output, deps.scrub) as FinalResult['output'],
+          error: unscrubbed.error === undefined ? undefined : deps.scrub(unscrubbed.error),
+        }
+      : unscrubbed;
     try {
       const { waitedMs, forced } = await publishResult(
         { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },

@@ -23,7 +23,11 @@ import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/c
 import { loadAgents } from '../workers/agentFile.ts';
 import { isRetryable } from '../workers/errors.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
+import { chooseSandbox, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
+import { startEgressProxy } from '../workers/sandbox/egressProxy.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
+import { createScrubber, ownSecrets, scrubDeep } from '../secrets.ts';
+import type { WorkerResult } from '../protocol/output.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { createRuntimeMachine } from './machines.ts';
 import { openTaskWorkspaces } from './projectSetup.ts';
@@ -86,6 +90,15 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const { logger } = options;
   const agents = await loadAgents(config.agents);
   await mkdir(config.workspace, { recursive: true });
+  // Before anything connects: no working sandbox stops the anthropic model here.
+  const sandbox = await chooseSandbox({ model: config.model, unsafeNoSandbox: config.unsafeNoSandbox, logger });
+  // No network inside the sandbox; the allowed hosts are reached through this proxy only.
+  const egress =
+    config.allowDomains.length > 0 && sandbox.kind === 'bwrap'
+      ? await startEgressProxy(config.allowDomains, (why) => logger.warn({ why }, 'egress refused'))
+      : undefined;
+  if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
+  else if (config.allowDomains.length > 0) logger.warn('--allow-domain has no effect without the sandbox: Bash reaches the whole network');
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
@@ -102,7 +115,20 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     maxTurns: config.maxTurns,
     maxTokens: config.maxTokens,
     tokenBudget: config.workerTokenBudget,
-    bash: { timeoutMs: config.bashTimeoutMs, maxOutputBytes: config.bashMaxOutputBytes, env: sandboxEnv(process.env) },
+    bash: {
+      timeoutMs: config.bashTimeoutMs,
+      maxOutputBytes: config.bashMaxOutputBytes,
+      env: sandboxEnv(process.env),
+      sandbox,
+      limits: {
+        processes: config.bashMaxProcesses,
+        fileSizeBytes: config.bashMaxFileBytes,
+        cpuSeconds: config.bashCpuSeconds,
+        memoryBytes: config.bashMaxMemoryBytes,
+      },
+      searchTimeoutMs: config.searchTimeoutMs,
+      ...(egress ? { proxySocket: egress.socketPath } : {}),
+    },
   });
   const llm =
     config.planner === 'llm' ? createLlmPlanner({ model, modelId: resolveModel(config.anthropic.plannerModel) }) : undefined;
@@ -127,8 +153,10 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     return look;
   };
 
+  const scrub = createScrubber(ownSecrets(config));
   const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
     record('start', input);
+    if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker: input.step.worker }, NO_SANDBOX_WARNING);
     try {
       // With a project, the task's worktree (or the project folder itself); otherwise its own folder.
       const place = workspaces
@@ -142,15 +170,17 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         dependencies: input.dependencies,
         survey: found,
       });
-      const result = await runner(
-        { taskId: input.taskId, worker: input.step.worker, prompt, workspace: place.dir, attempt: input.attempt, sandbox: place.sandbox },
+      const raw = await runner(
+        { taskId: input.taskId, worker: input.step.worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox },
         signal,
       );
+      // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
+      const result = scrubDeep(raw, scrub) as WorkerResult;
       // Committed before the result is checkpointed: a recorded result always has its commit.
       const commit = await workspaces?.commit(input.taskId, result, input.task.payload.description);
       return commit ? { ...result, commit } : result;
     } catch (error) {
-      throw new WorkerRunError(error instanceof Error ? error.message : String(error), {
+      throw new WorkerRunError(scrub(error instanceof Error ? error.message : String(error)), {
         retryable: isRetryable(error),
         cause: error,
       });
@@ -182,6 +212,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     runAgent,
     onWorkerSaved: (input) => record('done', input),
     ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
+    scrub,
   });
 
   // Merged task branches are deleted once --keep-branches has passed: at start-up, then hourly.
@@ -308,7 +339,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         await http?.close();
         clearInterval(sweeper);
         await workspaces?.close();
-        await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
+        await Promise.allSettled([redis.quit(), blocking.quit(), control.quit(), egress?.close()]);
         return undefined;
       })();
       const reason = await Promise.race([finished, cutOff]);
@@ -326,6 +357,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       clearInterval(sweeper);
       for (const conn of [redis, blocking, control]) conn.disconnect();
       void http?.close();
+      void egress?.close();
       return { clean: false, reason };
     })());
   const abandon = (reason: string): void => {

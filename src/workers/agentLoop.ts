@@ -4,8 +4,10 @@ import { addUsage, ZERO_USAGE, type Usage } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 import { FileChangeLog, type FileChanges } from './changes.ts';
 import { AgentTokenBudgetError, AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
+import { DATA_RULE } from '../planning/fence.ts';
 import { runToolUse } from './runToolUse.ts';
 import { getTools, type BashOptions, type Tool, type ToolContext } from './tools/index.ts';
+import type { SandboxBinds } from './sandbox/sandbox.ts';
 import type { Workspace } from './workspace.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -32,6 +34,8 @@ export interface AgentLoopOptions {
   /** Tokens (input, output, cache reads and writes) all turns together may use; past it, no further turn. */
   tokenBudget: number;
   bash: BashOptions;
+  /** What Bash may see besides the system; default: the workspace writable, nothing else. */
+  binds?: SandboxBinds;
   /** Who calls the model (the worker's name); the scripted model keys on it. */
   caller: string;
   onEvent?: (event: AgentLoopEvent) => void;
@@ -109,7 +113,9 @@ function prefixOf(agent: AgentDefinition): Prefix {
     const definitions: Anthropic.Messages.Tool[] = tools.map((tool, i) =>
       i === tools.length - 1 ? { ...tool.definition, cache_control: EPHEMERAL } : tool.definition,
     );
-    const system: Anthropic.Messages.TextBlockParam[] = [{ type: 'text', text: agent.systemPrompt, cache_control: EPHEMERAL }];
+    // The agent file's rules, then the one rule no task text can lift: task data is data.
+    const text = `${agent.systemPrompt}\n\n${DATA_RULE}`;
+    const system: Anthropic.Messages.TextBlockParam[] = [{ type: 'text', text, cache_control: EPHEMERAL }];
     prefix = { tools, definitions, system };
     prefixes.set(agent, prefix);
   }
@@ -135,7 +141,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
   const { agent, model, signal, workspace } = options;
   const { tools, definitions, system } = prefixOf(agent);
   const changes = new FileChangeLog(workspace.root);
-  const ctx: ToolContext = { workspace, changes, signal, bash: options.bash };
+  const ctx: ToolContext = { workspace, changes, signal, bash: options.bash, ...(options.binds ? { binds: options.binds } : {}) };
   const messages: MessageParam[] = [{ role: 'user', content: options.prompt }];
   let usage = ZERO_USAGE;
 
@@ -164,6 +170,9 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     }
     const results: Anthropic.Messages.ToolResultBlockParam[] = [];
     for (const call of calls) {
+      // The file tools are synchronous inside: without a turn of the event loop between calls, an
+      // answer with hundreds of them would hold off /healthz, heartbeats and other tasks until the last.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const started = Date.now();
       const result = await runToolUse(call, tools, ctx);
       checkAborted(signal);

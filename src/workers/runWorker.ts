@@ -61,7 +61,8 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       maxTurns: options.maxTurns,
       maxTokens: options.maxTokens,
       tokenBudget: options.tokenBudget,
-      bash: input.sandbox ? { ...options.bash, sandbox: input.sandbox } : options.bash,
+      bash: options.bash,
+      ...(input.binds ? { binds: input.binds } : {}),
       caller: input.worker,
       ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),
     });

@@ -1,6 +1,6 @@
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
-import type { SandboxBinds } from './tools/tool.ts';
+import type { SandboxBinds } from './sandbox/sandbox.ts';
 
 /** The output of a step this worker depends on, as passed into its prompt. */
 export interface DependencyOutput {
@@ -19,8 +19,8 @@ export interface WorkerRunInput {
   /** Absolute path of the task's workspace. */
   workspace: string;
   attempt: number;
-  /** What the Bash sandbox must allow besides the workspace (a worktree's git folder). */
-  sandbox?: SandboxBinds;
+  /** What Bash may see besides the system; default: the workspace writable, nothing else. */
+  binds?: SandboxBinds;
 }
 
 export type RunWorker = (input: WorkerRunInput, signal: AbortSignal) => Promise<WorkerResult>;

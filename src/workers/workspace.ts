@@ -1,6 +1,6 @@
 import { lstatSync, mkdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { WorkspaceEscapeError } from './errors.ts';
+import { ToolExecutionError, WorkspaceEscapeError } from './errors.ts';
 
 /** Symlink hops allowed in one path, as the kernel's own ELOOP limit. */
 const MAX_SYMLINK_HOPS = 40;
@@ -29,9 +29,10 @@ export interface Located {
  * The folder one task's workers may touch. Every path a tool receives goes
  * through `resolve`, which follows symlinks itself (also dangling ones: a
  * Write through a dangling link would create its target), so a link cannot
- * lead a write outside. Tools run one at a time, so nothing swaps a
- * component for a link between the check and the use except the model's own
- * Bash command, whose effects the next resolve sees.
+ * lead a write outside. Another worker of the task may swap a folder for a
+ * link between this check and the use: the tools then open the located path
+ * with openInside (O_NOFOLLOW at every component), which fails instead of
+ * following the new link.
  *
  * @example
  * const ws = await Workspace.open('/var/orch/workspace/task-1');
@@ -132,7 +133,15 @@ export class Workspace {
       if (++hops > MAX_SYMLINK_HOPS) {
         throw new WorkspaceEscapeError(requested, this.root, `more than ${MAX_SYMLINK_HOPS} symlinks (a loop?)`);
       }
-      const target = readlinkSync(next);
+      let target: string;
+      try {
+        target = readlinkSync(next);
+      } catch (error) {
+        // A link replaced (or removed) between the lstat and the readlink: another worker is changing this path.
+        const code = (error as { code?: unknown }).code;
+        if (code !== 'EINVAL' && !isMissing(error)) throw error;
+        throw new ToolExecutionError(`${JSON.stringify(requested)} changed while it was being resolved (a link on its path was replaced): try again`);
+      }
       if (path.isAbsolute(target)) current = path.parse(target).root;
       pending.unshift(...target.split(path.sep).filter((p) => p !== ''));
     }

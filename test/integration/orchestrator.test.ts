@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { cancelTask } from '../../src/redis/cancel.ts';
+import { taskDirName } from '../../src/workers/taskDirName.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { client, eventually } from '../support/redis.ts';
 
@@ -36,7 +37,7 @@ describe('orchestrator with the scripted model', () => {
     expect([...output.workers_used].sort()).toEqual(['api-worker', 'auth-worker', 'db-worker']);
     expect(output.files_created.length).toBeGreaterThanOrEqual(3);
     for (const f of output.files_created) expect(existsSync(join(output.workspace!, f)), f).toBe(true);
-    expect(output.workspace).toBe(join(config.workspace, m.task_id));
+    expect(output.workspace).toBe(join(config.workspace, taskDirName(m.task_id)));
     expect(output.usage!.input_tokens).toBeGreaterThan(0);
     expect(await redis.llen(keys.active)).toBe(0);
     expect(await redis.exists(keys.checkpoint(m.task_id))).toBe(0);

@@ -1,3 +1,4 @@
+import { DATA_RULE } from '../../src/planning/fence.ts';
 import { describe, expect, it } from 'vitest';
 import { report, workerOverFakeApi } from './harness.ts';
 
@@ -7,7 +8,7 @@ describe('worker over the real SDK: prompt caching', () => {
     api.enqueue({ content: [{ type: 'text', text: report('ok') }] });
     await run(input, new AbortController().signal);
     const body = api.requests[0]!.body;
-    expect(body.system).toEqual([{ type: 'text', text: 'You are db-worker.', cache_control: { type: 'ephemeral' } }]);
+    expect(body.system).toEqual([{ type: 'text', text: `You are db-worker.\n\n${DATA_RULE}`, cache_control: { type: 'ephemeral' } }]);
     const tools = body.tools as Array<{ name: string; cache_control?: unknown }>;
     expect(tools.map((t) => t.name)).toEqual(['Read', 'Write', 'Edit', 'Bash', 'Glob', 'Grep']);
     expect(tools.filter((t) => t.cache_control !== undefined).map((t) => t.name)).toEqual(['Grep']);

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -78,5 +80,20 @@ describe('surveyWorkspace', () => {
   it('says "none found" for a category with no files', async () => {
     await write('src/index.ts');
     expect(formatSurvey(await surveyWorkspace(root))).toContain('- migrations: none found');
+  });
+});
+
+describe('survey of a hostile workspace', () => {
+  it('does not open a FIFO named package.json (it would block the event loop)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'survey-fifo-'));
+    try {
+      execFileSync('mkfifo', [join(root, 'package.json')]);
+      writeFileSync(join(root, 'user.model.js'), 'x');
+      const survey = await surveyWorkspace(root);
+      expect(survey.packageJson).toBeUndefined();
+      expect(survey.models).toEqual(['user.model.js']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -13,8 +13,8 @@ describe('taskDirName', () => {
   it('makes folder names and valid git branch names of hostile ids', () => {
     for (const id of ['..', '.', '', 'x'.repeat(500), 'a..b', 'ref.lock', '@{-1}', 'a~1^2:b?*[', '日本語', 'end.', 'end/']) {
       const name = taskDirName(id);
-      expect(name).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]*-[0-9a-f]{12}$/);
-      expect(name.length).toBeLessThanOrEqual(53);
+      expect(name).toMatch(/^[a-z0-9][a-z0-9-]*\.[0-9a-f]{16}$/);
+      expect(name.length).toBeLessThanOrEqual(57);
       expect(gitIn(process.cwd(), 'check-ref-format', `refs/heads/backend/${name}`)).toBe('');
     }
   });

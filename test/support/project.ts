@@ -29,7 +29,7 @@ export interface ModelCall {
   prompt: string;
 }
 
-/** The scripted model, with every call recorded in order (task id from the prompt's `# Task` heading). */
+/** The scripted model, with every call recorded in order (task id from the prompt's fenced task data). */
 export function recordingModel(latencyMs = 0, fail: string[] = []): { model: ModelClient; calls: ModelCall[] } {
   const inner = createScriptedModel({ latencyMs: (caller) => (caller === 'planner' ? 0 : latencyMs), fail: new Set(fail) });
   const calls: ModelCall[] = [];
@@ -40,8 +40,9 @@ export function recordingModel(latencyMs = 0, fail: string[] = []): { model: Mod
       async createMessage(params, options) {
         const first = params.messages[0]?.content;
         const prompt = typeof first === 'string' ? first : (first ?? []).flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
-        const taskId = /^# Task (\S+)/.exec(prompt)?.[1] ?? '';
-        calls.push({ taskId, caller: options.caller, turn: params.messages.filter((m) => m.role === 'assistant').length + 1, prompt });
+        const taskId = /<task-data>\n\{\n\s*"task_id": ("(?:[^"\\]|\\.)*")/.exec(prompt)?.[1];
+        if (taskId === undefined) throw new Error(`no task id in the prompt:\n${prompt.slice(0, 500)}`);
+        calls.push({ taskId: JSON.parse(taskId) as string, caller: options.caller, turn: params.messages.filter((m) => m.role === 'assistant').length + 1, prompt });
         return inner.createMessage(params, options);
       },
     },

@@ -1,3 +1,4 @@
+import { DATA_RULE } from '../../src/planning/fence.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -54,7 +55,7 @@ describe('runAgentLoop', () => {
     expect(params.tools?.map((t) => ('name' in t ? t.name : ''))).toEqual(['Read', 'Grep']);
     expect(params.tools?.[0]).not.toHaveProperty('cache_control');
     expect(params.tools?.[1]).toHaveProperty('cache_control', { type: 'ephemeral' });
-    expect(params.system).toEqual([{ type: 'text', text: 'You are db-worker.', cache_control: { type: 'ephemeral' } }]);
+    expect(params.system).toEqual([{ type: 'text', text: `You are db-worker.\n\n${DATA_RULE}`, cache_control: { type: 'ephemeral' } }]);
     expect(params).toMatchObject({ model: 'claude-sonnet-4-5', max_tokens: 1024 });
   });
 

@@ -6,6 +6,7 @@ import type { WorkerName } from '../../src/protocol/output.ts';
 import type { AgentDefinition } from '../../src/workers/agentFile.ts';
 import { FileChangeLog } from '../../src/workers/changes.ts';
 import { sandboxEnv, TOOL_NAMES, type BashOptions, type ToolContext, type ToolName } from '../../src/workers/tools/index.ts';
+import { bwrapSandbox } from '../../src/workers/sandbox/sandbox.ts';
 import { Workspace } from '../../src/workers/workspace.ts';
 
 /** A fresh folder removed when the test ends. */
@@ -23,7 +24,8 @@ export async function sandbox(): Promise<{ workspace: Workspace; outside: string
   return { workspace, outside };
 }
 
-export const BASH: BashOptions = { timeoutMs: 10_000, maxOutputBytes: 30_000, env: sandboxEnv(process.env) };
+/** Tests run Bash in the real sandbox: CI installs bubblewrap (.ci/run). */
+export const BASH: BashOptions = { timeoutMs: 10_000, maxOutputBytes: 30_000, env: sandboxEnv(process.env), sandbox: bwrapSandbox() };
 
 export function toolContext(workspace: Workspace, overrides: Partial<ToolContext> = {}): ToolContext {
   return {

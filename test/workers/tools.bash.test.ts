@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +31,29 @@ describe('Bash tool', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('kills setsid children too, at the time limit and on abort: the pid namespace dies with bwrap', async () => {
+    const { workspace } = await sandbox();
+    const marker = `orch-timeout-${Math.random().toString(36).slice(2, 10)}`;
+    const alive = () =>
+      readdirSync('/proc').filter((p) => {
+        try {
+          return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(marker);
+        } catch {
+          return false;
+        }
+      });
+    const command = `setsid bash -c 'exec -a ${marker} sleep 1000' & sleep 30`;
+    const timed = bashTool.run({ command }, toolContext(workspace, { bash: { ...BASH, timeoutMs: 500 } }));
+    await expect(timed).rejects.toThrow(/killed after 500 ms/);
+    await expect.poll(alive, { timeout: 5000 }).toEqual([]);
+    const controller = new AbortController();
+    const aborted = bashTool.run({ command }, toolContext(workspace, { signal: controller.signal }));
+    await expect.poll(() => alive().length, { timeout: 5000 }).toBe(1);
+    controller.abort();
+    await expect(aborted).rejects.toBeInstanceOf(WorkerAbortedError);
+    await expect.poll(alive, { timeout: 5000 }).toEqual([]);
+  });
+
   it('takes a shorter timeout from the model but never a longer one', async () => {
     const { workspace } = await sandbox();
     const ctx = toolContext(workspace, { bash: { ...BASH, timeoutMs: 400 } });
@@ -47,9 +71,11 @@ describe('Bash tool', () => {
 
   it('runs with the sandbox environment: no orchestrator secrets', async () => {
     const { workspace } = await sandbox();
-    const env = sandboxEnv({ PATH: process.env['PATH'], HOME: '/home/w', ANTHROPIC_API_KEY: 'sk-live', REDIS_URL: 'redis://x' });
+    const env = sandboxEnv({ PATH: process.env['PATH'], LANG: 'C.UTF-8', HOME: '/home/w', ANTHROPIC_API_KEY: 'sk-live', REDIS_URL: 'redis://x' });
     const out = await bashTool.run({ command: 'env' }, toolContext(workspace, { bash: { ...BASH, env } }));
-    expect(out).toContain('HOME=/home/w');
+    expect(out).toContain('LANG=C.UTF-8');
+    // A private HOME inside the sandbox: the listener's own is not even mounted.
+    expect(out).toContain('HOME=/tmp/home');
     expect(out).not.toMatch(/ANTHROPIC|REDIS|sk-live/);
   });
 

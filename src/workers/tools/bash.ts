@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import { ToolExecutionError, WorkerAbortedError } from '../errors.ts';
+import { DEFAULT_LIMITS, type SandboxedCommand } from '../sandbox/sandbox.ts';
 import { recordDifference, snapshotWorkspace } from './workspaceSnapshot.ts';
 import { defineTool } from './tool.ts';
 
@@ -40,14 +41,16 @@ function outputCollector(cap: number) {
 }
 
 /**
- * Runs `bash -c` in its own process group, so the time limit and the abort
- * signal kill the command and everything it started (SIGKILL: a trap cannot
- * stretch the limit). When bash exits, stragglers it left in the background
- * are killed too: a worker run leaves no process behind.
+ * Runs the sandboxed command in its own process group, so the time limit and
+ * the abort signal kill it and everything it started (SIGKILL: a trap cannot
+ * stretch the limit). In the bwrap sandbox the command has its own pid
+ * namespace, which the kernel empties when bwrap goes: a `setsid` child
+ * that left the group dies with it. When the command exits, stragglers are
+ * killed too: a worker run leaves no process behind.
  */
-function execute(command: string, cwd: string, env: Record<string, string>, timeoutMs: number, cap: number, signal: AbortSignal) {
+function execute(run: SandboxedCommand, timeoutMs: number, cap: number, signal: AbortSignal) {
   return new Promise<Outcome>((resolve, reject) => {
-    const child = spawn('bash', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(run.file, run.args, { cwd: run.cwd, env: run.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = outputCollector(cap);
     let timedOut = false;
     let exitCode: number | null = null;
@@ -80,7 +83,7 @@ function execute(command: string, cwd: string, env: Record<string, string>, time
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      reject(new ToolExecutionError(`bash could not be started (${error.message}): is bash on the PATH of the sandbox env?`));
+      reject(new ToolExecutionError(`${run.file} could not be started (${error.message}): is it installed?`));
     });
     child.on('exit', (code) => {
       exitCode = code;
@@ -109,14 +112,22 @@ function execute(command: string, cwd: string, env: Record<string, string>, time
 export const bashTool = defineTool({
   name: 'Bash',
   description:
-    'Runs a bash command in the workspace root (non-interactive, no network secrets in the environment) and returns ' +
-    'its combined stdout and stderr. A non-zero exit code or the time limit is reported as an error.',
+    'Runs a bash command in the workspace root, inside a sandbox: only the workspace and /tmp are writable, there is ' +
+    'no network unless the operator allowed some hosts, and nothing survives the command. Returns its combined stdout ' +
+    'and stderr. A non-zero exit code or the time limit is reported as an error.',
   schema,
-  async run(input, { workspace, changes, signal, bash }) {
+  async run(input, { workspace, changes, signal, bash, binds }) {
     if (signal.aborted) throw new WorkerAbortedError(signal.reason);
     const timeoutMs = Math.min(input.timeout ?? bash.timeoutMs, bash.timeoutMs);
+    const run = bash.sandbox.wrap({
+      command: input.command,
+      binds: binds ?? { writable: [workspace.root], readOnly: [] },
+      env: bash.env,
+      limits: bash.limits ?? DEFAULT_LIMITS,
+      ...(bash.proxySocket === undefined ? {} : { proxySocket: bash.proxySocket }),
+    });
     const before = await snapshotWorkspace(workspace.root);
-    const outcome = await execute(input.command, workspace.root, bash.env, timeoutMs, bash.maxOutputBytes, signal);
+    const outcome = await execute(run, timeoutMs, bash.maxOutputBytes, signal);
     recordDifference(before, await snapshotWorkspace(workspace.root), changes);
     if (signal.aborted) throw new WorkerAbortedError(signal.reason);
     const output = outcome.output === '' ? '(no output)' : outcome.output;

@@ -1,7 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { ToolExecutionError, ToolInputError } from '../errors.ts';
 import { checkFile } from './fileStat.ts';
+import { checkRegular, openInside, readAll, replaceContent } from './openInside.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const schema = z.object({
@@ -28,25 +30,40 @@ export const editTool = defineTool({
     }
     const { path: absolute, stats } = workspace.locate(input.file_path);
     const shown = workspace.relative(absolute);
-    checkFile(stats, shown);
-    const content = readFileSync(absolute, 'utf8'); // synchronous as in Write
-    const count = occurrences(content, input.old_string);
-    if (count === 0) {
-      throw new ToolExecutionError(
-        `old_string was not found in ${shown}: Read the file and copy the exact text, indentation and line breaks included`,
-      );
+    checkRegular(checkFile(stats, shown), shown);
+    const { fd, stats: opened } = openInside(workspace.root, path.relative(workspace.root, absolute), 'edit', shown);
+    let message: string;
+    try {
+      message = edit(fd, opened.size, input, shown);
+    } finally {
+      closeSync(fd);
     }
-    if (count > 1 && !input.replace_all) {
-      throw new ToolExecutionError(
-        `old_string occurs ${count} times in ${shown}: include more surrounding lines to make it unique, or set replace_all`,
-      );
-    }
-    // Never String.replace with a string: it would interpret `$&` and friends in new_string.
-    const updated = input.replace_all
-      ? content.split(input.old_string).join(input.new_string)
-      : content.replace(input.old_string, () => input.new_string);
-    writeFileSync(absolute, updated, 'utf8');
     changes.record(absolute, true);
-    return `Edited ${shown}: replaced ${input.replace_all ? count : 1} occurrence${count > 1 && input.replace_all ? 's' : ''}`;
+    return message;
   },
 });
+
+/** Larger files are data, not source: edited with Bash if at all. */
+const MAX_EDIT_BYTES = 10 * 1024 * 1024;
+
+function edit(fd: number, size: number, input: { old_string: string; new_string: string; replace_all: boolean }, shown: string): string {
+  if (size > MAX_EDIT_BYTES) throw new ToolExecutionError(`${shown} is ${size} bytes, over ${MAX_EDIT_BYTES}: edit it with Bash (sed)`);
+  const content = readAll(fd, size, MAX_EDIT_BYTES).toString('utf8'); // synchronous as in Write
+  const count = occurrences(content, input.old_string);
+  if (count === 0) {
+    throw new ToolExecutionError(
+      `old_string was not found in ${shown}: Read the file and copy the exact text, indentation and line breaks included`,
+    );
+  }
+  if (count > 1 && !input.replace_all) {
+    throw new ToolExecutionError(
+      `old_string occurs ${count} times in ${shown}: include more surrounding lines to make it unique, or set replace_all`,
+    );
+  }
+  // Never String.replace with a string: it would interpret `$&` and friends in new_string.
+  const updated = input.replace_all
+    ? content.split(input.old_string).join(input.new_string)
+    : content.replace(input.old_string, () => input.new_string);
+  replaceContent(fd, updated);
+  return `Edited ${shown}: replaced ${input.replace_all ? count : 1} occurrence${count > 1 && input.replace_all ? 's' : ''}`;
+}

@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ToolExecutionError } from '../errors.ts';
-import { checkPattern, globFiles, searchBase } from './globFiles.ts';
+import { checkPattern, searchBase } from './globFiles.ts';
+import { DEFAULT_SEARCH_TIMEOUT_MS, runSearch } from './search.ts';
 import { defineTool } from './tool.ts';
 
 const MAX_RESULTS = 100;
@@ -18,17 +18,15 @@ export const globTool = defineTool({
     'Finds files by glob pattern in the workspace, most recently modified first. ' +
     'Paths are relative to the workspace root. node_modules and .git are skipped.',
   schema,
-  async run(input, { workspace }) {
+  async run(input, { workspace, bash, signal }) {
     checkPattern(input.pattern, workspace);
     const { base, isFile } = await searchBase(workspace, input.path);
     if (isFile) throw new ToolExecutionError(`path ${workspace.relative(base)} is a file: give the folder to search in`);
-    const files = await globFiles(workspace, base, input.pattern);
-    if (files.length === 0) return `No files match ${input.pattern}`;
-    const dated = await Promise.all(
-      files.map(async (file) => ({ file, mtime: (await stat(file).catch(() => undefined))?.mtimeMs ?? 0 })),
-    );
+    const job = { op: 'glob', root: workspace.root, base, pattern: input.pattern } as const;
+    const dated = await runSearch<{ file: string; mtime: number }[]>(job, bash.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS, signal);
+    if (dated.length === 0) return `No files match ${input.pattern}`;
     dated.sort((a, b) => b.mtime - a.mtime || (a.file < b.file ? -1 : 1));
-    const shown = dated.slice(0, MAX_RESULTS).map(({ file }) => workspace.relative(file));
+    const shown = dated.slice(0, MAX_RESULTS).map(({ file }) => file);
     if (dated.length > MAX_RESULTS) shown.push(`… ${dated.length - MAX_RESULTS} more: narrow the pattern`);
     return shown.join('\n');
   },

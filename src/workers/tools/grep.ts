@@ -1,8 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ToolInputError } from '../errors.ts';
-import { looksBinary } from './fileStat.ts';
-import { checkPattern, globFiles, searchBase } from './globFiles.ts';
+import { checkPattern, searchBase } from './globFiles.ts';
+import { DEFAULT_SEARCH_TIMEOUT_MS, runSearch } from './search.ts';
 import { defineTool } from './tool.ts';
 
 /** Files larger than this are generated or data, not source: skipped. */
@@ -22,46 +21,36 @@ const schema = z.object({
   head_limit: z.number().int().min(1).optional().describe(`Keep only the first N entries (default ${DEFAULT_HEAD_LIMIT})`),
 });
 
-function compile(pattern: string, ignoreCase: boolean): RegExp {
+/** Compiling is quick and safe; matching is what can run away, and runs in the search worker. */
+function compile(pattern: string, ignoreCase: boolean): void {
   try {
-    return new RegExp(pattern, ignoreCase ? 'i' : '');
+    new RegExp(pattern, ignoreCase ? 'i' : '');
   } catch (error) {
     throw new ToolInputError(`pattern is not a valid JavaScript regular expression (${(error as Error).message}): escape special characters`);
   }
 }
 
-async function searchable(file: string): Promise<string | undefined> {
-  const stats = await stat(file).catch(() => undefined);
-  if (stats === undefined || !stats.isFile() || stats.size > MAX_FILE_BYTES) return undefined;
-  const content = await readFile(file);
-  return looksBinary(content) ? undefined : content.toString('utf8');
-}
-
-/** ripgrep's interface in plain JS: no binary to install in the worker's image, and the same confinement as Glob. */
+/**
+ * ripgrep's interface over JavaScript regular expressions, matched in a
+ * worker thread with a time limit (search.ts): no binary to install, and
+ * the same confinement as Glob.
+ */
 export const grepTool = defineTool({
   name: 'Grep',
   description:
     'Searches file contents in the workspace with a regular expression. Paths are relative to the workspace root; ' +
     'binary files, node_modules and .git are skipped.',
   schema,
-  async run(input, { workspace }) {
-    const regex = compile(input.pattern, input['-i']);
+  async run(input, { workspace, bash, signal }) {
+    compile(input.pattern, input['-i']);
     const filter = input.glob === undefined ? '**/*' : input.glob.includes('/') ? input.glob : `**/${input.glob}`;
     checkPattern(filter, workspace);
     const { base, isFile } = await searchBase(workspace, input.path);
-    const files = isFile ? [base] : (await globFiles(workspace, base, filter)).sort();
-    const entries: string[] = [];
-    for (const file of files) {
-      const content = await searchable(file);
-      if (content === undefined) continue;
-      const shown = workspace.relative(file);
-      const lines = content.split('\n');
-      const hits = lines.flatMap((line, i) => (regex.test(line) ? [i] : []));
-      if (hits.length === 0) continue;
-      if (input.output_mode === 'files_with_matches') entries.push(shown);
-      else if (input.output_mode === 'count') entries.push(`${shown}:${hits.length}`);
-      else entries.push(...hits.map((i) => (input['-n'] ? `${shown}:${i + 1}:${lines[i]}` : `${shown}:${lines[i]}`)));
-    }
+    const job = {
+      op: 'grep', root: workspace.root, base, isFile, filter, pattern: input.pattern, ignoreCase: input['-i'],
+      mode: input.output_mode, lineNumbers: input['-n'], maxFileBytes: MAX_FILE_BYTES,
+    } as const;
+    const entries = await runSearch<string[]>(job, bash.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS, signal);
     if (entries.length === 0) return `No matches for /${input.pattern}/`;
     const limit = input.head_limit ?? DEFAULT_HEAD_LIMIT;
     const kept = entries.slice(0, limit);

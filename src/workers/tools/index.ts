@@ -6,7 +6,8 @@ import { readTool } from './read.ts';
 import { TOOL_NAMES, type Tool, type ToolName } from './tool.ts';
 import { writeTool } from './write.ts';
 
-export { TOOL_NAMES, type BashOptions, type SandboxBinds, type Tool, type ToolContext, type ToolName } from './tool.ts';
+export { TOOL_NAMES, type BashOptions, type Tool, type ToolContext, type ToolName } from './tool.ts';
+export type { SandboxBinds } from '../sandbox/sandbox.ts';
 export { sandboxEnv } from './sandboxEnv.ts';
 
 const TOOLS: Readonly<Record<ToolName, Tool>> = {

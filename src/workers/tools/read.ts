@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { ToolExecutionError } from '../errors.ts';
 import { checkFile, looksBinary } from './fileStat.ts';
+import { checkRegular, openInside, readAll } from './openInside.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const DEFAULT_LIMIT = 2000;
@@ -25,11 +27,17 @@ export const readTool = defineTool({
   async run(input, { workspace }) {
     const { path: absolute, stats: found } = workspace.locate(input.file_path);
     const shown = workspace.relative(absolute);
-    const stats = checkFile(found, shown);
-    if (stats.size > MAX_FILE_BYTES) {
-      throw new ToolExecutionError(`${shown} is ${stats.size} bytes, over ${MAX_FILE_BYTES}: read parts of it with Bash (sed -n '1,200p')`);
+    checkRegular(checkFile(found, shown), shown); // a FIFO is refused before it is opened
+    const { fd, stats } = openInside(workspace.root, path.relative(workspace.root, absolute), 'read', shown);
+    let content: Buffer;
+    try {
+      if (stats.size > MAX_FILE_BYTES) {
+        throw new ToolExecutionError(`${shown} is ${stats.size} bytes, over ${MAX_FILE_BYTES}: read parts of it with Bash (sed -n '1,200p')`);
+      }
+      content = readAll(fd, stats.size, MAX_FILE_BYTES); // synchronous as in Write
+    } finally {
+      closeSync(fd);
     }
-    const content = readFileSync(absolute); // at most MAX_FILE_BYTES; synchronous as in Write
     if (looksBinary(content)) throw new ToolExecutionError(`${shown} is a binary file: inspect it with Bash (file, xxd | head)`);
     if (content.length === 0) return `<${shown} is empty>`;
     const lines = content.toString('utf8').split('\n');

@@ -2,17 +2,12 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { FileChangeLog } from '../changes.ts';
 import { ToolInputError } from '../errors.ts';
+import type { Sandbox, SandboxBinds, SandboxLimits } from '../sandbox/sandbox.ts';
 import type { Workspace } from '../workspace.ts';
 
 /** The tools a worker can be given, named as Claude Code names them so agent files carry over. */
 export const TOOL_NAMES = ['Read', 'Write', 'Edit', 'Bash', 'Glob', 'Grep'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
-
-/** Paths the Bash sandbox must open for one task: its workspace (writable), git's shared objects (read-only). */
-export interface SandboxBinds {
-  writable: string[];
-  readOnly: string[];
-}
 
 export interface BashOptions {
   /** Default and ceiling of a command's run time; the model may ask for less. */
@@ -21,8 +16,14 @@ export interface BashOptions {
   maxOutputBytes: number;
   /** The whole environment of the command: build it with `sandboxEnv`, never pass process.env. */
   env: Record<string, string>;
-  /** The task's own binds (worktree writable, the project's git folder read-only), for the sandbox to apply. */
-  sandbox?: SandboxBinds;
+  /** The OS boundary every command runs in (see src/workers/sandbox/sandbox.ts). */
+  sandbox: Sandbox;
+  /** Kernel limits of each command; default DEFAULT_LIMITS. */
+  limits?: SandboxLimits;
+  /** Unix socket of the egress proxy (`--allow-domain`); absent: no network. */
+  proxySocket?: string;
+  /** How long Glob and Grep may search before they are stopped (they run off the main thread). Default 10 s. */
+  searchTimeoutMs?: number;
 }
 
 /** What a tool may touch: one workspace, one change log, one run's signal. */
@@ -31,6 +32,8 @@ export interface ToolContext {
   changes: FileChangeLog;
   signal: AbortSignal;
   bash: BashOptions;
+  /** What a command may see besides the system; default: the workspace root writable, nothing else. */
+  binds?: SandboxBinds;
 }
 
 export interface Tool {

@@ -18,7 +18,11 @@ export interface WorkspaceSnapshot {
   truncated: boolean;
 }
 
-/** Modification time and size of every file under root (symlinks as themselves), breadth-first. */
+/**
+ * Modification time and size of every file under root (symlinks as
+ * themselves), breadth-first. Only readdir and lstat: no file is opened, so
+ * a FIFO or a device in the workspace cannot block the walk.
+ */
 export async function snapshotWorkspace(root: string, cap = SNAPSHOT_FILE_CAP): Promise<WorkspaceSnapshot> {
   const files = new Map<string, Entry>();
   const queue = [root];

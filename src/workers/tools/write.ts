@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ToolExecutionError } from '../errors.ts';
+import { checkRegular, openInside, replaceContent } from './openInside.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const schema = z.object({
@@ -17,14 +18,19 @@ export const writeTool = defineTool({
     'Prefer Edit for changes to an existing file.',
   schema,
   async run(input, { workspace, changes }) {
-    const { path: absolute, stats: before, parentExists } = workspace.locate(input.file_path);
+    const { path: absolute, stats: before } = workspace.locate(input.file_path);
     const shown = workspace.relative(absolute);
     if (before?.isDirectory()) throw new ToolExecutionError(`${shown} is a directory: write to a file inside it`);
+    if (before !== undefined) checkRegular(before, shown); // a FIFO or a hard link is refused before it is opened
     // Synchronous: a few small local syscalls cost less than one thread-pool round trip each.
-    if (!parentExists) mkdirSync(path.dirname(absolute), { recursive: true });
-    writeFileSync(absolute, input.content, 'utf8');
-    changes.record(absolute, before !== undefined);
+    const { fd, created } = openInside(workspace.root, path.relative(workspace.root, absolute), 'write', shown);
+    try {
+      replaceContent(fd, input.content);
+    } finally {
+      closeSync(fd);
+    }
+    changes.record(absolute, !created);
     const bytes = Buffer.byteLength(input.content, 'utf8');
-    return `${before === undefined ? 'Created' : 'Overwrote'} ${shown} (${bytes} bytes)`;
+    return `${created ? 'Created' : 'Overwrote'} ${shown} (${bytes} bytes)`;
   },
 });

@@ -1,0 +1,63 @@
+import { pino } from 'pino';
+
+const REDACTED = '[redacted]';
+
+/** Shortest value scrubbed by exact match: shorter ones would blank out ordinary words. */
+const MIN_SECRET_LENGTH = 6;
+
+/** `scheme://user:password@` in any URL (Redis, Postgres, HTTP). */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)([^\s@/]+)@/gi;
+/** Anthropic API keys, whoever's they are. */
+const ANTHROPIC_KEY = /\bsk-ant-[A-Za-z0-9_-]{8,}/g;
+
+/**
+ * Replaces credentials in text: the given secret values wherever they
+ * appear, the password of any URL, and anything shaped like an Anthropic
+ * key.
+ *
+ * @example
+ * const scrub = createScrubber(['s3cret']);
+ * scrub('redis://default:s3cret@host:6379') // 'redis://default:[redacted]@host:6379'
+ */
+export function createScrubber(secrets: readonly (string | undefined)[]): (text: string) => string {
+  const values = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_LENGTH))]
+    // Longest first, so a secret that contains another is replaced whole.
+    .sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(ANTHROPIC_KEY, REDACTED);
+    for (const value of values) if (out.includes(value)) out = out.split(value).join(REDACTED);
+    return out;
+  };
+}
+
+/**
+ * The same value with every string scrubbed, Errors serialized first (so
+ * their enumerable fields are seen), and ioredis' `command.args` (which
+ * carries the AUTH password) replaced whole.
+ */
+export function scrubDeep(value: unknown, scrub: (text: string) => string, depth = 0): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (value === null || typeof value !== 'object' || depth > 12) return value;
+  if (value instanceof Error) return scrubDeep(pino.stdSerializers.err(value), scrub, depth + 1);
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, scrub, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = key === 'command' && v !== null && typeof v === 'object' && 'args' in v
+      ? { ...(scrubDeep(v, scrub, depth + 1) as object), args: REDACTED }
+      : scrubDeep(v, scrub, depth + 1);
+  }
+  return out;
+}
+
+/** The orchestrator's own secrets: the API key and the password (and user) of the Redis URL. */
+export function ownSecrets(config: { redisUrl: string; anthropic: { apiKey?: string | undefined } }): string[] {
+  const out: string[] = [];
+  if (config.anthropic.apiKey) out.push(config.anthropic.apiKey);
+  try {
+    const url = new URL(config.redisUrl);
+    if (url.password) out.push(decodeURIComponent(url.password), url.password);
+  } catch {
+    // not a URL: the config schema refuses it anyway
+  }
+  return out;
+}

@@ -45,6 +45,11 @@ export function buildCli(): Command {
     .option('--max-takeovers <n>', 'takeovers after which a task is failed and dead-lettered', integer('--max-takeovers'))
     .option('--claim-timeout <seconds>', 'how long a claim blocks on an empty queue', Number)
     .option('--result-grace-ms <ms>', "how long a result waits for the producer's results record", integer('--result-grace-ms'))
+    .option('--max-model-calls <n>', 'model requests in flight at once over the whole domain (all instances)', integer('--max-model-calls'))
+    .option('--tokens-per-minute <n>', 'tokens per minute over the whole domain: <n>, or <input>:<output>')
+    .option('--task-budget-usd <usd>', 'dollars a task may spend on model calls unless its metadata.budget_usd says otherwise', Number)
+    .option('--breaker-threshold <n>', '429/529 answers in a row that open the shared circuit breaker', integer('--breaker-threshold'))
+    .option('--breaker-cooldown-ms <ms>', 'how long the breaker stays open when the API sent no retry-after', integer('--breaker-cooldown-ms'))
     .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
 
   program

@@ -23,6 +23,11 @@ export interface StartOptions {
   inspect?: string | true;
   metricsPort?: number;
   metricsHost?: string;
+  maxModelCalls?: number;
+  tokensPerMinute?: string;
+  taskBudgetUsd?: number;
+  breakerThreshold?: number;
+  breakerCooldownMs?: number;
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -46,6 +51,11 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;
   if (o.metricsPort !== undefined) c.metricsPort = o.metricsPort;
   if (o.metricsHost !== undefined) c.metricsHost = o.metricsHost;
+  if (o.maxModelCalls !== undefined) c.maxModelCalls = o.maxModelCalls;
+  if (o.tokensPerMinute !== undefined) c.tokensPerMinute = o.tokensPerMinute;
+  if (o.taskBudgetUsd !== undefined) c.taskBudgetUsd = o.taskBudgetUsd;
+  if (o.breakerThreshold !== undefined) c.breakerThreshold = o.breakerThreshold;
+  if (o.breakerCooldownMs !== undefined) c.breakerCooldownMs = o.breakerCooldownMs;
   return c as ConfigInput;
 }
 

@@ -5,6 +5,11 @@ import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { ListenerEmitted } from '../../machines/listener.machine.ts';
 import { scriptedLatency, type Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
+import { createSpendLedger } from '../limits/ledger.ts';
+import { createModelGate, type ModelGate } from '../limits/modelGate.ts';
+import { DEFAULT_PRICES, priceOf, type PriceTable } from '../limits/prices.ts';
+import { TaskBudgetExceededError } from '../limits/taskBudgetExceededError.ts';
 import { createAnthropicModel } from '../models/anthropic.ts';
 import { resolveModelId } from '../models/aliases.ts';
 import { createScriptedModel } from '../models/scripted.ts';
@@ -20,11 +25,14 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
 import { connectRedis } from '../redis/connection.ts';
 import { loadAgents } from '../workers/agentFile.ts';
-import { isRetryable } from '../workers/errors.ts';
+import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
+import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
-import { createRuntimeMachine } from './machines.ts';
+import { createRuntimeMachine, type RunHooks } from './machines.ts';
+
+
 
 export interface OrchestratorOptions {
   logger: Logger;
@@ -47,13 +55,18 @@ export interface Orchestrator {
   stop(): Promise<void>;
 }
 
+/** The real API goes through the shared gate always; the scripted stand-in only when limits are asked for. */
+const gated = (config: Config, options: OrchestratorOptions): boolean =>
+  (config.model === 'anthropic' && !options.model) || config.maxModelCalls !== undefined || config.tokensPerMinute !== undefined;
+
 function buildModel(config: Config, options: OrchestratorOptions): ModelClient {
   if (options.model) return options.model;
   if (config.model === 'anthropic') {
     return createAnthropicModel({
       apiKey: config.anthropic.apiKey!,
       ...(config.anthropic.baseURL ? { baseURL: config.anthropic.baseURL } : {}),
-      maxRetries: config.anthropic.maxRetries,
+      // The gate retries, each retry through a slot, and every 429/529 reaches the shared breaker.
+      maxRetries: 0,
       timeoutMs: config.anthropic.requestTimeoutMs,
     });
   }
@@ -75,6 +88,11 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   await mkdir(config.workspace, { recursive: true });
   const model = buildModel(config, options);
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
+  // Every model id the agents and the planner use must have a price, or spend could not be counted.
+  const prices: PriceTable = { ...DEFAULT_PRICES, ...config.prices };
+  for (const id of new Set([...[...agents.values()].map((a) => resolveModel(a.model)), resolveModel(config.anthropic.plannerModel)])) {
+    priceOf(id, prices);
+  }
   const runner = createWorkerRunner({
     agents,
     model,
@@ -84,8 +102,58 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     tokenBudget: config.workerTokenBudget,
     bash: { timeoutMs: config.bashTimeoutMs, maxOutputBytes: config.bashMaxOutputBytes, env: sandboxEnv(process.env) },
   });
+  const keys = keysFor(config.domain);
+  const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
+  const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
+  for (const [name, conn] of [['commands', redis], ['claims', blocking]] as const) {
+    conn.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));
+  }
+
+  // Metrics read the actors' snapshots through inspection: attached only when
+  // asked for, so a listener without --metrics-port or --inspect pays nothing.
+  const metrics =
+    config.metricsPort === undefined
+      ? undefined
+      : createMetrics({
+          queueDepth: async () => {
+            const [pending, active] = await Promise.all([redis.llen(keys.pending), redis.llen(keys.active)]);
+            return { pending, active };
+          },
+          onCollectError: (err) => logger.warn({ err }, 'queue depth unavailable'),
+        });
+
+  let gate: ModelGate | undefined;
+  let gateSubscriber: ReturnType<typeof connectRedis> | undefined;
+  if (gated(config, options)) {
+    gateSubscriber = connectRedis(config.redisUrl, `${config.agentId}:model-gate`);
+    gateSubscriber.on('error', (error: Error) => logger.warn({ err: error, connection: 'model-gate' }, 'redis connection error'));
+    gate = await createModelGate({
+      redis,
+      subscriber: gateSubscriber,
+      keys,
+      maxCalls: config.maxModelCalls,
+      tokensPerMinute: config.tokensPerMinute,
+      leaseTtlMs: config.modelLeaseTtlMs,
+      breakerThreshold: config.breakerThreshold,
+      breakerCooldownMs: config.breakerCooldownMs,
+      breakerMaxCooldownMs: config.breakerMaxCooldownMs,
+      onBreaker: (state) => {
+        logger[state === 'closed' ? 'info' : 'warn']({ breaker: state }, `model API circuit breaker ${state.replace('_', '-')}`);
+        metrics?.breaker(state);
+      },
+      onError: (err) => logger.warn({ err }, 'model gate: Redis did not answer'),
+    });
+  }
+  const guard: ModelGuard = { gate, prices, retries: config.anthropic.maxRetries, retryBaseMs: 500 };
+  const ledger = createSpendLedger({ redis, keys, agentId: config.agentId, onError: (err) => logger.warn({ err }, 'could not record spend') });
+
   const llm =
-    config.planner === 'llm' ? createLlmPlanner({ model, modelId: resolveModel(config.anthropic.plannerModel) }) : undefined;
+    config.planner === 'llm'
+      ? createLlmPlanner({
+          model: guardModel(model, guard, { onSpend: (id, _usage, usd) => metrics?.cost('planner', id, usd) }),
+          modelId: resolveModel(config.anthropic.plannerModel),
+        })
+      : undefined;
 
   const runLog = config.model === 'scripted' && !options.model ? config.scripted.runLog : undefined;
   const record = (what: 'start' | 'done', input: AgentRunInput): void => {
@@ -107,8 +175,31 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     return look;
   };
 
-  const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
+  const runAgent = async (input: AgentRunInput, signal: AbortSignal, hooks: RunHooks) => {
     record('start', input);
+    const worker = input.step.worker;
+    const budgetUsd = input.task.metadata.budget_usd ?? config.taskBudgetUsd;
+    let waiting: string | undefined;
+    const runModel = guardModel(model, guard, {
+      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: () => ledger.spent(input.claimKey) } } : {}),
+      onSpend: async (id, _usage, usd) => {
+        metrics?.cost(worker, id, usd);
+        await ledger.add(input.claimKey, usd);
+      },
+      onWait: (wait) => {
+        if (metrics && waiting !== wait.reason) {
+          if (waiting !== undefined) metrics.waitingForModel(waiting, -1);
+          metrics.waitingForModel(wait.reason, 1);
+        }
+        waiting = wait.reason;
+        hooks.onWait(wait);
+      },
+      onResume: () => {
+        if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
+        waiting = undefined;
+        hooks.onResume();
+      },
+    });
     const found = await survey(input.workspace);
     const prompt = buildWorkerPrompt({
       task: input.task,
@@ -118,24 +209,21 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       survey: found,
     });
     try {
-      return await runner(
-        { taskId: input.taskId, worker: input.step.worker, prompt, workspace: input.workspace, attempt: input.attempt },
+      const result = await runner(
+        { taskId: input.taskId, worker, prompt, workspace: input.workspace, attempt: input.attempt, model: runModel },
         signal,
       );
+      return { ...result, cost_usd: runModel.spent().cost_usd };
     } catch (error) {
-      throw new WorkerRunError(error instanceof Error ? error.message : String(error), {
-        retryable: isRetryable(error),
-        cause: error,
-      });
+      const message = error instanceof Error ? error.message : String(error);
+      const spent = runModel.spent();
+      if (error instanceof TaskBudgetExceededError) throw new WorkerBudgetError(message, 'task_usd', { cause: error, spent });
+      if (error instanceof AgentTokenBudgetError) throw new WorkerBudgetError(message, 'worker_tokens', { cause: error, spent });
+      throw new WorkerRunError(message, { retryable: isRetryable(error), cause: error, spent });
+    } finally {
+      if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
     }
   };
-
-  const keys = keysFor(config.domain);
-  const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
-  const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
-  for (const [name, conn] of [['commands', redis], ['claims', blocking]] as const) {
-    conn.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));
-  }
 
   const machine = createRuntimeMachine({
     redis,
@@ -154,20 +242,9 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     plan: (task, signal) => planTask(task, { ...(llm ? { llm } : {}), signal }),
     runAgent,
     onWorkerSaved: (input) => record('done', input),
+    onTaskDone: (claimKey) => ledger.forget(claimKey),
   });
 
-  // Metrics read the actors' snapshots through inspection: attached only when
-  // asked for, so a listener without --metrics-port or --inspect pays nothing.
-  const metrics =
-    config.metricsPort === undefined
-      ? undefined
-      : createMetrics({
-          queueDepth: async () => {
-            const [pending, active] = await Promise.all([redis.llen(keys.pending), redis.llen(keys.active)]);
-            return { pending, active };
-          },
-          onCollectError: (err) => logger.warn({ err }, 'queue depth unavailable'),
-        });
   const observers = [...(metrics ? [observeActorMetrics(metrics)] : []), ...(options.inspect ? [options.inspect] : [])];
 
   const actor = createActor(machine, {
@@ -254,7 +331,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       actor.send({ type: 'STOP' });
       await done;
       await http?.close();
-      await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
+      await gate?.close();
+      await Promise.allSettled([redis.quit(), blocking.quit(), control.quit(), ...(gateSubscriber ? [gateSubscriber.quit()] : [])]);
       logger.info('stopped');
     })());
 

@@ -1,3 +1,4 @@
+import type { ModelClient } from '../models/types.ts';
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 
@@ -18,6 +19,8 @@ export interface WorkerRunInput {
   /** Absolute path of the task's workspace. */
   workspace: string;
   attempt: number;
+  /** The model this run calls through (its budget, limits and books); default: the runner's. */
+  model?: ModelClient;
 }
 
 export type RunWorker = (input: WorkerRunInput, signal: AbortSignal) => Promise<WorkerResult>;

@@ -175,6 +175,13 @@ const sleep = (ms: number, signal: AbortSignal, wake: Set<() => void>): Promise<
     wake.add(done);
   });
 
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+interface GateScripts {
+  orchModelAcquire: Script;
+  orchModelRelease: Script;
+  orchModelRenew: Script;
+}
+
 interface Waiter {
   signal: AbortSignal;
   onWait: ((wait: ModelWait) => void) | undefined;
@@ -205,7 +212,12 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
   const { redis, keys } = options;
   const queue: Waiter[] = [];
   const wake = new Set<() => void>();
-  const wakeAll = () => [...wake].forEach((f) => f());
+  // Counts releases seen: one that lands while the pump's ACQUIRE is on its way must not be slept through.
+  let releases = 0;
+  const wakeAll = () => {
+    releases++;
+    [...wake].forEach((f) => f());
+  };
   let pumping = false;
   let closed = false;
   let lastState: BreakerState | undefined;
@@ -222,10 +234,18 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
   await options.subscriber.subscribe(keys.modelReleases);
 
   const keysOf = [keys.modelLeases, keys.modelBreaker, keys.modelTokens, keys.modelReleases];
+  // EVALSHA (ioredis loads a script once and falls back on NOSCRIPT): every waiter of every
+  // instance asks again on each release, and sending the script text each time cost more CPU than the rest.
+  const scripts = redis as unknown as GateScripts;
+  if (typeof scripts.orchModelAcquire !== 'function') {
+    redis.defineCommand('orchModelAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    redis.defineCommand('orchModelRelease', { numberOfKeys: 4, lua: RELEASE });
+    redis.defineCommand('orchModelRenew', { numberOfKeys: 1, lua: RENEW });
+  }
 
   const makeLease = (id: string, probe: boolean): ModelLease => {
     const renew = setInterval(() => {
-      redis.eval(RENEW, 1, keys.modelLeases, id, options.leaseTtlMs).catch((error: unknown) => options.onError?.(error));
+      scripts.orchModelRenew(keys.modelLeases, id, options.leaseTtlMs).catch((error: unknown) => options.onError?.(error));
     }, Math.max(50, Math.floor(options.leaseTtlMs / 3)));
     renew.unref();
     let released: Promise<void> | undefined;
@@ -238,7 +258,7 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
           const retryAfter = outcome.kind === 'overloaded' && outcome.retryAfterMs !== undefined ? Math.max(0, Math.round(outcome.retryAfterMs)) : -1;
           const tokens = outcome.kind === 'ok' ? [outcome.inputTokens, outcome.outputTokens] : [0, 0];
           try {
-            const state = (await redis.eval(RELEASE, 4, ...keysOf, id, outcome.kind, retryAfter, options.breakerThreshold,
+            const state = (await scripts.orchModelRelease(...keysOf, id, outcome.kind, retryAfter, options.breakerThreshold,
               options.breakerCooldownMs, options.breakerMaxCooldownMs, ...tokens)) as BreakerState;
             seen(state);
           } catch (error) {
@@ -264,9 +284,10 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
           continue;
         }
         const id = randomUUID();
+        const seenReleases = releases;
         let reply: [string, number, number];
         try {
-          reply = (await redis.eval(ACQUIRE, 3, keys.modelLeases, keys.modelBreaker, keys.modelTokens, id, options.leaseTtlMs,
+          reply = (await scripts.orchModelAcquire(keys.modelLeases, keys.modelBreaker, keys.modelTokens, id, options.leaseTtlMs,
             options.maxCalls ?? 0, options.tokensPerMinute?.input ?? 0, options.tokensPerMinute?.output ?? 0)) as [string, number, number];
         } catch (error) {
           // Redis unreachable: no slot can be granted; try again shortly (ioredis reconnects).
@@ -288,6 +309,7 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
           w.told = reason;
           w.onWait?.(reason === 'breaker_open' && since > 0 ? { reason, unavailableSince: since } : { reason });
         }
+        if (releases !== seenReleases && reason !== 'breaker_open') continue;
         // A little jitter, so instances woken by the same message do not ask in lockstep.
         await sleep(Math.max(1, n) + Math.random() * 25, head.signal, wake);
       }

@@ -41,6 +41,8 @@ export interface FakeMessagesApiOptions {
   maxConcurrent?: number;
   /** Time a successful answer takes (ms), so requests overlap. */
   latencyMs?: number;
+  /** Each answer takes latencyMs ± up to this much more or less (uniform), as real ones vary. */
+  latencyJitterMs?: number;
 }
 
 export interface FakeMessagesApi {
@@ -191,7 +193,10 @@ export async function startFakeMessagesApi(options: FakeMessagesApiOptions = {})
     const response = typeof next === 'function' ? await next(recorded) : next;
     const model = String(body.model);
     count('status' in response ? response.status : 200);
-    if (options.latencyMs && !('status' in response)) await new Promise((r) => setTimeout(r, options.latencyMs));
+    if (options.latencyMs && !('status' in response)) {
+      const jitter = options.latencyJitterMs ? (Math.random() * 2 - 1) * options.latencyJitterMs : 0;
+      await new Promise((r) => setTimeout(r, Math.max(0, options.latencyMs! + jitter)));
+    }
     if ('stall' in response) {
       if (recorded.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -12,6 +12,7 @@ return 1`;
 export interface SpendLedger {
   /** Dollars the task has spent so far, all its workers and holders together. */
   spent(claimKey: string): Promise<number>;
+  /** Adds to the task's sum at once (resolves when it is counted here); Redis is written behind. */
   add(claimKey: string, usd: number): Promise<void>;
   /** The task left this instance (published, handed off): drop its entry. */
   forget(claimKey: string): void;
@@ -46,7 +47,8 @@ export function createSpendLedger(options: { redis: Redis; keys: Keys; agentId: 
     async add(claimKey, usd) {
       const b = await base(claimKey);
       sums.set(claimKey, (sums.get(claimKey) ?? b) + usd);
-      await redis
+      // Not waited for: the budget reads the sum kept here; Redis's copy is for watch and a takeover.
+      void redis
         .eval(ADD_SPEND, 2, keys.checkpoint(claimKey), keys.spend, usd.toFixed(9), options.agentId)
         .catch((error: unknown) => options.onError?.(error));
     },

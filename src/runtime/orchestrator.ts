@@ -32,8 +32,6 @@ import { sandboxEnv } from '../workers/tools/index.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { createRuntimeMachine, type RunHooks } from './machines.ts';
 
-
-
 export interface OrchestratorOptions {
   logger: Logger;
   /** Stately Inspector (or any inspection observer) for every actor. */

@@ -49,6 +49,8 @@ export function recordOutcome(steps: readonly StepState[], outcome: WorkerOutcom
     const next: StepState = { ...s, status: outcome.status, attempts: outcome.attempts, durationMs: outcome.durationMs };
     if (outcome.result) next.result = outcome.result;
     if (outcome.error) next.error = outcome.error;
+    if (outcome.spent) next.spent = outcome.spent;
+    if (outcome.stoppedBy) next.stoppedBy = outcome.stoppedBy;
     return next;
   });
 }

@@ -3,6 +3,7 @@ import type { Plan } from '../src/planning/plan.ts';
 import type { Claim, FinalResult } from '../src/protocol/claim.ts';
 import type { TaskOutput } from '../src/protocol/output.ts';
 import type { TaskMessage } from '../src/protocol/task.ts';
+import type { ModelWait } from '../src/limits/modelGate.ts';
 import { aggregate } from '../src/results/aggregate.ts';
 import { taskDirName } from '../src/workers/taskDirName.ts';
 import { abandon, advance, isSettled, recordOutcome, workerActorId, type StepState, type WorkerOutcome } from './steps.ts';
@@ -34,6 +35,8 @@ export interface TaskContext {
   failure: string | undefined;
   /** Why the task was cut short (deadline). */
   cutShort: string | undefined;
+  /** At the deadline, workers were waiting for the model API behind the open breaker: "model API unavailable for N s". */
+  modelUnavailable: string | undefined;
   plan: Plan | undefined;
   steps: StepState[];
   workspace: string | undefined;
@@ -139,6 +142,17 @@ export const taskMachine = setup({
         ...(params.fatal ? { failure: params.reason } : { cutShort: params.reason }),
       });
     }),
+    noteModelUnavailable: assign({
+      modelUnavailable: ({ self }) => {
+        // Read off the workers' own snapshots: one waiting behind the breaker knows since when the API refuses.
+        let since: number | undefined;
+        for (const child of Object.values(self.getSnapshot().children ?? {})) {
+          const wait = (child?.getSnapshot() as { context?: { wait?: ModelWait } } | undefined)?.context?.wait;
+          if (wait?.reason === 'breaker_open' && wait.unavailableSince !== undefined) since = Math.min(since ?? Infinity, wait.unavailableSince);
+        }
+        return since === undefined ? undefined : `model API unavailable for ${Math.max(0, Math.round((Date.now() - since) / 1000))} s`;
+      },
+    }),
     aggregate: assign({
       output: ({ context }) =>
         aggregate({
@@ -148,6 +162,7 @@ export const taskMachine = setup({
           failure: context.failure ?? context.rejection,
           cutShort: context.cutShort,
           workspace: context.workspace,
+          ...(context.modelUnavailable ? { reason: 'model_api_unavailable' as const } : {}),
           startedAt: context.startedAt,
           finishedAt: Date.now(),
         }),
@@ -172,6 +187,7 @@ export const taskMachine = setup({
       pendingCancel: resume?.cancel,
       failure: undefined,
       cutShort: undefined,
+      modelUnavailable: undefined,
       plan,
       // A resumed task keeps what its finished workers did; the others run (again).
       steps: (plan?.steps ?? []).map((step): StepState => {
@@ -256,13 +272,18 @@ export const taskMachine = setup({
       after: {
         untilDeadline: {
           target: 'aggregating',
-          actions: {
-            type: 'abandonRunning',
-            params: ({ context }) => ({
-              reason: `timed out after ${context.task?.metadata.timeout_seconds ?? 0}s`,
-              fatal: false,
-            }),
-          },
+          actions: [
+            'noteModelUnavailable',
+            {
+              type: 'abandonRunning',
+              params: ({ context }) => ({
+                reason: context.modelUnavailable
+                  ? `timed out after ${context.task?.metadata.timeout_seconds ?? 0}s: ${context.modelUnavailable}`
+                  : `timed out after ${context.task?.metadata.timeout_seconds ?? 0}s`,
+                fatal: false,
+              }),
+            },
+          ],
         },
       },
     },

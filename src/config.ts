@@ -3,6 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ModelPriceSchema } from './limits/prices.ts';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
 import { ALLOWED_HOST } from './workers/sandbox/egressProxy.ts';
 
@@ -10,6 +11,17 @@ import { ALLOWED_HOST } from './workers/sandbox/egressProxy.ts';
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** `400000` (input and output alike) or `400000:80000` (input:output), or the object itself. */
+const TokensPerMinuteSchema = z.preprocess(
+  (value) => {
+    if (typeof value === 'number') return { input: value, output: value };
+    if (typeof value !== 'string') return value;
+    const [input, output = input] = value.split(':');
+    return { input, output };
+  },
+  z.object({ input: int(1, 1_000_000_000), output: int(1, 1_000_000_000) }, { error: 'must be <n> or <input>:<output> tokens per minute' }),
+);
 
 /**
  * Every option of the listener, with its default. Read once at start-up
@@ -101,6 +113,22 @@ export const ConfigSchema = z.object({
    * when Redis is down and every command hangs.
    */
   shutdownMarginMs: int(0, 600_000).default(5000),
+  /** Model requests in flight at once over the whole domain (every instance on this Redis); none when absent. */
+  maxModelCalls: int(1, 100_000).optional(),
+  /** Tokens per minute over the whole domain, input and output counted separately (`n` or `input:output`); none when absent. */
+  tokensPerMinute: TokensPerMinuteSchema.optional(),
+  /** A model-call slot not renewed for this long is taken back (its instance died); renewed every third of it. */
+  modelLeaseTtlMs: int(1000, 3_600_000).default(60_000),
+  /** 429/529/overloaded answers in a row, across the domain, that open the circuit breaker. */
+  breakerThreshold: int(1, 1000).default(3),
+  /** How long the breaker stays open when the API sent no retry-after; doubles with each failed probe. */
+  breakerCooldownMs: int(10, 3_600_000).default(10_000),
+  /** The longest the breaker stays open between probes. */
+  breakerMaxCooldownMs: int(10, 3_600_000).default(120_000),
+  /** Dollars a task may spend on model calls, unless its `metadata.budget_usd` says otherwise; no limit when absent. */
+  taskBudgetUsd: z.coerce.number().positive().max(1_000_000).optional(),
+  /** Price overrides or additions, model id → { input, output, cache_write, cache_read } in dollars per million tokens. */
+  prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   /** Dead letters kept (oldest dropped). */
   deadLetterLimit: int(1, 10_000_000).default(10_000),
   /** Port of the HTTP server with /metrics and /healthz; off when absent (0 picks a free port). */
@@ -114,7 +142,10 @@ export const ConfigSchema = z.object({
       apiKey: z.string().min(1).optional(),
       /** Env: ANTHROPIC_BASE_URL. */
       baseURL: z.url().optional(),
-      /** The SDK's own retries of 408/409/429/5xx, honouring retry-after. */
+      /**
+       * Retries of 408/409/5xx and connection failures, honouring retry-after. Done by the model gate (the
+       * SDK's own retries are off), so each retry takes a slot; 429/529 are waited out, not counted here.
+       */
       maxRetries: int(0, 20).default(4),
       requestTimeoutMs: int(1000, 3_600_000).default(600_000),
       /** Model for the LLM planner (alias or id). */

@@ -55,6 +55,11 @@ export function buildCli(): Command {
     .option('--git-author-email <email>', 'their e-mail (default backend-orchestrator@localhost)')
     .option('--unsafe-no-sandbox', 'run Bash without the bubblewrap sandbox (only inside a throwaway container)')
     .option('--allow-domain <host>', 'a host Bash may reach through the egress proxy, e.g. registry.npmjs.org or *.github.com (repeatable)', collect, [])
+    .option('--max-model-calls <n>', 'model requests in flight at once over the whole domain (all instances)', integer('--max-model-calls'))
+    .option('--tokens-per-minute <n>', 'tokens per minute over the whole domain: <n>, or <input>:<output>')
+    .option('--task-budget-usd <usd>', 'dollars a task may spend on model calls unless its metadata.budget_usd says otherwise', Number)
+    .option('--breaker-threshold <n>', '429/529 answers in a row that open the shared circuit breaker', integer('--breaker-threshold'))
+    .option('--breaker-cooldown-ms <ms>', 'how long the breaker stays open when the API sent no retry-after', integer('--breaker-cooldown-ms'))
     .action(async (opts, cmd: Command) => runStart({ ...cmd.optsWithGlobals(), ...opts }));
 
   program

@@ -6,14 +6,19 @@ const fit = (text: string, width: number): string => (text.length <= width ? tex
 const MARK: Record<WorkerView['state'], string> = {
   waiting: '·',
   running: '▶',
+  waiting_for_model: '⏸',
   retrying: '↻',
   succeeded: '✓',
   failed: '✗',
 };
 
+const usd = (value: number): string => `$${value < 10 ? value.toFixed(4) : value.toFixed(2)}`;
+
 function workerCell(w: WorkerView): string {
-  const extra = w.state === 'running' || w.state === 'retrying' ? ` ${seconds(w.sinceMs)}${w.attempt > 1 ? ` #${w.attempt}` : ''}` : '';
-  return `${MARK[w.state]} ${w.worker.replace('-worker', '')} ${w.state}${extra}`;
+  const timed = w.state === 'running' || w.state === 'retrying' || w.state === 'waiting_for_model';
+  const extra = timed ? ` ${seconds(w.sinceMs)}${w.attempt > 1 ? ` #${w.attempt}` : ''}` : '';
+  const state = w.state === 'waiting_for_model' ? `waiting for ${w.waitingFor === 'breaker_open' ? 'the API' : (w.waitingFor ?? 'model').replaceAll('_', ' ')}` : w.state;
+  return `${MARK[w.state]} ${w.worker.replace('-worker', '')} ${state}${extra}`;
 }
 
 /**
@@ -27,12 +32,17 @@ export function renderOverview(o: Overview, width = 100, height = 40): string[] 
   lines.push(`backend-orchestrator watch · domain ${o.domain} · ${new Date(o.at).toISOString()}`);
   lines.push(`queue: ${o.pending} pending, ${o.tasks.length} in flight · instances: ${alive} alive of ${o.instances.length}`);
   for (const i of o.instances) {
-    lines.push(`  ${i.alive ? '●' : '○'} ${i.agentId} ${i.status}${i.model ? ` · ${i.model}` : ''}${i.concurrency ? ` · concurrency ${i.concurrency}` : ''}`);
+    lines.push(
+      `  ${i.alive ? '●' : '○'} ${i.agentId} ${i.status}${i.model ? ` · ${i.model}` : ''}${i.concurrency ? ` · concurrency ${i.concurrency}` : ''} · ${usd(i.spendUsd)} spent`,
+    );
   }
+  const api = o.modelApi;
+  const down = api.unavailableSince !== undefined ? ` for ${seconds(Math.max(0, o.at - api.unavailableSince))}` : '';
+  lines.push(`model API: breaker ${api.breaker.replace('_', '-')}${down} · ${api.callsInFlight} calls in flight`);
   lines.push('');
   lines.push(o.tasks.length ? 'TASKS IN FLIGHT' : 'no task in flight');
   for (const t of o.tasks) {
-    lines.push(`  ${t.taskId.slice(0, 8)} ${fit(t.state, 11)} ${seconds(t.elapsedMs).padStart(7)}  ${t.owner ?? '(no holder)'}  ${t.description}`);
+    lines.push(`  ${t.taskId.slice(0, 8)} ${fit(t.state, 11)} ${seconds(t.elapsedMs).padStart(7)} ${usd(t.spendUsd).padStart(9)}  ${t.owner ?? '(no holder)'}  ${t.description}`);
     if (t.workers.length) lines.push(`           ${t.workers.map(workerCell).join('   ')}`);
     for (const w of t.workers.filter((x) => x.error)) lines.push(`           ${w.worker}: ${w.error}`);
   }

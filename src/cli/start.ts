@@ -33,6 +33,11 @@ export interface StartOptions {
   gitAuthorEmail?: string;
   unsafeNoSandbox?: boolean;
   allowDomain?: string[];
+  maxModelCalls?: number;
+  tokensPerMinute?: string;
+  taskBudgetUsd?: number;
+  breakerThreshold?: number;
+  breakerCooldownMs?: number;
 }
 
 /** Maps CLI flags onto config options; the schema checks every value. */
@@ -65,6 +70,11 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.gitAuthorEmail !== undefined) c.gitAuthorEmail = o.gitAuthorEmail;
   if (o.unsafeNoSandbox !== undefined) c.unsafeNoSandbox = o.unsafeNoSandbox;
   if (o.allowDomain !== undefined && o.allowDomain.length > 0) c.allowDomains = o.allowDomain;
+  if (o.maxModelCalls !== undefined) c.maxModelCalls = o.maxModelCalls;
+  if (o.tokensPerMinute !== undefined) c.tokensPerMinute = o.tokensPerMinute;
+  if (o.taskBudgetUsd !== undefined) c.taskBudgetUsd = o.taskBudgetUsd;
+  if (o.breakerThreshold !== undefined) c.breakerThreshold = o.breakerThreshold;
+  if (o.breakerCooldownMs !== undefined) c.breakerCooldownMs = o.breakerCooldownMs;
   return c as ConfigInput;
 }
 

@@ -12,9 +12,20 @@ export interface InstanceView {
   lastHeartbeat: string | undefined;
   model: string | undefined;
   concurrency: string | undefined;
+  /** Dollars this instance has spent on model calls (all its tasks, since the domain's spend hash began). */
+  spendUsd: number;
 }
 
-export type WorkerState = 'waiting' | 'running' | 'retrying' | 'succeeded' | 'failed';
+export type WorkerState = 'waiting' | 'running' | 'waiting_for_model' | 'retrying' | 'succeeded' | 'failed';
+
+/** The domain's shared limits on the model API (src/limits/modelGate.ts), read off Redis. */
+export interface ModelApiView {
+  breaker: 'closed' | 'open' | 'half_open';
+  /** Since when the API has refused (breaker not closed). */
+  unavailableSince: number | undefined;
+  /** Leases held: model requests in flight over the domain (expired ones included until the next acquire takes them back). */
+  callsInFlight: number;
+}
 
 export interface WorkerView {
   worker: WorkerName;
@@ -23,6 +34,8 @@ export interface WorkerView {
   /** Since the current attempt started (running), or since it failed. */
   sinceMs: number | undefined;
   error: string | undefined;
+  /** What its model call waits for (state waiting_for_model): model_slot, tokens_per_minute, breaker_open, retry_after. */
+  waitingFor?: string;
 }
 
 export interface TaskView {
@@ -33,6 +46,8 @@ export interface TaskView {
   state: string;
   elapsedMs: number | undefined;
   workers: WorkerView[];
+  /** Dollars the task has spent so far (its checkpoint's running sum). */
+  spendUsd: number;
 }
 
 export interface FailureView {
@@ -48,6 +63,7 @@ export interface Overview {
   instances: InstanceView[];
   tasks: TaskView[];
   failures: FailureView[];
+  modelApi: ModelApiView;
   at: number;
 }
 
@@ -74,7 +90,9 @@ export function taskView(raw: Buffer | string, hash: Record<string, string>, now
       ? 'succeeded'
       : progress?.status === 'running'
         ? 'running'
-        : progress?.status === 'failed'
+        : progress?.status === 'waiting_for_model'
+          ? 'waiting_for_model'
+          : progress?.status === 'failed'
           ? 'retrying'
           : 'waiting';
     return {
@@ -84,6 +102,7 @@ export function taskView(raw: Buffer | string, hash: Record<string, string>, now
       // Another instance's clock, or a read that began just before the write: never show negative time.
       sinceMs: progress && !done ? Math.max(0, now - progress.at) : undefined,
       error: progress?.status === 'failed' ? progress.error : undefined,
+      ...(state === 'waiting_for_model' && progress?.reason ? { waitingFor: progress.reason } : {}),
     };
   });
   const state =
@@ -94,16 +113,27 @@ export function taskView(raw: Buffer | string, hash: Record<string, string>, now
         : workers.every((w) => w.state === 'succeeded')
           ? 'publishing'
           : 'dispatching';
-  return { taskId, description, owner: hash.owner, state, elapsedMs: claimedAt ? Math.max(0, now - claimedAt) : undefined, workers };
+  return {
+    taskId,
+    description,
+    owner: hash.owner,
+    state,
+    elapsedMs: claimedAt ? Math.max(0, now - claimedAt) : undefined,
+    workers,
+    spendUsd: Number(hash.spend_usd ?? 0) || 0,
+  };
 }
 
 /** Everything `watch` shows, read from Redis: works across any number of instances. */
 export async function readOverview(redis: Redis, keys: Keys, domain: string, now = Date.now()): Promise<Overview> {
-  const [pending, active, ids, failures] = await Promise.all([
+  const [pending, active, ids, failures, spend, breaker, callsInFlight] = await Promise.all([
     redis.llen(keys.pending),
     redis.lrangeBuffer(keys.active, 0, 99),
     redis.smembers(keys.agentsOfDomain),
     redis.lrange(keys.recentFailures, 0, 9),
+    redis.hgetall(keys.spend),
+    redis.hmget(keys.modelBreaker, 'state', 'since'),
+    redis.zcard(keys.modelLeases),
   ]);
   const p = redis.pipeline();
   for (const raw of active) {
@@ -122,6 +152,7 @@ export async function readOverview(redis: Redis, keys: Keys, domain: string, now
       lastHeartbeat: info.last_heartbeat,
       model: info.model,
       concurrency: info.concurrency,
+      spendUsd: Number(spend[agentId] ?? 0) || 0,
     };
   });
   return {
@@ -130,6 +161,11 @@ export async function readOverview(redis: Redis, keys: Keys, domain: string, now
     instances,
     tasks,
     failures: failures.map((f) => parse<FailureView>(f)).filter((f): f is FailureView => f !== undefined),
+    modelApi: {
+      breaker: breaker[0] === 'open' || breaker[0] === 'half_open' ? breaker[0] : 'closed',
+      unavailableSince: breaker[0] === 'open' || breaker[0] === 'half_open' ? Number(breaker[1]) || undefined : undefined,
+      callsInFlight,
+    },
     at: now,
   };
 }

@@ -38,6 +38,12 @@ export interface Metrics {
   workerRetried(worker: WorkerName): void;
   tokens(worker: WorkerName, usage: Usage): void;
   deadLettered(): void;
+  /** Dollars of one model call, by worker (or `planner`) and model id. */
+  cost(worker: WorkerName | 'planner', model: string, usd: number): void;
+  /** A worker's model call started (+1) or stopped (-1) waiting for the domain's limits or breaker. */
+  waitingForModel(reason: string, delta: 1 | -1): void;
+  /** The shared circuit breaker's state, as this instance last saw it. */
+  breaker(state: 'closed' | 'open' | 'half_open'): void;
 }
 
 // Tasks run several LLM workers: seconds to tens of minutes.
@@ -122,8 +128,30 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  const cost = new Counter({
+    name: 'orchestrator_cost_usd_total',
+    help: 'Dollars spent on model calls at the price table, by worker (or planner) and model id.',
+    labelNames: ['worker', 'model'] as const,
+    registers,
+  });
+  const waiting = new Gauge({
+    name: 'orchestrator_workers_waiting_for_model',
+    help: 'Workers whose model call waits, by reason (model_slot, tokens_per_minute, breaker_open, retry_after).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const breaker = new Gauge({
+    name: 'orchestrator_model_breaker_open',
+    help: 'The shared circuit breaker over the model API as this instance last saw it: 0 closed, 1 open, 0.5 half-open.',
+    registers,
+  });
+  breaker.set(0);
+
   return {
     registry,
+    cost: (worker, model, usd) => cost.inc({ worker, model }, usd),
+    waitingForModel: (reason, delta) => waiting.inc({ reason }, delta),
+    breaker: (state) => breaker.set(state === 'closed' ? 0 : state === 'open' ? 1 : 0.5),
     taskStarted: () => inFlight.inc(),
     taskFinished(outcome, durationMs) {
       inFlight.dec();

@@ -22,6 +22,16 @@ export interface Keys {
   recentFailures: string;
   /** Ours: control messages to every listener of the domain (cancel). */
   control: string;
+  /** Ours: model-call leases in flight across the domain (ZSET lease id → expiry ms), see src/limits/modelGate.ts. */
+  modelLeases: string;
+  /** Ours: the domain's circuit breaker over the model API (HASH). */
+  modelBreaker: string;
+  /** Ours: tokens used per minute, `in:{minute}` and `out:{minute}` (HASH). */
+  modelTokens: string;
+  /** Ours: a message on each lease release, so waiting instances try again at once. */
+  modelReleases: string;
+  /** Ours: dollars spent per instance (HASH agent id → USD). */
+  spend: string;
   /** Ours: the prefix of everything else we keep. */
   own: string;
 }
@@ -43,6 +53,11 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
     control: `${ownPrefix}control`,
     recentFailures: `${ownPrefix}recent-failures`,
+    modelLeases: `${ownPrefix}model:leases`,
+    modelBreaker: `${ownPrefix}model:breaker`,
+    modelTokens: `${ownPrefix}model:tokens`,
+    modelReleases: `${ownPrefix}model:releases`,
+    spend: `${ownPrefix}spend`,
     own: ownPrefix,
   };
 }

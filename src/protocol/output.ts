@@ -34,6 +34,8 @@ export interface WorkerResult {
   files_modified: string[];
   issues: string[];
   usage: Usage;
+  /** Dollars of this run's model calls, at the price table's rates (absent in checkpoints written before prices existed). */
+  cost_usd?: number;
   turns: number;
   /** Extra structured fields the model reported (endpoints, tables, ...). */
   report?: Record<string, unknown>;
@@ -56,7 +58,8 @@ export interface WorkerDetail {
   files_modified?: string[];
   issues?: string[];
   error?: string;
-  usage?: Usage;
+  /** Tokens and dollars of every attempt of this worker, failed ones included. */
+  usage?: CostedUsage;
   report?: Record<string, unknown>;
   /** The commit of this worker's changes on the task branch (worktree isolation). */
   commit?: string;
@@ -78,6 +81,9 @@ export interface TaskGit {
   diffstat: string;
 }
 
+/** Token usage with what it cost, at the price table's rates. */
+export type CostedUsage = Usage & { cost_usd: number };
+
 /** The output object of ../shared/PROTOCOL.md, JSON-encoded into `results:{id}.output`. */
 export interface TaskOutput {
   status: 'completed' | 'partial' | 'failed';
@@ -93,7 +99,10 @@ export interface TaskOutput {
   details: Partial<Record<WorkerName, WorkerDetail>>;
   workspace?: string;
   plan?: { source: string; steps: { worker: WorkerName; depends_on: WorkerName[]; critical: boolean }[] };
-  usage?: Usage;
+  /** All workers' tokens and dollars (the planner's call is not counted in the task). */
+  usage?: CostedUsage;
+  /** Why the task was stopped short: `budget` (a worker reached the task's budget), `model_api_unavailable` (the deadline came while the breaker was open). */
+  reason?: 'budget' | 'model_api_unavailable';
   timings?: { started_at: string; finished_at: string; duration_ms: number };
   error?: string;
   /** With --project: the project folder; `files_created`/`files_modified` are relative to it. */

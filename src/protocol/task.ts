@@ -20,6 +20,8 @@ export const TaskMessageSchema = z.looseObject({
     .looseObject({
       priority: z.enum(['low', 'normal', 'high']).default('normal'),
       timeout_seconds: z.number().positive().max(7 * 24 * 3600).default(300),
+      /** Dollars the task may spend on model calls (ours, not in PROTOCOL.md; peers that do not know it leave it out). */
+      budget_usd: z.number().positive().max(1_000_000).optional(),
     })
     .default({ priority: 'normal', timeout_seconds: 300 }),
 });

@@ -27,10 +27,12 @@ export const claimKeyOf = (raw: Buffer | string, parsed: ParsedTask): string =>
 
 /** Where a worker stands, as `watch` shows it (field `worker:{name}`). */
 export interface WorkerProgress {
-  status: 'running' | 'succeeded' | 'failed';
+  status: 'running' | 'waiting_for_model' | 'succeeded' | 'failed';
   attempt: number;
   at: number;
   error?: string;
+  /** Why a model call waits (status waiting_for_model): model_slot, tokens_per_minute, breaker_open, retry_after. */
+  reason?: string;
 }
 
 // One step of progress in one command: checkpoint fields (ARGV[2 .. n+1],

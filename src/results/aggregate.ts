@@ -1,6 +1,7 @@
 import type { StepState } from './steps.ts';
 import type { Plan } from '../planning/plan.ts';
-import { addUsage, ZERO_USAGE, type Outcome, type TaskOutput, type WorkerDetail, type WorkerName } from '../protocol/output.ts';
+import { roundUsd } from '../limits/prices.ts';
+import { addUsage, ZERO_USAGE, type CostedUsage, type Outcome, type TaskOutput, type WorkerDetail, type WorkerName } from '../protocol/output.ts';
 
 export interface AggregateInput {
   taskId: string;
@@ -11,6 +12,8 @@ export interface AggregateInput {
   /** A reason the task was cut short (deadline); the outcome still follows the steps. */
   cutShort: string | undefined;
   workspace: string | undefined;
+  /** Set when the deadline came while the model API was unavailable (the breaker open). */
+  reason?: 'model_api_unavailable';
   startedAt: number;
   finishedAt: number;
 }
@@ -56,6 +59,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
 
   const details: Partial<Record<WorkerName, WorkerDetail>> = {};
   let usage = ZERO_USAGE;
+  let cost = 0;
   for (const s of steps) {
     const detail: WorkerDetail = {
       status: s.status === 'succeeded' ? 'succeeded' : s.status === 'failed' ? 'failed' : 'skipped',
@@ -70,10 +74,15 @@ export function aggregate(input: AggregateInput): TaskOutput {
       detail.files_created = s.result.files_created;
       detail.files_modified = s.result.files_modified;
       detail.issues = s.result.issues;
-      detail.usage = s.result.usage;
       if (s.result.report) detail.report = s.result.report;
       if (s.result.commit) detail.commit = s.result.commit;
-      usage = addUsage(usage, s.result.usage);
+    }
+    // Every attempt's spend (a resumed task's finished workers: their result's).
+    const spent = s.spent ?? (s.result ? { usage: s.result.usage, cost_usd: s.result.cost_usd ?? 0 } : undefined);
+    if (spent) {
+      detail.usage = { ...spent.usage, cost_usd: roundUsd(spent.cost_usd) } satisfies CostedUsage;
+      usage = addUsage(usage, spent.usage);
+      cost += spent.cost_usd;
     }
     details[s.step.worker] = detail;
   }
@@ -94,7 +103,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
     summary,
     issues,
     details,
-    usage,
+    usage: { ...usage, cost_usd: roundUsd(cost) },
     timings: {
       started_at: new Date(input.startedAt).toISOString(),
       finished_at: new Date(input.finishedAt).toISOString(),
@@ -111,5 +120,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
     };
   }
   if (error !== undefined) output.error = error;
+  if (steps.some((s) => s.stoppedBy === 'budget')) output.reason = 'budget';
+  else if (input.reason) output.reason = input.reason;
   return output;
 }

@@ -1,5 +1,6 @@
 import type { PlanStep } from '../planning/plan.ts';
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
+import type { Spent } from '../workers/workerRunError.ts';
 
 export type StepStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -11,6 +12,10 @@ export interface StepState {
   result?: WorkerResult;
   error?: string;
   durationMs?: number;
+  /** Tokens and dollars of all its attempts. */
+  spent?: Spent;
+  /** It stopped at a budget guard. */
+  stoppedBy?: 'budget';
 }
 
 /** What a worker actor reports when it reaches a final state. */
@@ -21,4 +26,6 @@ export interface WorkerOutcome {
   durationMs: number;
   result?: WorkerResult;
   error?: string;
+  spent?: Spent;
+  stoppedBy?: 'budget';
 }

@@ -3,6 +3,7 @@ import { fromCallback, fromPromise } from 'xstate';
 import { listenerMachine } from '../../machines/listener.machine.ts';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
+import type { ModelWait } from '../limits/modelGate.ts';
 import type { Logger } from '../logger.ts';
 import type { Plan } from '../planning/plan.ts';
 import type { Claim, FinalResult } from '../protocol/claim.ts';
@@ -35,13 +36,23 @@ export interface RuntimeDeps {
   registryInfo?: Record<string, string>;
   plan(task: TaskMessage, signal: AbortSignal): Promise<Plan>;
   /** Runs one attempt of one worker; throws WorkerRunError (or anything, taken as not retryable). */
-  runAgent(input: AgentRunInput, signal: AbortSignal): Promise<WorkerResult>;
+  runAgent(input: AgentRunInput, signal: AbortSignal, hooks: RunHooks): Promise<WorkerResult>;
+  /** A task left this instance (published, or another holder publishes it). */
+  onTaskDone?(claimKey: string): void;
   /** Called once a worker's result is in its task's checkpoint (the crash suite's witness). */
   onWorkerSaved?(input: AgentRunInput): void;
   /** Runs before each publication attempt (the project merge); its result is what gets published. */
   beforePublish?(result: FinalResult): Promise<FinalResult>;
   /** Removes the orchestrator's own secrets from text before it is published (src/secrets.ts). */
   scrub?(text: string): string;
+}
+
+/** What a run tells the worker actor about its model calls. */
+export interface RunHooks {
+  /** A model call waits for the domain's limits or breaker (told again when the reason changes). */
+  onWait(wait: ModelWait): void;
+  /** It goes ahead again. */
+  onResume(): void;
 }
 
 const describePlan = (plan: Plan): string =>
@@ -86,8 +97,28 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       fields: progressField(worker, { status: 'running', attempt, at: started }),
       lines: [`${worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`],
     });
+    // The worker machine shows the wait (running.waitingForModel), watch shows it from the checkpoint.
+    let waitingFor: string | undefined;
+    const hooks: RunHooks = {
+      onWait(wait) {
+        if (signal.aborted || waitingFor === wait.reason) return;
+        waitingFor = wait.reason;
+        input.worker?.send({ type: 'MODEL_WAIT', ...wait });
+        void progress({
+          claimKey,
+          taskId,
+          fields: progressField(worker, { status: 'waiting_for_model', attempt, at: Date.now(), reason: wait.reason }),
+        });
+      },
+      onResume() {
+        if (signal.aborted || waitingFor === undefined) return;
+        waitingFor = undefined;
+        input.worker?.send({ type: 'MODEL_RESUMED' });
+        void progress({ claimKey, taskId, fields: progressField(worker, { status: 'running', attempt, at: Date.now() }) });
+      },
+    };
     try {
-      const result = await deps.runAgent(input, signal);
+      const result = await deps.runAgent(input, signal, hooks);
       const ms = Date.now() - started;
       const tokens = result.usage.input_tokens + result.usage.output_tokens;
       // Awaited, and not through `progress`: the result must be in the checkpoint before the worker counts as done.
@@ -146,12 +177,14 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
         input,
       );
+      deps.onTaskDone?.(input.claimKey);
       const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
       if (input.deadLetter !== undefined) logger.warn({ ...fields, reason: input.deadLetter }, 'message dead-lettered');
       else logger.info(fields, 'result published');
       return { published: true };
     } catch (error) {
       if (!(error instanceof OwnershipLostError)) throw error;
+      deps.onTaskDone?.(input.claimKey);
       logger.warn({ task_id: input.taskId, claim: input.claimKey }, error.message);
       return { published: false };
     }

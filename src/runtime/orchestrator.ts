@@ -5,6 +5,11 @@ import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { ListenerEmitted } from '../../machines/listener.machine.ts';
 import { scriptedLatency, type Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
+import { createSpendLedger } from '../limits/ledger.ts';
+import { createModelGate, type ModelGate } from '../limits/modelGate.ts';
+import { DEFAULT_PRICES, priceOf, type PriceTable } from '../limits/prices.ts';
+import { TaskBudgetExceededError } from '../limits/taskBudgetExceededError.ts';
 import { createAnthropicModel } from '../models/anthropic.ts';
 import { resolveModelId } from '../models/aliases.ts';
 import { createScriptedModel } from '../models/scripted.ts';
@@ -21,7 +26,8 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
 import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/connection.ts';
 import { loadAgents } from '../workers/agentFile.ts';
-import { isRetryable } from '../workers/errors.ts';
+import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
+import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
 import { chooseSandbox, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
 import { startEgressProxy } from '../workers/sandbox/egressProxy.ts';
@@ -29,7 +35,7 @@ import { sandboxEnv } from '../workers/tools/index.ts';
 import { createScrubber, ownSecrets, scrubDeep } from '../secrets.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
-import { createRuntimeMachine } from './machines.ts';
+import { createRuntimeMachine, type RunHooks } from './machines.ts';
 import { openTaskWorkspaces } from './projectSetup.ts';
 
 export interface OrchestratorOptions {
@@ -64,13 +70,18 @@ export interface Orchestrator {
 
 export type StopResult = { clean: true } | { clean: false; reason: string };
 
+/** The real API goes through the shared gate always; the scripted stand-in only when limits are asked for. */
+const gated = (config: Config, options: OrchestratorOptions): boolean =>
+  (config.model === 'anthropic' && !options.model) || config.maxModelCalls !== undefined || config.tokensPerMinute !== undefined;
+
 function buildModel(config: Config, options: OrchestratorOptions): ModelClient {
   if (options.model) return options.model;
   if (config.model === 'anthropic') {
     return createAnthropicModel({
       apiKey: config.anthropic.apiKey!,
       ...(config.anthropic.baseURL ? { baseURL: config.anthropic.baseURL } : {}),
-      maxRetries: config.anthropic.maxRetries,
+      // The gate retries, each retry through a slot, and every 429/529 reaches the shared breaker.
+      maxRetries: 0,
       timeoutMs: config.anthropic.requestTimeoutMs,
     });
   }
@@ -108,6 +119,11 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   });
   const model = buildModel(config, options);
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
+  // Every model id the agents and the planner use must have a price, or spend could not be counted.
+  const prices: PriceTable = { ...DEFAULT_PRICES, ...config.prices };
+  for (const id of new Set([...[...agents.values()].map((a) => resolveModel(a.model)), resolveModel(config.anthropic.plannerModel)])) {
+    priceOf(id, prices);
+  }
   const runner = createWorkerRunner({
     agents,
     model,
@@ -130,8 +146,52 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       ...(egress ? { proxySocket: egress.socketPath } : {}),
     },
   });
+  const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
+
+  // Metrics read the actors' snapshots through inspection: attached only when
+  // asked for, so a listener without --metrics-port or --inspect pays nothing.
+  const metrics =
+    config.metricsPort === undefined
+      ? undefined
+      : createMetrics({
+          queueDepth: async () => {
+            const [pending, active] = await Promise.all([redis.llen(keys.pending), redis.llen(keys.active)]);
+            return { pending, active };
+          },
+          onCollectError: (err) => logger.warn({ err }, 'queue depth unavailable'),
+        });
+
+  let gate: ModelGate | undefined;
+  let gateSubscriber: ReturnType<typeof connectRedis> | undefined;
+  if (gated(config, options)) {
+    gateSubscriber = connectRedis(config.redisUrl, `${config.agentId}:model-gate`);
+    gate = await createModelGate({
+      redis,
+      subscriber: gateSubscriber,
+      keys,
+      maxCalls: config.maxModelCalls,
+      tokensPerMinute: config.tokensPerMinute,
+      leaseTtlMs: config.modelLeaseTtlMs,
+      breakerThreshold: config.breakerThreshold,
+      breakerCooldownMs: config.breakerCooldownMs,
+      breakerMaxCooldownMs: config.breakerMaxCooldownMs,
+      onBreaker: (state) => {
+        logger[state === 'closed' ? 'info' : 'warn']({ breaker: state }, `model API circuit breaker ${state.replace('_', '-')}`);
+        metrics?.breaker(state);
+      },
+      onError: (err) => logger.warn({ err }, 'model gate: Redis did not answer'),
+    });
+  }
+  const guard: ModelGuard = { gate, prices, retries: config.anthropic.maxRetries, retryBaseMs: 500 };
+  const ledger = createSpendLedger({ redis, keys, agentId: config.agentId, onError: (err) => logger.warn({ err }, 'could not record spend') });
+
   const llm =
-    config.planner === 'llm' ? createLlmPlanner({ model, modelId: resolveModel(config.anthropic.plannerModel) }) : undefined;
+    config.planner === 'llm'
+      ? createLlmPlanner({
+          model: guardModel(model, guard, { onSpend: (id, _usage, usd) => metrics?.cost('planner', id, usd) }),
+          modelId: resolveModel(config.anthropic.plannerModel),
+        })
+      : undefined;
 
   const runLog = config.model === 'scripted' && !options.model ? config.scripted.runLog : undefined;
   const record = (what: 'start' | 'done', input: AgentRunInput): void => {
@@ -154,9 +214,32 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   };
 
   const scrub = createScrubber(ownSecrets(config));
-  const runAgent = async (input: AgentRunInput, signal: AbortSignal) => {
+  const runAgent = async (input: AgentRunInput, signal: AbortSignal, hooks: RunHooks) => {
     record('start', input);
-    if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker: input.step.worker }, NO_SANDBOX_WARNING);
+    const worker = input.step.worker;
+    if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker }, NO_SANDBOX_WARNING);
+    const budgetUsd = input.task.metadata.budget_usd ?? config.taskBudgetUsd;
+    let waiting: string | undefined;
+    const runModel = guardModel(model, guard, {
+      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: () => ledger.spent(input.claimKey) } } : {}),
+      onSpend: async (id, _usage, usd) => {
+        metrics?.cost(worker, id, usd);
+        await ledger.add(input.claimKey, usd);
+      },
+      onWait: (wait) => {
+        if (metrics && waiting !== wait.reason) {
+          if (waiting !== undefined) metrics.waitingForModel(waiting, -1);
+          metrics.waitingForModel(wait.reason, 1);
+        }
+        waiting = wait.reason;
+        hooks.onWait(wait);
+      },
+      onResume: () => {
+        if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
+        waiting = undefined;
+        hooks.onResume();
+      },
+    });
     try {
       // With a project, the task's worktree (or the project folder itself); otherwise its own folder.
       const place = workspaces
@@ -171,23 +254,24 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         survey: found,
       });
       const raw = await runner(
-        { taskId: input.taskId, worker: input.step.worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox },
+        { taskId: input.taskId, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
         signal,
       );
       // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
-      const result = scrubDeep(raw, scrub) as WorkerResult;
+      const result = { ...(scrubDeep(raw, scrub) as WorkerResult), cost_usd: runModel.spent().cost_usd };
       // Committed before the result is checkpointed: a recorded result always has its commit.
       const commit = await workspaces?.commit(input.taskId, result, input.task.payload.description);
       return commit ? { ...result, commit } : result;
     } catch (error) {
-      throw new WorkerRunError(scrub(error instanceof Error ? error.message : String(error)), {
-        retryable: isRetryable(error),
-        cause: error,
-      });
+      const message = scrub(error instanceof Error ? error.message : String(error));
+      const spent = runModel.spent();
+      if (error instanceof TaskBudgetExceededError) throw new WorkerBudgetError(message, 'task_usd', { cause: error, spent });
+      if (error instanceof AgentTokenBudgetError) throw new WorkerBudgetError(message, 'worker_tokens', { cause: error, spent });
+      throw new WorkerRunError(message, { retryable: isRetryable(error), cause: error, spent });
+    } finally {
+      if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
     }
   };
-
-  const blocking = connectRedis(config.redisUrl, `${config.agentId}:claims`);
 
   const machine = createRuntimeMachine({
     redis,
@@ -213,6 +297,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     onWorkerSaved: (input) => record('done', input),
     ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
     scrub,
+    onTaskDone: (claimKey) => ledger.forget(claimKey),
   });
 
   // Merged task branches are deleted once --keep-branches has passed: at start-up, then hourly.
@@ -222,18 +307,6 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const sweeper = workspaces ? setInterval(sweep, 3_600_000) : undefined;
   sweeper?.unref();
 
-  // Metrics read the actors' snapshots through inspection: attached only when
-  // asked for, so a listener without --metrics-port or --inspect pays nothing.
-  const metrics =
-    config.metricsPort === undefined
-      ? undefined
-      : createMetrics({
-          queueDepth: async () => {
-            const [pending, active] = await Promise.all([redis.llen(keys.pending), redis.llen(keys.active)]);
-            return { pending, active };
-          },
-          onCollectError: (err) => logger.warn({ err }, 'queue depth unavailable'),
-        });
   const observers = [...(metrics ? [observeActorMetrics(metrics)] : []), ...(options.inspect ? [options.inspect] : [])];
 
   const actor = createActor(machine, {
@@ -268,7 +341,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
 
   // Cancels reach whichever instance holds the task through the control channel.
   const control = connectRedis(config.redisUrl, `${config.agentId}:control`);
-  logRedisOutages({ commands: redis, claims: blocking, control }, logger, options.outageLog);
+  logRedisOutages({ commands: redis, claims: blocking, control, ...(gateSubscriber ? { 'model-gate': gateSubscriber } : {}) }, logger, options.outageLog);
   control.on('message', (_channel: string, text: string) => {
     let json: unknown;
     try {
@@ -339,7 +412,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         await http?.close();
         clearInterval(sweeper);
         await workspaces?.close();
-        await Promise.allSettled([redis.quit(), blocking.quit(), control.quit(), egress?.close()]);
+        await gate?.close();
+        await Promise.allSettled([redis.quit(), blocking.quit(), control.quit(), egress?.close(), ...(gateSubscriber ? [gateSubscriber.quit()] : [])]);
         return undefined;
       })();
       const reason = await Promise.race([finished, cutOff]);
@@ -355,7 +429,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       );
       actor.stop();
       clearInterval(sweeper);
-      for (const conn of [redis, blocking, control]) conn.disconnect();
+      for (const conn of [redis, blocking, control, ...(gateSubscriber ? [gateSubscriber] : [])]) conn.disconnect();
       void http?.close();
       void egress?.close();
       return { clean: false, reason };

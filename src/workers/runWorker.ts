@@ -54,7 +54,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
     const loop = await runAgentLoop({
       agent,
       prompt: input.prompt,
-      model: options.model,
+      model: input.model ?? options.model,
       modelId: options.resolveModel(agent.model),
       workspace,
       signal,

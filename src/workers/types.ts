@@ -1,3 +1,4 @@
+import type { ModelClient } from '../models/types.ts';
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 import type { SandboxBinds } from './sandbox/sandbox.ts';
@@ -21,6 +22,8 @@ export interface WorkerRunInput {
   attempt: number;
   /** What Bash may see besides the system; default: the workspace writable, nothing else. */
   binds?: SandboxBinds;
+  /** The model this run calls through (its budget, limits and books); default: the runner's. */
+  model?: ModelClient;
 }
 
 export type RunWorker = (input: WorkerRunInput, signal: AbortSignal) => Promise<WorkerResult>;

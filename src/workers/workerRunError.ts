@@ -1,3 +1,5 @@
+import type { Usage } from '../protocol/output.ts';
+
 /**
  * How a failed worker run reaches the worker machine: the I/O side decides
  * whether another attempt can help (`retryable`), so the machine's guard
@@ -6,8 +8,16 @@
 export class WorkerRunError extends Error {
   override name = 'WorkerRunError';
   readonly retryable: boolean;
-  constructor(message: string, options: { retryable: boolean; cause?: unknown }) {
+  /** What the failed attempt's answered model calls used and cost: spend counts whether or not the attempt succeeded. */
+  readonly spent: Spent | undefined;
+  constructor(message: string, options: { retryable: boolean; cause?: unknown; spent?: Spent }) {
     super(message, { cause: options.cause });
     this.retryable = options.retryable;
+    this.spent = options.spent;
   }
+}
+
+export interface Spent {
+  usage: Usage;
+  cost_usd: number;
 }

@@ -110,7 +110,8 @@ describe('crash suite (SIGKILL)', () => {
   }, 60_000);
 
   it('a second instance takes over the tasks of a killed one once its heartbeat expires', async () => {
-    const { domain, keys, runLog, launch } = setup('2000');
+    // Long enough that the first instance is still busy when the second has started, on a loaded machine too.
+    const { domain, keys, runLog, launch } = setup('5000');
     const redis = client();
     const pubs = await countPublications();
     try {

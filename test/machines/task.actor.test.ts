@@ -151,4 +151,31 @@ describe('task actor with stub actors', () => {
     expect(output.error).toMatch(/no backend worker matches this task/);
     expect(h.inputs).toHaveLength(0);
   });
+  it('at the deadline, with a worker waiting behind the open breaker, says the model API was unavailable and for how long', async () => {
+    const { machine } = build(dbThenApiAuth, async (input, signal) => {
+      if (input.step.worker === 'db-worker') return workerResult('db-worker');
+      // The API has refused for 7 s: this worker's call waits behind the breaker until the deadline.
+      input.worker?.send({ type: 'MODEL_WAIT', reason: 'breaker_open', unavailableSince: Date.now() - 7000 });
+      await sleep(60_000, signal);
+      throw new Error('not reached');
+    });
+    const { output } = await runTask(machine, taskInput(sampleTask({}, 1)));
+    expect(output.reason).toBe('model_api_unavailable');
+    expect(output.error).toMatch(/timed out after 1s: model API unavailable for (7|8) s/);
+    // What finished before is kept.
+    expect(output.details['db-worker']?.status).toBe('succeeded');
+    expect(output.files_created).toContain('src/db-worker.js');
+  }, 20_000);
+
+  it('a plain deadline, nobody waiting for the model, keeps the plain reason', async () => {
+    const { machine } = build(dbThenApiAuth, async (input, signal) => {
+      if (input.step.worker === 'db-worker') return workerResult('db-worker');
+      await sleep(60_000, signal);
+      throw new Error('not reached');
+    });
+    const { output } = await runTask(machine, taskInput(sampleTask({}, 1)));
+    expect(output.reason).toBeUndefined();
+    expect(output.error).toMatch(/timed out after 1s/);
+    expect(output.error).not.toMatch(/unavailable/);
+  }, 20_000);
 });

@@ -27,7 +27,8 @@ describe('diagrams of the machines', () => {
     const lines = all[name].split('\n');
     expect(lines[0]).toBe('stateDiagram-v2');
     for (const key of stateKeys(MACHINES[name])) {
-      expect(lines.some((l) => new RegExp(`(^|\\s)${key}( |$)`).test(l.trim())), `state ${key}`).toBe(true);
+      // A nested state is declared by its key in quotes (`state "working" as running_working`).
+      expect(lines.some((l) => new RegExp(`(^|[\\s"])${key}([ "]|$)`).test(l.trim())), `state ${key}`).toBe(true);
     }
   });
 

@@ -34,6 +34,17 @@ export interface RecordedRequest {
   closed: Promise<void>;
 }
 
+export interface FakeMessagesApiOptions {
+  /** Answers a request when the queue is empty (instead of the 500 that names an unexpected request). */
+  fallback?: FakeResponder;
+  /** Requests served at once; one more is answered 429 at once, as the API's concurrency limit does. */
+  maxConcurrent?: number;
+  /** Time a successful answer takes (ms), so requests overlap. */
+  latencyMs?: number;
+  /** Each answer takes latencyMs ± up to this much more or less (uniform), as real ones vary. */
+  latencyJitterMs?: number;
+}
+
 export interface FakeMessagesApi {
   /** Base URL for the SDK (`baseURL`). */
   readonly url: string;
@@ -41,6 +52,14 @@ export interface FakeMessagesApi {
   enqueue(...responses: FakeResponder[]): void;
   /** Responses queued and not yet served. */
   pending(): number;
+  /**
+   * From now for `ms`, every request is answered with this error (queue untouched): a 429 storm or a
+   * 529 spell. Resolves when the spell is over.
+   */
+  spell(ms: number, error: FakeError): Promise<void>;
+  /** Requests being answered right now, and the most there ever were at once. */
+  inFlight(): number;
+  readonly stats: { maxInFlight: number; byStatus: Map<number, number>; duringSpell: number };
   close(): Promise<void>;
 }
 
@@ -124,10 +143,21 @@ function writeStream(res: ServerResponse, m: FakeMessage, model: string): void {
  * api.enqueue({ status: 429, headers: { 'retry-after': '0.01' } }, { content: [{ type: 'text', text: 'hi' }] });
  * const model = createAnthropicModel({ apiKey: 'test', baseURL: api.url, maxRetries: 2, timeoutMs: 5000 });
  */
-export async function startFakeMessagesApi(): Promise<FakeMessagesApi> {
+export async function startFakeMessagesApi(options: FakeMessagesApiOptions = {}): Promise<FakeMessagesApi> {
   const queue: FakeResponder[] = [];
   const requests: RecordedRequest[] = [];
+  const stats = { maxInFlight: 0, byStatus: new Map<number, number>(), duringSpell: 0 };
+  let inFlight = 0;
+  let spellUntil = 0;
+  let spellError: FakeError | undefined;
+  const count = (status: number) => stats.byStatus.set(status, (stats.byStatus.get(status) ?? 0) + 1);
   const server = createServer(async (req, res) => {
+    inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
+    await serve(req, res);
+  });
+  const serve = async (req: import('node:http').IncomingMessage, res: ServerResponse): Promise<void> => {
     const raw = await new Promise<string>((resolve) => {
       let data = '';
       req.setEncoding('utf8');
@@ -138,7 +168,21 @@ export async function startFakeMessagesApi(): Promise<FakeMessagesApi> {
     const closed = new Promise<void>((resolve) => res.on('close', () => resolve()));
     const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, stream: body.stream === true, closed };
     requests.push(recorded);
-    const next = queue.shift();
+    const refusal: FakeError | undefined =
+      Date.now() < spellUntil && spellError
+        ? spellError
+        : options.maxConcurrent !== undefined && inFlight > options.maxConcurrent
+          ? { status: 429, headers: { 'retry-after': '1' } }
+          : undefined;
+    if (refusal) {
+      if (Date.now() < spellUntil) stats.duringSpell++;
+      count(refusal.status);
+      const type = ERROR_TYPES[refusal.status] ?? 'api_error';
+      res.writeHead(refusal.status, { 'content-type': 'application/json', ...refusal.headers });
+      res.end(JSON.stringify({ type: 'error', error: { type, message: `fake ${refusal.status}` } }));
+      return;
+    }
+    const next = queue.shift() ?? options.fallback;
     if (req.method !== 'POST' || !recorded.path.startsWith('/v1/messages') || next === undefined) {
       const why = next === undefined ? 'no response was enqueued for it' : 'only POST /v1/messages is served';
       const message = `fakeMessagesApi: unexpected request #${requests.length} ${req.method} ${req.url} (model ${String(body.model)}, ${body.messages?.length ?? 0} messages): ${why}`;
@@ -148,6 +192,11 @@ export async function startFakeMessagesApi(): Promise<FakeMessagesApi> {
     }
     const response = typeof next === 'function' ? await next(recorded) : next;
     const model = String(body.model);
+    count('status' in response ? response.status : 200);
+    if (options.latencyMs && !('status' in response)) {
+      const jitter = options.latencyJitterMs ? (Math.random() * 2 - 1) * options.latencyJitterMs : 0;
+      await new Promise((r) => setTimeout(r, Math.max(0, options.latencyMs! + jitter)));
+    }
     if ('stall' in response) {
       if (recorded.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -169,7 +218,7 @@ export async function startFakeMessagesApi(): Promise<FakeMessagesApi> {
       res.writeHead(200, { 'content-type': 'application/json', 'request-id': `req_fake_${++ids}` });
       res.end(JSON.stringify(messageBody(response, model, response.content.map(block), true)));
     }
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
@@ -178,6 +227,13 @@ export async function startFakeMessagesApi(): Promise<FakeMessagesApi> {
     requests,
     enqueue: (...responses) => void queue.push(...responses),
     pending: () => queue.length,
+    spell(ms, error) {
+      spellError = error;
+      spellUntil = Date.now() + ms;
+      return new Promise((r) => setTimeout(r, ms));
+    },
+    inFlight: () => inFlight,
+    stats,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.closeAllConnections();

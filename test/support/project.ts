@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createSampleProject } from '../../src/cli/demoProject.ts';
 import { createScriptedModel } from '../../src/models/scripted.ts';
 import type { ModelClient } from '../../src/models/types.ts';
+import { taskIdOfPrompt } from './prompts.ts';
 
 /** The demo's sample Express project, under git on `main`, in a fresh temp folder. */
 export async function sampleProject(): Promise<string> {
@@ -40,9 +41,9 @@ export function recordingModel(latencyMs = 0, fail: string[] = []): { model: Mod
       async createMessage(params, options) {
         const first = params.messages[0]?.content;
         const prompt = typeof first === 'string' ? first : (first ?? []).flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
-        const taskId = /<task-data>\n\{\n\s*"task_id": ("(?:[^"\\]|\\.)*")/.exec(prompt)?.[1];
+        const taskId = taskIdOfPrompt(prompt);
         if (taskId === undefined) throw new Error(`no task id in the prompt:\n${prompt.slice(0, 500)}`);
-        calls.push({ taskId: JSON.parse(taskId) as string, caller: options.caller, turn: params.messages.filter((m) => m.role === 'assistant').length + 1, prompt });
+        calls.push({ taskId, caller: options.caller, turn: params.messages.filter((m) => m.role === 'assistant').length + 1, prompt });
         return inner.createMessage(params, options);
       },
     },

@@ -1,0 +1,355 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../protocol/keys.ts';
+import { WorkerAbortedError } from '../workers/errors.ts';
+
+/** Why a model call is held back: the domain's in-flight limit, its tokens per minute, or its open circuit breaker. */
+export type WaitReason = 'model_slot' | 'tokens_per_minute' | 'breaker_open' | 'retry_after';
+
+export interface ModelWait {
+  reason: WaitReason;
+  /** Epoch ms since which the API has been refusing (the breaker's spell), when the reason is the breaker. */
+  unavailableSince?: number;
+}
+
+/** How a call ended, for the breaker: `overloaded` is a 429, a 529 or an overloaded/rate-limit error event. */
+export type CallOutcome =
+  | { kind: 'ok'; inputTokens: number; outputTokens: number }
+  | { kind: 'overloaded'; retryAfterMs: number | undefined }
+  | { kind: 'other' };
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+export interface ModelLease {
+  readonly id: string;
+  /** This call is the breaker's single half-open probe. */
+  readonly probe: boolean;
+  /** Gives the slot back and tells the breaker how the call went. Safe to call twice. */
+  release(outcome: CallOutcome): Promise<void>;
+}
+
+export interface ModelGateOptions {
+  redis: Redis;
+  /** A connection of its own for the release channel (a subscribed connection can do nothing else). */
+  subscriber: Redis;
+  keys: Keys;
+  /** Requests in flight at once over the whole domain; undefined: no limit. */
+  maxCalls: number | undefined;
+  /** Tokens per minute over the whole domain, input and output counted separately; undefined: no limit. */
+  tokensPerMinute: { input: number; output: number } | undefined;
+  /** A lease not renewed for this long is taken back (its holder died). Renewed every third of it. */
+  leaseTtlMs: number;
+  /** Overload errors in a row, across the domain, that open the breaker. */
+  breakerThreshold: number;
+  /** How long the breaker stays open when the API gave no retry-after; doubles with each failed probe. */
+  breakerCooldownMs: number;
+  breakerMaxCooldownMs: number;
+  /** Told when this instance sees the breaker change state (metrics, logs). */
+  onBreaker?: (state: BreakerState) => void;
+  /** Told when a lease could not be renewed or released (Redis down): the call goes on regardless. */
+  onError?: (error: unknown) => void;
+}
+
+export interface ModelGate {
+  /**
+   * Waits for a slot (and for the breaker to let calls through), telling
+   * `onWait` each time the reason for waiting changes. Rejects with
+   * WorkerAbortedError when the signal fires.
+   */
+  acquire(signal: AbortSignal, onWait?: (wait: ModelWait) => void): Promise<{ lease: ModelLease; waited: boolean }>;
+  close(): Promise<void>;
+}
+
+// Server time (TIME), so instances with skewed clocks agree on expiries.
+// Expired leases (their holder died) are taken back first. The breaker:
+// open until open_until, then half-open, where one caller (the probe) gets
+// through while its lease lives. Tokens per minute: a sliding window over
+// this minute and the last, weighted by how much of the last still falls in it.
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id, ttl, maxCalls, tpmIn, tpmOut = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local state = redis.call('HGET', KEYS[2], 'state') or 'closed'
+local since = tonumber(redis.call('HGET', KEYS[2], 'since') or '0')
+if state == 'open' then
+  local untilMs = tonumber(redis.call('HGET', KEYS[2], 'open_until') or '0')
+  if now < untilMs then return {'breaker_open', untilMs - now, since} end
+  redis.call('HSET', KEYS[2], 'state', 'half_open')
+  state = 'half_open'
+end
+local probe = 0
+if state == 'half_open' then
+  local holder = redis.call('HGET', KEYS[2], 'probe')
+  if holder then
+    local expiry = redis.call('ZSCORE', KEYS[1], holder)
+    if expiry then return {'breaker_open', math.min(1000, tonumber(expiry) - now), since} end
+  end
+  probe = 1
+end
+if tpmIn > 0 or tpmOut > 0 then
+  local minute = math.floor(now / 60000)
+  local left = 1 - (now % 60000) / 60000
+  local w = redis.call('HMGET', KEYS[3], 'in:' .. minute, 'out:' .. minute, 'in:' .. (minute - 1), 'out:' .. (minute - 1))
+  local usedIn = (tonumber(w[1]) or 0) + (tonumber(w[3]) or 0) * left
+  local usedOut = (tonumber(w[2]) or 0) + (tonumber(w[4]) or 0) * left
+  if (tpmIn > 0 and usedIn >= tpmIn) or (tpmOut > 0 and usedOut >= tpmOut) then return {'tokens_per_minute', 1000, 0} end
+end
+if maxCalls > 0 and redis.call('ZCARD', KEYS[1]) >= maxCalls then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {'model_slot', math.max(1, math.min(1000, tonumber(first[2]) - now)), 0}
+end
+redis.call('ZADD', KEYS[1], now + ttl, id)
+if probe == 1 then
+  redis.call('HSET', KEYS[2], 'probe', id)
+  redis.call('HINCRBY', KEYS[2], 'probes', 1)
+end
+return {'ok', probe, 0}`;
+
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  return 1
+end
+return 0`;
+
+// Returns the breaker's state after the call, for this instance's metrics.
+const RELEASE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id, outcome = ARGV[1], ARGV[2]
+local retryAfter, threshold, cooldown, maxCooldown = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local tokIn, tokOut = tonumber(ARGV[7]), tonumber(ARGV[8])
+redis.call('ZREM', KEYS[1], id)
+if tokIn > 0 or tokOut > 0 then
+  local minute = math.floor(now / 60000)
+  redis.call('HINCRBY', KEYS[3], 'in:' .. minute, tokIn)
+  redis.call('HINCRBY', KEYS[3], 'out:' .. minute, tokOut)
+  redis.call('HDEL', KEYS[3], 'in:' .. (minute - 2), 'out:' .. (minute - 2))
+  redis.call('PEXPIRE', KEYS[3], 180000)
+end
+local state = redis.call('HGET', KEYS[2], 'state') or 'closed'
+local isProbe = redis.call('HGET', KEYS[2], 'probe') == id
+if outcome == 'ok' then
+  if state == 'half_open' and isProbe then
+    redis.call('HSET', KEYS[2], 'state', 'closed', 'failures', 0)
+    redis.call('HDEL', KEYS[2], 'probe', 'since', 'open_until', 'reopens')
+    state = 'closed'
+  elseif state == 'closed' then
+    redis.call('HSET', KEYS[2], 'failures', 0)
+  end
+elseif outcome == 'overloaded' then
+  local failures = redis.call('HINCRBY', KEYS[2], 'failures', 1)
+  if isProbe or (state == 'closed' and failures >= threshold) then
+    local reopens = 0
+    if isProbe then reopens = redis.call('HINCRBY', KEYS[2], 'reopens', 1) end
+    local cool = retryAfter
+    if cool < 0 then cool = math.min(cooldown * math.pow(2, reopens), maxCooldown) end
+    redis.call('HSET', KEYS[2], 'state', 'open', 'open_until', now + cool)
+    redis.call('HDEL', KEYS[2], 'probe')
+    if redis.call('HEXISTS', KEYS[2], 'since') == 0 then redis.call('HSET', KEYS[2], 'since', now) end
+    redis.call('HINCRBY', KEYS[2], 'opened', 1)
+    state = 'open'
+  elseif state == 'open' and retryAfter >= 0 then
+    local untilMs = tonumber(redis.call('HGET', KEYS[2], 'open_until') or '0')
+    if now + retryAfter > untilMs then redis.call('HSET', KEYS[2], 'open_until', now + retryAfter) end
+  end
+elseif isProbe then
+  redis.call('HDEL', KEYS[2], 'probe')
+end
+redis.call('PUBLISH', KEYS[4], id)
+return state`;
+
+const sleep = (ms: number, signal: AbortSignal, wake: Set<() => void>): Promise<void> =>
+  new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      wake.delete(done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    wake.add(done);
+  });
+
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+interface GateScripts {
+  orchModelAcquire: Script;
+  orchModelRelease: Script;
+  orchModelRenew: Script;
+}
+
+interface Waiter {
+  signal: AbortSignal;
+  onWait: ((wait: ModelWait) => void) | undefined;
+  told: WaitReason | undefined;
+  resolve(value: { lease: ModelLease; waited: boolean }): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The domain's shared limits on model calls, kept in Redis so that every
+ * instance obeys the same ones: a semaphore of leases with a TTL (a crashed
+ * instance's slots come back by themselves), tokens per minute, and a
+ * circuit breaker (closed → open after `breakerThreshold` overload errors in
+ * a row → half-open after its cooldown or the API's retry-after → one probe
+ * → closed on success, open again on failure).
+ *
+ * Inside an instance, callers queue in order and only the first one asks
+ * Redis; a release anywhere in the domain (a message on the release channel)
+ * or the time the answer named makes it ask again.
+ *
+ * @example
+ * const gate = createModelGate({ redis, subscriber, keys, maxCalls: 20, tokensPerMinute: undefined, leaseTtlMs: 60_000,
+ *   breakerThreshold: 3, breakerCooldownMs: 10_000, breakerMaxCooldownMs: 120_000 });
+ * const { lease } = await gate.acquire(signal, (wait) => log(wait.reason));
+ * try { answer = await call(); await lease.release({ kind: 'ok', inputTokens, outputTokens }); } catch { await lease.release({ kind: 'other' }); }
+ */
+export async function createModelGate(options: ModelGateOptions): Promise<ModelGate> {
+  const { redis, keys } = options;
+  const queue: Waiter[] = [];
+  const wake = new Set<() => void>();
+  // Counts releases seen: one that lands while the pump's ACQUIRE is on its way must not be slept through.
+  let releases = 0;
+  const wakeAll = () => {
+    releases++;
+    [...wake].forEach((f) => f());
+  };
+  let pumping = false;
+  let closed = false;
+  let lastState: BreakerState | undefined;
+  const seen = (state: BreakerState) => {
+    if (state !== lastState) {
+      lastState = state;
+      options.onBreaker?.(state);
+    }
+  };
+
+  options.subscriber.on('message', (channel: string) => {
+    if (channel === keys.modelReleases) wakeAll();
+  });
+  await options.subscriber.subscribe(keys.modelReleases);
+
+  const keysOf = [keys.modelLeases, keys.modelBreaker, keys.modelTokens, keys.modelReleases];
+  // EVALSHA (ioredis loads a script once and falls back on NOSCRIPT): every waiter of every
+  // instance asks again on each release, and sending the script text each time cost more CPU than the rest.
+  const scripts = redis as unknown as GateScripts;
+  if (typeof scripts.orchModelAcquire !== 'function') {
+    redis.defineCommand('orchModelAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    redis.defineCommand('orchModelRelease', { numberOfKeys: 4, lua: RELEASE });
+    redis.defineCommand('orchModelRenew', { numberOfKeys: 1, lua: RENEW });
+  }
+
+  const makeLease = (id: string, probe: boolean): ModelLease => {
+    const renew = setInterval(() => {
+      scripts.orchModelRenew(keys.modelLeases, id, options.leaseTtlMs).catch((error: unknown) => options.onError?.(error));
+    }, Math.max(50, Math.floor(options.leaseTtlMs / 3)));
+    renew.unref();
+    let released: Promise<void> | undefined;
+    return {
+      id,
+      probe,
+      release(outcome) {
+        released ??= (async () => {
+          clearInterval(renew);
+          const retryAfter = outcome.kind === 'overloaded' && outcome.retryAfterMs !== undefined ? Math.max(0, Math.round(outcome.retryAfterMs)) : -1;
+          const tokens = outcome.kind === 'ok' ? [outcome.inputTokens, outcome.outputTokens] : [0, 0];
+          try {
+            const state = (await scripts.orchModelRelease(...keysOf, id, outcome.kind, retryAfter, options.breakerThreshold,
+              options.breakerCooldownMs, options.breakerMaxCooldownMs, ...tokens)) as BreakerState;
+            seen(state);
+          } catch (error) {
+            // The lease expires by itself; the breaker misses one outcome.
+            options.onError?.(error);
+          }
+          wakeAll();
+        })();
+        return released;
+      },
+    };
+  };
+
+  const pump = async (): Promise<void> => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (queue.length > 0 && !closed) {
+        const head = queue[0]!;
+        if (head.signal.aborted) {
+          queue.shift();
+          head.reject(new WorkerAbortedError(head.signal.reason));
+          continue;
+        }
+        const id = randomUUID();
+        const seenReleases = releases;
+        let reply: [string, number, number];
+        try {
+          reply = (await scripts.orchModelAcquire(keys.modelLeases, keys.modelBreaker, keys.modelTokens, id, options.leaseTtlMs,
+            options.maxCalls ?? 0, options.tokensPerMinute?.input ?? 0, options.tokensPerMinute?.output ?? 0)) as [string, number, number];
+        } catch (error) {
+          // Redis unreachable: no slot can be granted; try again shortly (ioredis reconnects).
+          options.onError?.(error);
+          await sleep(500, head.signal, wake);
+          continue;
+        }
+        const [verdict, n, since] = reply;
+        if (verdict === 'ok') {
+          queue.shift();
+          if (lastState !== 'closed' && n !== 1) seen('closed');
+          head.resolve({ lease: makeLease(id, n === 1), waited: head.told !== undefined });
+          continue;
+        }
+        const reason = verdict as WaitReason;
+        if (reason === 'breaker_open') seen('open');
+        for (const w of queue) {
+          if (w.told === reason) continue;
+          w.told = reason;
+          w.onWait?.(reason === 'breaker_open' && since > 0 ? { reason, unavailableSince: since } : { reason });
+        }
+        if (releases !== seenReleases && reason !== 'breaker_open') continue;
+        // A little jitter, so instances woken by the same message do not ask in lockstep.
+        await sleep(Math.max(1, n) + Math.random() * 25, head.signal, wake);
+      }
+    } finally {
+      pumping = false;
+    }
+  };
+
+  return {
+    acquire(signal, onWait) {
+      if (signal.aborted) return Promise.reject(new WorkerAbortedError(signal.reason));
+      return new Promise((resolve, reject) => {
+        const waiter: Waiter = { signal, onWait, told: undefined, resolve, reject };
+        queue.push(waiter);
+        // A waiter behind others is already waiting: say so with the head's reason.
+        const head = queue[0]!;
+        if (head !== waiter && head.told !== undefined) {
+          waiter.told = head.told;
+          onWait?.({ reason: head.told });
+        }
+        signal.addEventListener(
+          'abort',
+          () => {
+            const i = queue.indexOf(waiter);
+            if (i > 0) {
+              queue.splice(i, 1);
+              reject(new WorkerAbortedError(signal.reason));
+            }
+            // The head is dropped by the pump, which its own sleep wakes.
+          },
+          { once: true },
+        );
+        void pump();
+      });
+    },
+    async close() {
+      closed = true;
+      wakeAll();
+      for (const w of queue.splice(0)) w.reject(new WorkerAbortedError('the model gate closed'));
+      await options.subscriber.unsubscribe(keys.modelReleases).catch(() => undefined);
+    },
+  };
+}

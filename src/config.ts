@@ -63,6 +63,12 @@ export const ConfigSchema = z.object({
   metricsPort: int(0, 65_535).optional(),
   /** Address it binds; 0.0.0.0 in a container. */
   metricsHost: z.string().min(1).default('127.0.0.1'),
+  /** Port of the web console (`console`); 0 picks a free port. */
+  consolePort: int(0, 65_535).default(8788),
+  /** Address the console binds; anything but loopback needs `consoleToken`. */
+  consoleHost: z.string().min(1).default('127.0.0.1'),
+  /** Secret every console request must carry when set. Env: ORCH_CONSOLE_TOKEN. */
+  consoleToken: z.string().min(16, 'must be at least 16 characters').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   anthropic: z
     .object({
@@ -125,6 +131,7 @@ export function parseLatencySpec(spec: string): { defaultLatencyMs: number; late
 export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const fromEnv: ConfigInput = {};
   if (env.REDIS_URL) fromEnv.redisUrl = env.REDIS_URL;
+  if (env.ORCH_CONSOLE_TOKEN) fromEnv.consoleToken = env.ORCH_CONSOLE_TOKEN;
   const anthropic: NonNullable<ConfigInput['anthropic']> = {};
   if (env.ANTHROPIC_API_KEY) anthropic.apiKey = env.ANTHROPIC_API_KEY;
   if (env.ANTHROPIC_BASE_URL) anthropic.baseURL = env.ANTHROPIC_BASE_URL;

@@ -3,6 +3,7 @@ import { ConfigError } from '../config.ts';
 import { RedisServerMissingError } from '../redis/localServer.ts';
 import { AgentFileError } from '../workers/agentFileError.ts';
 import { runCancel } from './cancel.ts';
+import { runConsole } from './console.ts';
 import { runDemo } from './demo.ts';
 import { runDiagram } from './diagram.ts';
 import { runSend } from './send.ts';
@@ -83,6 +84,14 @@ export function buildCli(): Command {
     .argument('<task-id>')
     .option('--reason <text>', 'the reason published with the result', 'cancelled')
     .action(async (taskId: string, opts, cmd: Command) => runCancel(taskId, { ...cmd.optsWithGlobals(), ...opts }));
+
+  program
+    .command('console')
+    .description('serve a live web console of the domain (read from Redis, like watch) with cancel and dead-letter actions')
+    .option('--port <port>', 'port to serve on (default 8788)', integer('--port'))
+    .option('--host <host>', 'address to bind (default 127.0.0.1; anything else needs --token)')
+    .option('--token <secret>', 'secret every request must carry (env ORCH_CONSOLE_TOKEN)')
+    .action(async (opts, cmd: Command) => runConsole({ ...cmd.optsWithGlobals(), ...opts }));
 
   program
     .command('demo')

@@ -154,6 +154,18 @@ describe('the web console in a browser', () => {
     await eventually(async () => ((await redis.llen(keys.pending)) === 0 ? true : undefined));
   }, 60_000);
 
+  it('shows hostile text as text: markup in a message never runs', async () => {
+    const { page, server, redis, keys } = await setup({});
+    const hostile = '{"task_id": "<img src=x onerror=window.pwned=1>", "payload": {"description": "<script>window.pwned=2</script>"}';
+    await redis.lpush(keys.pending, hostile);
+    await page.goto(`${server.url}/`);
+    const card = page.locator('.dead-letter', { hasText: '<img src=x' });
+    await card.waitFor();
+    await expect(card.locator('textarea').inputValue()).resolves.toBe(hostile);
+    await expect(page.locator('.dead-letter img').count()).resolves.toBe(0);
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
+  }, 60_000);
+
   it('with --token, refuses pages, streams and actions without it, and works once given', async () => {
     const token = 'a-long-enough-secret-token';
     const { page, server } = await setup({}, token);

@@ -25,6 +25,15 @@ export async function runConsole(o: ConsoleFlags): Promise<void> {
   const logger = createLogger(config.logLevel);
   const redis = connectRedis(config.redisUrl, 'backend-orchestrator-console');
   const subscriber = connectRedis(config.redisUrl, 'backend-orchestrator-console-sub');
+  // ioredis reconnects by itself; one line per outage, not one per retry.
+  let down = false;
+  for (const connection of [redis, subscriber]) {
+    connection.on('error', (error: Error) => {
+      if (!down) logger.warn({ err: error.message }, 'console: Redis is not reachable; retrying');
+      down = true;
+    });
+    connection.on('ready', () => (down = false));
+  }
   try {
     const server = await startConsoleServer({
       redis,

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { ConfigError } from '../config.ts';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { readOverview } from '../client/overview.ts';
 import type { Logger } from '../logger.ts';
@@ -101,6 +102,19 @@ const field = (body: Record<string, unknown>, name: string): string => {
   return v;
 };
 
+/** Redis that does not answer: the page says so instead of freezing on the last frame. */
+class RedisSilentError extends Error {
+  override name = 'RedisSilentError';
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisSilentError(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 interface Stream {
   res: ServerResponse;
   /** undefined: the overview; otherwise the task id. */
@@ -143,7 +157,8 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   // A result on `results:{id}` is ours when this console saw the task in
   // flight, or its log says an instance of this domain claimed it: other
   // domains publish on the same pattern.
-  await o.subscriber.psubscribe('results:*');
+  // Not awaited: the console serves (and says Redis is away) while Redis is down; ioredis subscribes when it is back.
+  o.subscriber.psubscribe('results:*').catch((error: unknown) => o.logger?.warn({ err: error }, 'console: cannot subscribe to results'));
   o.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
     const taskId = channel.slice('results:'.length);
     void (async () => {
@@ -166,7 +181,8 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
         const frames = new Map<string, string>();
         for (const id of wanted) {
           try {
-            const data = id === '' ? await overview() : ((await detail(id)) ?? { taskId: id, state: 'unknown', missing: true });
+            const read: Promise<unknown> = id === '' ? overview() : detail(id).then((d) => d ?? { taskId: id, state: 'unknown', missing: true });
+            const data = await withTimeout(read, Math.max(2000, pollMs * 4));
             frames.set(id, `event: ${id === '' ? 'overview' : 'task'}\ndata: ${JSON.stringify(data)}\n\n`);
           } catch (error) {
             frames.set(id, `event: problem\ndata: ${JSON.stringify({ message: error instanceof Error ? error.message : String(error) })}\n\n`);
@@ -265,10 +281,17 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
       json(res, status, { error: error instanceof Error ? error.message : String(error) });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => resolve());
+    });
+  } catch (error) {
+    clearInterval(timer);
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? new ConfigError(`--port ${o.port}: another program listens on ${o.host}:${o.port}; choose another port (or 0 for a free one)`)
+      : error;
+  }
   const { port } = server.address() as AddressInfo;
   const shownHost = o.host.includes(':') ? `[${o.host}]` : o.host;
   let closing: Promise<void> | undefined;
@@ -279,7 +302,8 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
         clearInterval(timer);
         for (const s of streams) s.res.end();
         streams.clear();
-        await o.subscriber.punsubscribe().catch(() => undefined);
+        // Not awaited: with Redis away it would wait for a reconnect that may never come.
+        o.subscriber.punsubscribe().catch(() => undefined);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

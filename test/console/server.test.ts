@@ -74,7 +74,7 @@ describe('console server', () => {
     expect(await redis.llen(keys.pending)).toBe(0);
     const again = await cancel({ 'content-type': 'application/json', 'x-csrf-token': csrf });
     expect(again.status).toBe(409);
-    expect((await again.json()).error).toContain('nothing to cancel');
+    expect(((await again.json()) as { error: string }).error).toContain('nothing to cancel');
     const big = await fetch(`${server.url}/api/dead-letters/discard`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },

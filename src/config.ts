@@ -63,6 +63,10 @@ export const ConfigSchema = z.object({
   metricsPort: int(0, 65_535).optional(),
   /** Address it binds; 0.0.0.0 in a container. */
   metricsHost: z.string().min(1).default('127.0.0.1'),
+  /** Port of the local Stately Inspector relay (`start --inspect` without a URL). */
+  inspectPort: int(1, 65_535).default(8787),
+  /** Send prompts, task text and model output to the inspector too; redacted otherwise. */
+  inspectFull: z.boolean().default(false),
   /** Port of the web console (`console`); 0 picks a free port. */
   consolePort: int(0, 65_535).default(8788),
   /** Address the console binds; anything but loopback needs `consoleToken`. */

@@ -21,6 +21,8 @@ export interface StartOptions {
   claimTimeout?: number;
   resultGraceMs?: number;
   inspect?: string | true;
+  inspectPort?: number;
+  inspectFull?: boolean;
   metricsPort?: number;
   metricsHost?: string;
 }
@@ -46,6 +48,8 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;
   if (o.metricsPort !== undefined) c.metricsPort = o.metricsPort;
   if (o.metricsHost !== undefined) c.metricsHost = o.metricsHost;
+  if (o.inspectPort !== undefined) c.inspectPort = o.inspectPort;
+  if (o.inspectFull !== undefined) c.inspectFull = o.inspectFull;
   return c as ConfigInput;
 }
 
@@ -54,8 +58,10 @@ export async function runStart(o: StartOptions): Promise<void> {
   const logger = createLogger(config.logLevel);
   let inspection: Inspection | undefined;
   if (o.inspect !== undefined) {
-    inspection = await createInspection(o.inspect);
+    inspection = await createInspection(o.inspect, { localPort: config.inspectPort, full: config.inspectFull });
     logger.info({ inspector: inspection.description }, 'Stately Inspector attached');
+    if (inspection.warning) logger.warn(inspection.warning);
+    if (inspection.openUrl) process.stderr.write(`Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor\n`);
   }
   const orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) });
   const onSignal = (signal: NodeJS.Signals) => {
@@ -67,6 +73,7 @@ export async function runStart(o: StartOptions): Promise<void> {
   await orchestrator.done;
   await orchestrator.stop();
   inspection?.stop();
-  // The hosted inspector keeps its socket private and open: nothing else holds the process.
-  if (o.inspect === true) process.exit(process.exitCode ?? 0);
+  // The hosted inspector keeps its socket private and open, and the local relay
+  // keeps its browser connections: nothing else holds the process.
+  if (inspection) process.exit(process.exitCode ?? 0);
 }

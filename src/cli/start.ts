@@ -1,6 +1,7 @@
 import { loadConfig, type ConfigInput } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
+import { startTracing } from '../observability/otel.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 
 export interface StartOptions {
@@ -56,6 +57,8 @@ export function configFromFlags(o: StartOptions): ConfigInput {
 export async function runStart(o: StartOptions): Promise<void> {
   const config = loadConfig(configFromFlags(o));
   const logger = createLogger(config.logLevel);
+  const tracing = await startTracing(config.tracing);
+  if (tracing) logger.info({ exporter: config.tracing.exporter, endpoint: config.tracing.endpoint, service: config.tracing.serviceName }, 'OpenTelemetry traces on');
   let inspection: Inspection | undefined;
   if (o.inspect !== undefined) {
     inspection = await createInspection(o.inspect, { localPort: config.inspectPort, full: config.inspectFull });
@@ -73,6 +76,7 @@ export async function runStart(o: StartOptions): Promise<void> {
   await orchestrator.done;
   await orchestrator.stop();
   inspection?.stop();
+  await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not send the last traces'));
   // The hosted inspector keeps its socket private and open, and the local relay
   // keeps its browser connections: nothing else holds the process.
   if (inspection) process.exit(process.exitCode ?? 0);

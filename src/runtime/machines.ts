@@ -15,6 +15,7 @@ import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
 import { OwnershipLostError, publishResult } from '../redis/results.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
+import { inSpan, TaskTraces } from '../observability/tracing.ts';
 
 /** The I/O the machines are given: everything else in them is pure. */
 export interface RuntimeDeps {
@@ -37,6 +38,8 @@ export interface RuntimeDeps {
   runAgent(input: AgentRunInput, signal: AbortSignal): Promise<WorkerResult>;
   /** Called once a worker's result is in its task's checkpoint (the crash suite's witness). */
   onWorkerSaved?(input: AgentRunInput): void;
+  /** The tasks' OpenTelemetry spans (no-ops without an SDK). */
+  traces?: TaskTraces;
 }
 
 const describePlan = (plan: Plan): string =>
@@ -56,6 +59,7 @@ const fileList = (r: WorkerResult): string => {
  */
 export function createRuntimeMachine(deps: RuntimeDeps) {
   const { redis, keys, logger } = deps;
+  const traces = deps.traces ?? new TaskTraces();
 
   const registry: RegistryOptions = {
     redis,
@@ -82,7 +86,12 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       lines: [`${worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`],
     });
     try {
-      const result = await deps.runAgent(input, signal);
+      const result = await inSpan(
+        `worker ${worker}`,
+        { 'task.id': taskId, 'worker.name': worker, 'worker.attempt': attempt },
+        () => deps.runAgent(input, signal),
+        { parent: traces.contextOf(claimKey, taskId) },
+      );
       const ms = Date.now() - started;
       const tokens = result.usage.input_tokens + result.usage.output_tokens;
       // Awaited, and not through `progress`: the result must be in the checkpoint before the worker counts as done.
@@ -114,8 +123,17 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   });
 
   const planTask = fromPromise<Plan, { task: TaskMessage; claimKey: string }>(async ({ input, signal }) => {
-    const plan = await deps.plan(input.task, signal);
     const id = input.task.task_id;
+    const plan = await inSpan(
+      'plan',
+      { 'task.id': id },
+      async (span) => {
+        const p = await deps.plan(input.task, signal);
+        span.setAttributes({ 'plan.source': p.source, 'plan.workers': p.steps.map((s) => s.worker) });
+        return p;
+      },
+      { parent: traces.contextOf(input.claimKey, id) },
+    );
     await recordProgress(redis, keys, {
       claimKey: input.claimKey,
       taskId: id,
@@ -128,16 +146,21 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
 
   const publish = fromPromise<{ published: boolean }, FinalResult>(async ({ input, signal }) => {
     try {
-      const { waitedMs, forced } = await publishResult(
-        { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
-        input,
+      const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.taskId ?? input.claimKey }, () =>
+        publishResult(
+          { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
+          input,
+        ),
+        { parent: traces.contextOf(input.claimKey, input.taskId) },
       );
+      traces.finish(input.claimKey, input.taskId, input.outcome, input.error);
       const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
       if (input.deadLetter !== undefined) logger.warn({ ...fields, reason: input.deadLetter }, 'message dead-lettered');
       else logger.info(fields, 'result published');
       return { published: true };
     } catch (error) {
       if (!(error instanceof OwnershipLostError)) throw error;
+      traces.finish(input.claimKey, input.taskId, 'superseded');
       logger.warn({ task_id: input.taskId, claim: input.claimKey }, error.message);
       return { published: false };
     }

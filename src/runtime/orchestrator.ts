@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import { createAnthropicModel } from '../models/anthropic.ts';
 import { resolveModelId } from '../models/aliases.ts';
 import { createScriptedModel } from '../models/scripted.ts';
+import { TaskTraces, traceModel } from '../observability/tracing.ts';
 import type { ModelClient } from '../models/types.ts';
 import { createLlmPlanner } from '../planning/llmPlanner.ts';
 import { planTask } from '../planning/planTask.ts';
@@ -73,7 +74,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const { logger } = options;
   const agents = await loadAgents(config.agents);
   await mkdir(config.workspace, { recursive: true });
-  const model = buildModel(config, options);
+  const model = traceModel(buildModel(config, options));
+  const traces = new TaskTraces();
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
   const runner = createWorkerRunner({
     agents,
@@ -154,6 +156,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     plan: (task, signal) => planTask(task, { ...(llm ? { llm } : {}), signal }),
     runAgent,
     onWorkerSaved: (input) => record('done', input),
+    traces,
   });
 
   // Metrics read the actors' snapshots through inspection: attached only when
@@ -253,6 +256,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     (stopping ??= (async () => {
       actor.send({ type: 'STOP' });
       await done;
+      traces.endAll();
       await http?.close();
       await Promise.allSettled([redis.quit(), blocking.quit(), control.quit()]);
       logger.info('stopped');

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { ConfigError } from '../config.ts';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { readOverview } from '../client/overview.ts';
+import { ConfigError } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { cancelTask } from '../redis/cancel.ts';
@@ -150,6 +150,8 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
 
   const overview = async () => {
     const [view, dead] = await Promise.all([readOverview(o.redis, o.keys, o.domain), readDeadLetters(o.redis, o.keys)]);
+    // Bounded: a task that never publishes (its holder died for good) must not be remembered forever.
+    if (seen.size > 10_000) seen.clear();
     for (const t of view.tasks) seen.add(t.taskId);
     return { ...view, deadLetters: dead, finished: finished.summary(Date.now()) };
   };

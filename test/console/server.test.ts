@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { ConfigError } from '../../src/config.ts';
@@ -48,6 +50,34 @@ describe('console server', () => {
     const run = await runCli(['console', '--host', '0.0.0.0', '--redis', redisUrl(), '--port', '0']);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('--token');
+  }, 30_000);
+
+  it('runs as a command: prints its address, serves, and exits cleanly on SIGTERM', async () => {
+    const { domain } = freshDomain();
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, '../../bin/backend-orchestrator.mjs'), 'console', '--redis', redisUrl(), '--domain', domain, '--port', '0'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ORCH_CONSOLE_TOKEN: 'token-from-the-environment' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let err = '';
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      child.stderr!.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /open (http:\/\/127\.0\.0\.1:\d+)\//.exec(err);
+        if (m) resolveUrl(m[1]!);
+      });
+      void exited.then(() => reject(new Error(`console exited: ${err}`)));
+    });
+    // The token came from ORCH_CONSOLE_TOKEN.
+    expect((await fetch(`${url}/api/overview`)).status).toBe(401);
+    const res = await fetch(`${url}/api/overview`, { headers: { authorization: 'Bearer token-from-the-environment' } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { domain: string }).domain).toBe(domain);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   }, 30_000);
 
   it('answers only to loopback host names when bound to loopback (DNS rebinding)', async () => {

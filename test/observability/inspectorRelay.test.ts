@@ -7,6 +7,8 @@ import { ConfigError } from '../../src/config.ts';
 import { createInspection } from '../../src/observability/inspector.ts';
 import { REDACTED, redact } from '../../src/observability/redact.ts';
 import { sampleTask, taskInput } from '../support/fixtures.ts';
+import { spawnOrchestrator } from '../support/process.ts';
+import { freshDomain, redisUrl } from '../support/redis.ts';
 import { until } from './inspectorServer.ts';
 import { stubTaskMachine } from './taskSystem.ts';
 
@@ -96,6 +98,19 @@ describe('the local inspector relay (start --inspect without a URL)', () => {
     const full = JSON.stringify((await runThroughRelay(true)).events);
     expect(full).toContain('secret sauce');
   });
+
+  it('is what start --inspect starts: it prints the page to open and warns of the open port', async () => {
+    const port = await freePort();
+    const { domain } = freshDomain();
+    const proc = spawnOrchestrator(['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-i`, '--inspect', '--inspect-port', String(port)]);
+    cleanups.push(() => proc.kill());
+    await proc.ready;
+    expect(proc.output()).toContain(`open http://localhost:${port} in a browser`);
+    expect(proc.output()).toContain('prompts, task text and secrets redacted');
+    expect(proc.output()).toMatch(/"level":40.*listens on port \d+ of every interface/);
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toContain(`ws://localhost:${port}`);
+    expect(await proc.kill('SIGTERM')).toBe(0);
+  }, 30_000);
 
   it('refuses a port that is taken, naming the option', async () => {
     const blocker = createServer();

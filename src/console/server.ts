@@ -176,25 +176,24 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   });
 
   let ticking: Promise<void> | undefined;
-  const tick = (): Promise<void> =>
-    (ticking ??= (async () => {
+  const frame = async (): Promise<void> => {
+    const wanted = new Set([...streams].map((s) => s.taskId ?? ''));
+    const frames = new Map<string, string>();
+    for (const id of wanted) {
       try {
-        const wanted = new Set([...streams].map((s) => s.taskId ?? ''));
-        const frames = new Map<string, string>();
-        for (const id of wanted) {
-          try {
-            const read: Promise<unknown> = id === '' ? overview() : detail(id).then((d) => d ?? { taskId: id, state: 'unknown', missing: true });
-            const data = await withTimeout(read, Math.max(2000, pollMs * 4));
-            frames.set(id, `event: ${id === '' ? 'overview' : 'task'}\ndata: ${JSON.stringify(data)}\n\n`);
-          } catch (error) {
-            frames.set(id, `event: problem\ndata: ${JSON.stringify({ message: error instanceof Error ? error.message : String(error) })}\n\n`);
-          }
-        }
-        for (const s of streams) s.res.write(frames.get(s.taskId ?? '') ?? '');
-      } finally {
-        ticking = undefined;
+        const read: Promise<unknown> = id === '' ? overview() : detail(id).then((d) => d ?? { taskId: id, state: 'unknown', missing: true });
+        const data = await withTimeout(read, Math.max(2000, pollMs * 4));
+        frames.set(id, `event: ${id === '' ? 'overview' : 'task'}\ndata: ${JSON.stringify(data)}\n\n`);
+      } catch (error) {
+        frames.set(id, `event: problem\ndata: ${JSON.stringify({ message: error instanceof Error ? error.message : String(error) })}\n\n`);
       }
-    })());
+    }
+    for (const s of streams) s.res.write(frames.get(s.taskId ?? '') ?? '');
+  };
+  // Cleared in a later microtask: with no stream open, frame() finishes at once, and
+  // clearing it inside would run before the assignment and leave a settled promise
+  // that stops every later tick.
+  const tick = (): Promise<void> => (ticking ??= frame().finally(() => (ticking = undefined)));
   const timer = setInterval(() => {
     if (streams.size > 0 && !ticking) void tick();
   }, pollMs);
@@ -204,7 +203,8 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
     res.write(`retry: 1000\n\n`);
     const s: Stream = { res, taskId };
     streams.add(s);
-    req.on('close', () => streams.delete(s));
+    // The response's close: the request's own can come as soon as its (empty) body is read.
+    res.on('close', () => streams.delete(s));
     void tick();
   };
 

@@ -8,7 +8,7 @@ import { checkBinding } from '../../src/console/access.ts';
 import { startConsoleServer, type ConsoleServer } from '../../src/console/server.ts';
 import { readTaskDetail } from '../../src/console/taskDetail.ts';
 import { runCli } from '../support/cli.ts';
-import { client, freshDomain, redisUrl } from '../support/redis.ts';
+import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -144,6 +144,29 @@ describe('console server', () => {
     const data = JSON.parse(/event: overview\ndata: (.*)\n\n/.exec(text)![1]!);
     expect(data.pending).toBe(1);
     expect(data.domain).toBe(domain);
+    await reader.cancel();
+  });
+
+  it('counts a result published while no page is open, and still streams to the next page', async () => {
+    const { server, redis, keys } = await consoleOn();
+    // An instance of this domain claimed it: the console counts only its own domain's results.
+    await redis.sadd(keys.agentsOfDomain, 'agent-1');
+    await redis.rpush(keys.resultLogs('t-done'), '[2026-12-02T00:00:00.000Z] claimed by agent-1');
+    await redis.rpush(keys.resultLogs('t-other'), '[2026-12-02T00:00:00.000Z] claimed by someone-else');
+    await redis.publish(keys.resultChannel('t-other'), JSON.stringify({ status: 'failed', output: '{}', completed_at: 'x' }));
+    await redis.publish(keys.resultChannel('t-done'), JSON.stringify({ status: 'completed', output: '{"outcome":"completed"}', completed_at: 'x' }));
+    await eventually(async () => {
+      const o = (await (await fetch(`${server.url}/api/overview`)).json()) as { finished: { completed: number; recent: { taskId: string }[] } };
+      return o.finished.completed === 1 ? o : undefined;
+    }, 10_000, 'the result counted');
+    const o = (await (await fetch(`${server.url}/api/overview`)).json()) as { finished: { failed: number; recent: { taskId: string; outcome: string }[] } };
+    expect(o.finished.failed).toBe(0);
+    expect(o.finished.recent).toEqual([expect.objectContaining({ taskId: 't-done', outcome: 'completed' })]);
+    // A stream opened afterwards gets frames (a result with no stream open once stopped every later frame).
+    const res = await fetch(`${server.url}/events`);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: overview')) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
   });
 

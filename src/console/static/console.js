@@ -56,20 +56,34 @@ async function post(path, body) {
 
 function live(path, event, render) {
   const badge = document.getElementById('live');
-  const source = new EventSource(path);
-  source.addEventListener(event, (e) => {
-    badge.textContent = 'live';
-    badge.className = 'live on';
-    render(JSON.parse(e.data));
-  });
-  source.addEventListener('problem', (e) => {
-    badge.textContent = `Redis: ${JSON.parse(e.data).message}`;
-    badge.className = 'live off';
-  });
-  source.addEventListener('error', () => {
-    badge.textContent = 'reconnecting…';
-    badge.className = 'live off';
-  });
+  let source;
+  let watchdog;
+  // Frames come every half second; a stream silent for long is stuck somewhere between here and Redis: open a new one.
+  const arm = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(connect, 5000);
+  };
+  function connect() {
+    source?.close();
+    source = new EventSource(path);
+    arm();
+    source.addEventListener(event, (e) => {
+      arm();
+      badge.textContent = 'live';
+      badge.className = 'live on';
+      render(JSON.parse(e.data));
+    });
+    source.addEventListener('problem', (e) => {
+      arm();
+      badge.textContent = `Redis: ${JSON.parse(e.data).message}`;
+      badge.className = 'live off';
+    });
+    source.addEventListener('error', () => {
+      badge.textContent = 'reconnecting…';
+      badge.className = 'live off';
+    });
+  }
+  connect();
 }
 
 // ---------------------------------------------------------------- overview

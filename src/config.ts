@@ -135,6 +135,31 @@ export const ConfigSchema = z.object({
   metricsPort: int(0, 65_535).optional(),
   /** Address it binds; 0.0.0.0 in a container. */
   metricsHost: z.string().min(1).default('127.0.0.1'),
+  /** Port of the local Stately Inspector relay (`start --inspect` without a URL). */
+  inspectPort: int(1, 65_535).default(8787),
+  /** Send prompts, task text and model output to the inspector too; redacted otherwise. */
+  inspectFull: z.boolean().default(false),
+  /**
+   * OpenTelemetry traces, switched on by the standard variables: an OTLP
+   * endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+   * or OTEL_TRACES_EXPORTER=otlp|console; OTEL_SDK_DISABLED=true or
+   * OTEL_TRACES_EXPORTER=none keep them off. Off: no SDK is loaded.
+   */
+  tracing: z
+    .object({
+      exporter: z.enum(['none', 'otlp', 'console']).default('none'),
+      /** Where OTLP/HTTP traces go (the exporter's default, http://localhost:4318/v1/traces, when absent). */
+      endpoint: z.url().optional(),
+      /** Env: OTEL_SERVICE_NAME. */
+      serviceName: z.string().min(1).default('backend-orchestrator'),
+    })
+    .default({ exporter: 'none', serviceName: 'backend-orchestrator' }),
+  /** Port of the web console (`console`); 0 picks a free port. */
+  consolePort: int(0, 65_535).default(8788),
+  /** Address the console binds; anything but loopback needs `consoleToken`. */
+  consoleHost: z.string().min(1).default('127.0.0.1'),
+  /** Secret every console request must carry when set. Env: ORCH_CONSOLE_TOKEN. */
+  consoleToken: z.string().min(16, 'must be at least 16 characters').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   anthropic: z
     .object({
@@ -193,6 +218,23 @@ export function parseLatencySpec(spec: string): { defaultLatencyMs: number; late
   return out;
 }
 
+/** The OTEL_* variables of the OpenTelemetry specification that concern traces. */
+function tracingFromEnv(env: NodeJS.ProcessEnv): ConfigInput['tracing'] | undefined {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  const chosen = env.OTEL_TRACES_EXPORTER?.trim();
+  if (chosen && !['none', 'otlp', 'console'].includes(chosen)) {
+    throw new ConfigError(`OTEL_TRACES_EXPORTER: "${chosen}" is not supported here (use otlp, console or none)`);
+  }
+  const exporter = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' ? 'none' : ((chosen as 'none' | 'otlp' | 'console' | undefined) ?? (endpoint ? 'otlp' : undefined));
+  if (exporter === undefined) return undefined;
+  return {
+    exporter,
+    ...(endpoint ? { endpoint } : {}),
+    ...(env.OTEL_SERVICE_NAME?.trim() ? { serviceName: env.OTEL_SERVICE_NAME.trim() } : {}),
+  };
+}
+
 /**
  * The one place that reads the environment. Explicit options win over it.
  * Throws ConfigError naming the option when a value is bad.
@@ -201,6 +243,7 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
   const fromEnv: ConfigInput = {};
   if (env.REDIS_URL) fromEnv.redisUrl = env.REDIS_URL;
   if (env.PROJECT_DIR) fromEnv.project = env.PROJECT_DIR;
+  if (env.ORCH_CONSOLE_TOKEN) fromEnv.consoleToken = env.ORCH_CONSOLE_TOKEN;
   const anthropic: NonNullable<ConfigInput['anthropic']> = {};
   if (env.ANTHROPIC_API_KEY) anthropic.apiKey = env.ANTHROPIC_API_KEY;
   if (env.ANTHROPIC_BASE_URL) anthropic.baseURL = env.ANTHROPIC_BASE_URL;
@@ -212,6 +255,8 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
     const unknown = scripted.fail.filter((w) => !(WORKER_NAMES as readonly string[]).includes(w) && w !== 'planner');
     if (unknown.length) throw new ConfigError(`ORCH_SCRIPTED_FAIL: unknown worker ${unknown.join(', ')} (known: ${WORKER_NAMES.join(', ')}, planner)`);
   }
+  const tracing = tracingFromEnv(env);
+  if (tracing) fromEnv.tracing = tracing;
   const merged: ConfigInput = {
     ...fromEnv,
     ...options,

@@ -4,6 +4,7 @@ import { RedisServerMissingError } from '../redis/localServer.ts';
 import { AgentFileError } from '../workers/agentFileError.ts';
 import { SandboxUnavailableError } from '../workers/sandbox/sandbox.ts';
 import { runCancel } from './cancel.ts';
+import { runConsole } from './console.ts';
 import { runDemo } from './demo.ts';
 import { runDiagram } from './diagram.ts';
 import { runSend } from './send.ts';
@@ -36,7 +37,9 @@ export function buildCli(): Command {
     .option('--planner <kind>', 'keywords or llm (default: llm with the anthropic model)')
     .option('--agent-id <id>', 'registry id (default: {domain}-{hostname})')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .option('--inspect [ws-url]', 'send every actor event to Stately Inspector: the hosted one, or a ws:// endpoint')
+    .option('--inspect [target]', 'send every actor event to Stately Inspector: no value for the local relay, sky for the hosted one, or a ws:// endpoint')
+    .option('--inspect-port <port>', 'port of the local inspector relay (default 8787)', integer('--inspect-port'))
+    .option('--inspect-full', 'send prompts, task text and model output to the inspector too (redacted by default)')
     .option('--metrics-port <port>', 'serve /metrics (Prometheus) and /healthz on this port', integer('--metrics-port'))
     .option('--metrics-host <host>', 'address of the metrics server (default 127.0.0.1)')
     .option('--shutdown-grace-ms <ms>', 'on SIGTERM, how long tasks in flight may finish before they are handed off', integer('--shutdown-grace-ms'))
@@ -98,6 +101,14 @@ export function buildCli(): Command {
     .argument('<task-id>')
     .option('--reason <text>', 'the reason published with the result', 'cancelled')
     .action(async (taskId: string, opts, cmd: Command) => runCancel(taskId, { ...cmd.optsWithGlobals(), ...opts }));
+
+  program
+    .command('console')
+    .description('serve a live web console of the domain (read from Redis, like watch) with cancel and dead-letter actions')
+    .option('--port <port>', 'port to serve on (default 8788)', integer('--port'))
+    .option('--host <host>', 'address to bind (default 127.0.0.1; anything else needs --token)')
+    .option('--token <secret>', 'secret every request must carry (env ORCH_CONSOLE_TOKEN)')
+    .action(async (opts, cmd: Command) => runConsole({ ...cmd.optsWithGlobals(), ...opts }));
 
   program
     .command('demo')

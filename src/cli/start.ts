@@ -2,6 +2,7 @@ import { loadConfig, type ConfigInput } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { ownSecrets } from '../secrets.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
+import { startTracing } from '../observability/otel.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 
 export interface StartOptions {
@@ -23,6 +24,8 @@ export interface StartOptions {
   claimTimeout?: number;
   resultGraceMs?: number;
   inspect?: string | true;
+  inspectPort?: number;
+  inspectFull?: boolean;
   metricsPort?: number;
   metricsHost?: string;
   project?: string;
@@ -75,16 +78,22 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.taskBudgetUsd !== undefined) c.taskBudgetUsd = o.taskBudgetUsd;
   if (o.breakerThreshold !== undefined) c.breakerThreshold = o.breakerThreshold;
   if (o.breakerCooldownMs !== undefined) c.breakerCooldownMs = o.breakerCooldownMs;
+  if (o.inspectPort !== undefined) c.inspectPort = o.inspectPort;
+  if (o.inspectFull !== undefined) c.inspectFull = o.inspectFull;
   return c as ConfigInput;
 }
 
 export async function runStart(o: StartOptions): Promise<void> {
   const config = loadConfig(configFromFlags(o));
   const logger = createLogger(config.logLevel, { secrets: ownSecrets(config) });
+  const tracing = await startTracing(config.tracing);
+  if (tracing) logger.info({ exporter: config.tracing.exporter, endpoint: config.tracing.endpoint, service: config.tracing.serviceName }, 'OpenTelemetry traces on');
   let inspection: Inspection | undefined;
   if (o.inspect !== undefined) {
-    inspection = await createInspection(o.inspect);
+    inspection = await createInspection(o.inspect, { localPort: config.inspectPort, full: config.inspectFull });
     logger.info({ inspector: inspection.description }, 'Stately Inspector attached');
+    if (inspection.warning) logger.warn(inspection.warning);
+    if (inspection.openUrl) process.stderr.write(`Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor\n`);
   }
   const orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) });
   // First SIGTERM/SIGINT: a graceful, bounded stop. A second one during it:
@@ -105,10 +114,10 @@ export async function runStart(o: StartOptions): Promise<void> {
   await Promise.race([orchestrator.done, firstSignal]);
   const result = await orchestrator.stop();
   inspection?.stop();
-  if (!result.clean) {
-    // Commands and sockets of the abandoned stop may still hold the event loop.
-    process.exit(1);
-  }
-  // The hosted inspector keeps its socket private and open: nothing else holds the process.
-  if (o.inspect === true) process.exit(process.exitCode ?? 0);
+  await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not send the last traces'));
+  // The hosted inspector keeps its socket private and open, and the local relay
+  // keeps its browser connections: nothing else holds the process.
+  // Commands and sockets of an abandoned stop may still hold the event loop.
+  if (!result.clean) process.exit(1);
+  if (inspection) process.exit(process.exitCode ?? 0);
 }

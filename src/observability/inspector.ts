@@ -1,6 +1,8 @@
-import { connect } from 'node:net';
-import type { InspectionEvent } from 'xstate';
+import { connect, createServer } from 'node:net';
+import type { StatelyInspectionEvent } from '@statelyai/inspect';
+import type { AnyEventObject, InspectionEvent, MachineContext } from 'xstate';
 import { ConfigError } from '../config.ts';
+import { redact } from './redact.ts';
 
 export interface Inspection {
   /** Pass as `createActor(machine, { inspect })`: every actor of the system is reported. */
@@ -9,12 +11,23 @@ export interface Inspection {
   stop(): void;
   /** One line for the start-up log: where the events go. */
   description: string;
+  /** The page to open in a browser, for the local relay. */
+  openUrl?: string;
+  /** Said once at start-up when task contents leave this machine. */
+  warning?: string;
 }
 
 export interface InspectionOptions {
   /** How long a `ws://` target may take to accept the connection. Default 5000. */
   connectTimeoutMs?: number;
+  /** Port of the local relay (`--inspect` without a URL). Default 8787. */
+  localPort?: number;
+  /** Send prompts, task text and model output too (`--inspect-full`). Default false: they are redacted. */
+  full?: boolean;
 }
+
+/** The local relay's port when none is given. */
+export const DEFAULT_INSPECT_PORT = 8787;
 
 /**
  * The inspector keeps this many events while it connects (the library's
@@ -28,7 +41,9 @@ export function parseInspectTarget(target: string): URL {
   try {
     url = new URL(target);
   } catch {
-    throw new ConfigError(`inspect target "${target}" is not a URL: use ws://host:port (a local inspector server) or true for the hosted Stately inspector`);
+    throw new ConfigError(
+      `inspect target "${target}" is not a URL: use ws://host:port (an inspector server), sky for the hosted Stately inspector, or no value for the local relay`,
+    );
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new ConfigError(`inspect target "${target}" uses ${url.protocol} but the inspector speaks WebSocket: use ws://host:port or wss://host:port`);
@@ -74,7 +89,11 @@ async function opened(adapter: unknown, timeoutMs: number, href: string): Promis
   }
 }
 
-function wrap(inspector: { inspect: { next?: (event: InspectionEvent) => void }; stop(): void }, description: string): Inspection {
+function wrap(
+  inspector: { inspect: { next?: (event: InspectionEvent) => void }; stop(): void },
+  description: string,
+  extra: { openUrl?: string; warning?: string; onStop?: () => void } = {},
+): Inspection {
   let stopped = false;
   return {
     inspect: (event) => {
@@ -84,41 +103,116 @@ function wrap(inspector: { inspect: { next?: (event: InspectionEvent) => void };
       if (stopped) return;
       stopped = true;
       inspector.stop();
+      extra.onStop?.();
     },
     description,
+    ...(extra.openUrl ? { openUrl: extra.openUrl } : {}),
+    ...(extra.warning ? { warning: extra.warning } : {}),
   };
 }
 
 /**
- * Streams every actor's events and snapshots to a Stately inspector.
- * `ws://host:port` sends them to a local WebSocket endpoint (for instance
- * `createInspectorServer` from `@statelyai/inspect/server`); `true` uses the
- * hosted Stately Sky inspector, which needs the internet, prints its live
- * link when connected, and sends task contents off this machine. The
- * library is ESM-only and loaded here, so it costs nothing when inspection
- * is off.
- *
- * @example
- * const inspection = await createInspection('ws://127.0.0.1:8080');
- * const actor = createActor(machine, { inspect: inspection.inspect });
+ * The inspector's own sanitizers for contexts and events, and a last pass
+ * over promise actors' input and output (the planner's and agents' input is
+ * the task and the prompt; their output what the model wrote), which the
+ * sanitizers do not reach.
  */
-export async function createInspection(target: string | true, options: InspectionOptions = {}): Promise<Inspection> {
-  const timeoutMs = options.connectTimeoutMs ?? 5000;
-  if (target === true) {
-    const { createSkyInspector } = await import('@statelyai/inspect');
-    // Its socket is not exposed: stop() cannot close it, so a process that inspects via Sky must exit explicitly.
-    const inspector = createSkyInspector({ maxDeferredEvents: MAX_DEFERRED_EVENTS });
-    return wrap(inspector, 'Stately Sky inspector (hosted, needs the internet); its live link is printed when it connects');
+function sanitizers(full: boolean) {
+  if (full) return {};
+  return {
+    sanitizeContext: (context: MachineContext) => redact(context) as MachineContext,
+    sanitizeEvent: (event: AnyEventObject) => redact(event) as AnyEventObject,
+    serialize: (event: StatelyInspectionEvent): StatelyInspectionEvent => {
+      const snapshot = 'snapshot' in event ? (event.snapshot as Record<string, unknown> | undefined) : undefined;
+      if (!snapshot || typeof snapshot !== 'object' || !('input' in snapshot || 'output' in snapshot)) return event;
+      return { ...event, snapshot: { ...snapshot, input: redact(snapshot.input), output: redact(snapshot.output) } } as unknown as StatelyInspectionEvent;
+    },
+  };
+}
+
+/** createInspectorServer reports a taken port only as an uncaught error: look first. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function untilReachable(url: URL, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await reachable(url, Math.max(100, deadline - Date.now()));
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
-  const url = parseInspectTarget(target);
-  await reachable(url, timeoutMs);
+}
+
+async function connectWebSocket(url: URL, timeoutMs: number, full: boolean) {
   const { createWebSocketInspector } = await import('@statelyai/inspect');
-  const inspector = createWebSocketInspector({ url: url.href, maxDeferredEvents: MAX_DEFERRED_EVENTS });
+  const inspector = createWebSocketInspector({ url: url.href, maxDeferredEvents: MAX_DEFERRED_EVENTS, ...sanitizers(full) });
   try {
     await opened(inspector.adapter, timeoutMs, url.href);
   } catch (error) {
     inspector.stop();
     throw error;
   }
-  return wrap(inspector, `Stately inspector events to ${url.href}`);
+  return inspector;
+}
+
+/**
+ * Streams every actor's events and snapshots to a Stately inspector.
+ * `true` (or `local`) starts the local relay (`createInspectorServer` from
+ * `@statelyai/inspect/server`, not opened automatically) and sends there:
+ * open its page in a browser. `ws://host:port` sends to any WebSocket
+ * endpoint. `sky` uses the hosted Stately Sky inspector, which needs the
+ * internet and sends task contents off this machine. Prompts, task text,
+ * model output and secrets are redacted unless `full`. The library is
+ * ESM-only and loaded here, so it costs nothing when inspection is off.
+ *
+ * @example
+ * const inspection = await createInspection(true, { localPort: 8787 });
+ * console.log(`open ${inspection.openUrl}`);
+ * const actor = createActor(machine, { inspect: inspection.inspect });
+ */
+export async function createInspection(target: string | true, options: InspectionOptions = {}): Promise<Inspection> {
+  const timeoutMs = options.connectTimeoutMs ?? 5000;
+  const full = options.full ?? false;
+  const redaction = full ? 'prompts and task contents included (--inspect-full)' : 'prompts, task text and secrets redacted';
+  if (target === 'sky') {
+    const { createSkyInspector } = await import('@statelyai/inspect');
+    // Its socket is not exposed: stop() cannot close it, so a process that inspects via Sky must exit explicitly.
+    const inspector = createSkyInspector({ maxDeferredEvents: MAX_DEFERRED_EVENTS, ...sanitizers(full) });
+    return wrap(inspector, `Stately Sky inspector (hosted, needs the internet; ${redaction}); its live link is printed when it connects`, {
+      warning: `--inspect sky sends every task's actor events to stately.ai, off this machine (${redaction}); --inspect without a value keeps them local`,
+    });
+  }
+  if (target === true || target === 'local') {
+    const port = options.localPort ?? DEFAULT_INSPECT_PORT;
+    if (!(await portFree(port))) {
+      throw new ConfigError(`--inspect-port ${port}: another program listens there; choose another port for the local inspector relay`);
+    }
+    const { createInspectorServer } = await import('@statelyai/inspect/server');
+    const relay = createInspectorServer({ port, autoOpen: false });
+    const url = new URL(`ws://127.0.0.1:${port}`);
+    try {
+      await untilReachable(url, timeoutMs);
+      const inspector = await connectWebSocket(url, timeoutMs, full);
+      return wrap(inspector, `local Stately inspector relay on port ${port} (${redaction})`, {
+        openUrl: `http://localhost:${port}`,
+        // The relay (library 0.7) listens on every interface and its page embeds the inspector UI from stately.ai.
+        warning: `the inspector relay listens on port ${port} of every interface: anyone who can reach it sees the actors' events (${redaction})`,
+        onStop: () => relay.stop(),
+      });
+    } catch (error) {
+      relay.stop();
+      throw error;
+    }
+  }
+  const url = parseInspectTarget(target);
+  await reachable(url, timeoutMs);
+  return wrap(await connectWebSocket(url, timeoutMs, full), `Stately inspector events to ${url.href} (${redaction})`);
 }

@@ -17,6 +17,7 @@ import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from 
 import { OwnershipLostError, publishResult } from '../redis/results.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { scrubDeep } from '../secrets.ts';
+import { inSpan, TaskTraces } from '../observability/tracing.ts';
 
 /** The I/O the machines are given: everything else in them is pure. */
 export interface RuntimeDeps {
@@ -45,6 +46,8 @@ export interface RuntimeDeps {
   beforePublish?(result: FinalResult): Promise<FinalResult>;
   /** Removes the orchestrator's own secrets from text before it is published (src/secrets.ts). */
   scrub?(text: string): string;
+  /** The tasks' OpenTelemetry spans (no-ops without an SDK). */
+  traces?: TaskTraces;
 }
 
 /** What a run tells the worker actor about its model calls. */
@@ -72,6 +75,7 @@ const fileList = (r: WorkerResult): string => {
  */
 export function createRuntimeMachine(deps: RuntimeDeps) {
   const { redis, keys, logger } = deps;
+  const traces = deps.traces ?? new TaskTraces();
 
   const registry: RegistryOptions = {
     redis,
@@ -118,7 +122,12 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       },
     };
     try {
-      const result = await deps.runAgent(input, signal, hooks);
+      const result = await inSpan(
+        `worker ${worker}`,
+        { 'task.id': taskId, 'worker.name': worker, 'worker.attempt': attempt },
+        () => deps.runAgent(input, signal, hooks),
+        { parent: traces.contextOf(claimKey, taskId) },
+      );
       const ms = Date.now() - started;
       const tokens = result.usage.input_tokens + result.usage.output_tokens;
       // Awaited, and not through `progress`: the result must be in the checkpoint before the worker counts as done.
@@ -150,8 +159,17 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   });
 
   const planTask = fromPromise<Plan, { task: TaskMessage; claimKey: string }>(async ({ input, signal }) => {
-    const plan = await deps.plan(input.task, signal);
     const id = input.task.task_id;
+    const plan = await inSpan(
+      'plan',
+      { 'task.id': id },
+      async (span) => {
+        const p = await deps.plan(input.task, signal);
+        span.setAttributes({ 'plan.source': p.source, 'plan.workers': p.steps.map((s) => s.worker) });
+        return p;
+      },
+      { parent: traces.contextOf(input.claimKey, id) },
+    );
     await recordProgress(redis, keys, {
       claimKey: input.claimKey,
       taskId: id,
@@ -173,11 +191,15 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         }
       : unscrubbed;
     try {
-      const { waitedMs, forced } = await publishResult(
-        { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
-        input,
+      const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.taskId ?? input.claimKey }, () =>
+        publishResult(
+          { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
+          input,
+        ),
+        { parent: traces.contextOf(input.claimKey, input.taskId) },
       );
       deps.onTaskDone?.(input.claimKey);
+      traces.finish(input.claimKey, input.taskId, input.outcome, input.error);
       const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
       if (input.deadLetter !== undefined) logger.warn({ ...fields, reason: input.deadLetter }, 'message dead-lettered');
       else logger.info(fields, 'result published');
@@ -185,6 +207,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     } catch (error) {
       if (!(error instanceof OwnershipLostError)) throw error;
       deps.onTaskDone?.(input.claimKey);
+      traces.finish(input.claimKey, input.taskId, 'superseded');
       logger.warn({ task_id: input.taskId, claim: input.claimKey }, error.message);
       return { published: false };
     }

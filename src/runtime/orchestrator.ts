@@ -13,6 +13,7 @@ import { TaskBudgetExceededError } from '../limits/taskBudgetExceededError.ts';
 import { createAnthropicModel } from '../models/anthropic.ts';
 import { resolveModelId } from '../models/aliases.ts';
 import { createScriptedModel } from '../models/scripted.ts';
+import { TaskTraces, traceModel } from '../observability/tracing.ts';
 import type { ModelClient } from '../models/types.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import { createLlmPlanner } from '../planning/llmPlanner.ts';
@@ -117,7 +118,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     redis.disconnect();
     throw error;
   });
-  const model = buildModel(config, options);
+  const model = traceModel(buildModel(config, options));
+  const traces = new TaskTraces();
   const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
   // Every model id the agents and the planner use must have a price, or spend could not be counted.
   const prices: PriceTable = { ...DEFAULT_PRICES, ...config.prices };
@@ -298,6 +300,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
     scrub,
     onTaskDone: (claimKey) => ledger.forget(claimKey),
+    traces,
   });
 
   // Merged task branches are deleted once --keep-branches has passed: at start-up, then hourly.
@@ -417,6 +420,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         return undefined;
       })();
       const reason = await Promise.race([finished, cutOff]);
+      traces.endAll();
       clearTimeout(timer);
       if (reason === undefined) {
         logger.info('stopped');

@@ -1,4 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { inSpan } from '../observability/tracing.ts';
 import { WorkerAbortedError } from './errors.ts';
 import type { Tool, ToolContext } from './tools/index.ts';
 
@@ -14,7 +16,17 @@ function failure(id: string, message: string): ToolResult {
  * command, a bug in a tool) is told to the model, which can often recover;
  * only an abort leaves the loop.
  */
-export async function runToolUse(call: Anthropic.Messages.ToolUseBlock, tools: readonly Tool[], ctx: ToolContext): Promise<ToolResult> {
+export function runToolUse(call: Anthropic.Messages.ToolUseBlock, tools: readonly Tool[], ctx: ToolContext): Promise<ToolResult> {
+  const attributes = { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': call.name, 'gen_ai.tool.call.id': call.id };
+  return inSpan(`execute_tool ${call.name}`, attributes, async (span) => {
+    const result = await runTool(call, tools, ctx);
+    // The model is told and the loop goes on, but the trace shows which call went wrong.
+    if (result.is_error) span.setStatus({ code: SpanStatusCode.ERROR, message: typeof result.content === 'string' ? result.content.slice(0, 200) : 'tool error' });
+    return result;
+  });
+}
+
+async function runTool(call: Anthropic.Messages.ToolUseBlock, tools: readonly Tool[], ctx: ToolContext): Promise<ToolResult> {
   const tool = tools.find((t) => t.name === call.name);
   if (tool === undefined) {
     const offered = tools.map((t) => t.name).join(', ') || 'none';

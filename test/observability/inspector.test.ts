@@ -89,7 +89,7 @@ describe('inspect target validation', () => {
   it.each([
     ['http://127.0.0.1:8080', /uses http: but the inspector speaks WebSocket: use ws:\/\/host:port or wss:\/\/host:port/],
     ['localhost:8080', /uses localhost: but the inspector speaks WebSocket/],
-    ['not a url', /is not a URL: use ws:\/\/host:port .* or true for the hosted Stately inspector/],
+    ["not a url", /is not a URL: use ws:\/\/host:port .*, sky for the hosted Stately inspector, or no value for the local relay/],
   ])('rejects %s with a message that says what to use', async (target, message) => {
     expect(() => parseInspectTarget(target)).toThrow(ConfigError);
     await expect(createInspection(target)).rejects.toThrow(message);

@@ -1,0 +1,363 @@
+// The console's only script: no build step, no framework. Everything shown
+// comes from the server's event stream and is put on the page as text
+// (textContent), never as markup: task contents are written by models.
+
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const SVG = 'http://www.w3.org/2000/svg';
+const KNOWN_STATES = ['waiting', 'running', 'retrying', 'succeeded', 'failed', 'skipped'];
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) node.setAttribute(k, String(v));
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+const stateClass = (state) => `state-${KNOWN_STATES.includes(state) ? state : 'other'}`;
+
+function ago(ms) {
+  if (ms === undefined || ms === null) return '–';
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.floor((ms % 60_000) / 1000)} s`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+const sinceIso = (iso) => (iso ? ago(Math.max(0, Date.now() - Date.parse(iso))) + ' ago' : '–');
+const taskLink = (id) => (id ? el('a', { href: `/task/${encodeURIComponent(id)}`, class: 'task-link', text: id }) : el('span', { text: '(no id)' }));
+
+function fillRows(table, rows, empty) {
+  const body = table.tBodies[0];
+  body.replaceChildren(...(rows.length ? rows : [el('tr', { class: 'empty' }, el('td', { colspan: table.tHead.rows[0].cells.length, text: empty }))]));
+}
+
+async function post(path, body) {
+  const res = await fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+    body: JSON.stringify(body),
+  });
+  const answer = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(answer.error || `${res.status} ${res.statusText}`);
+  return answer;
+}
+
+function live(path, event, render) {
+  const badge = document.getElementById('live');
+  let source;
+  let watchdog;
+  // Frames come every half second; a stream silent for long is stuck somewhere between here and Redis: open a new one.
+  const arm = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(connect, 5000);
+  };
+  function connect() {
+    source?.close();
+    source = new EventSource(path);
+    arm();
+    source.addEventListener(event, (e) => {
+      arm();
+      badge.textContent = 'live';
+      badge.className = 'live on';
+      render(JSON.parse(e.data));
+    });
+    source.addEventListener('problem', (e) => {
+      arm();
+      badge.textContent = `Redis: ${JSON.parse(e.data).message}`;
+      badge.className = 'live off';
+    });
+    source.addEventListener('error', () => {
+      badge.textContent = 'reconnecting…';
+      badge.className = 'live off';
+    });
+  }
+  connect();
+}
+
+// ---------------------------------------------------------------- overview
+
+function workerChips(workers) {
+  return el('span', { class: 'chips' }, workers.map((w) => el('span', { class: `chip ${stateClass(w.state)}`, title: w.error || w.state, text: `${w.worker.replace(/-worker$/, '')} ${w.state}` })));
+}
+
+const deadLetterNodes = new Map();
+
+function deadLetterCard(d) {
+  const raw = el('textarea', { class: 'raw', rows: 4, spellcheck: 'false' });
+  raw.value = d.raw;
+  const result = el('span', { class: 'action-result' });
+  const act = (what) => async () => {
+    result.textContent = '…';
+    try {
+      const answer = await post(`/api/dead-letters/${what}`, what === 'requeue' ? { entry: d.entry, raw: raw.value } : { entry: d.entry });
+      result.textContent = '';
+      if (answer.taskId) result.append('requeued as ', taskLink(answer.taskId));
+      else result.textContent = 'discarded';
+      card.classList.add('done');
+      for (const b of card.querySelectorAll('button')) b.disabled = true;
+    } catch (error) {
+      result.textContent = error.message;
+      result.classList.add('bad');
+    }
+  };
+  const card = el(
+    'div',
+    { class: 'dead-letter', 'data-task-id': d.taskId ?? '' },
+    el('div', { class: 'dl-head' }, el('b', { text: d.taskId ?? '(no task id)' }), el('span', { class: 'when', text: sinceIso(d.at) }), d.agentId ? el('span', { class: 'who', text: d.agentId }) : null),
+    el('div', { class: 'reason', text: d.reason }),
+    raw,
+    el('div', { class: 'dl-actions' }, el('button', { class: 'requeue', onclick: act('requeue'), text: 'Requeue' }), el('button', { class: 'discard danger', onclick: act('discard'), text: 'Discard' }), result),
+  );
+  return card;
+}
+
+function renderDeadLetters(dead) {
+  const box = document.getElementById('dead-letters');
+  document.getElementById('dead-count').textContent = dead.total;
+  const current = new Set(dead.entries.map((d) => d.entry));
+  // Keyed: a card being edited is never replaced by the next frame.
+  for (const [entry, node] of deadLetterNodes) {
+    if (!current.has(entry) && !node.classList.contains('done')) {
+      node.remove();
+      deadLetterNodes.delete(entry);
+    }
+  }
+  let previous = null;
+  for (const d of dead.entries) {
+    let node = deadLetterNodes.get(d.entry);
+    if (!node) {
+      node = deadLetterCard(d);
+      deadLetterNodes.set(d.entry, node);
+    }
+    if (previous ? previous.nextSibling !== node : box.firstChild !== node) {
+      if (previous) previous.after(node);
+      else box.prepend(node);
+    }
+    previous = node;
+  }
+  box.querySelector('.hint-empty')?.remove();
+  if (deadLetterNodes.size === 0) box.append(el('p', { class: 'hint hint-empty', text: 'none' }));
+}
+
+function renderOverview(o) {
+  document.getElementById('pending').textContent = o.pending;
+  document.getElementById('inflight').textContent = o.tasks.length;
+  document.getElementById('completed').textContent = o.finished.completed;
+  document.getElementById('failed').textContent = o.finished.failed;
+  document.getElementById('window').textContent = `last ${o.finished.windowMinutes} min (since the console started ${sinceIso(new Date(o.finished.since).toISOString())})`;
+  fillRows(
+    document.getElementById('instances'),
+    o.instances.map((i) =>
+      el(
+        'tr',
+        { class: i.alive ? '' : 'dead' },
+        el('td', { text: i.agentId }),
+        el('td', {}, el('span', { class: `badge ${i.alive ? 'ok' : 'bad'}`, text: i.alive ? i.status : `${i.status} (no heartbeat)` })),
+        el('td', { text: sinceIso(i.lastHeartbeat) }),
+        el('td', { text: i.model ?? '–' }),
+        el('td', { text: i.concurrency ?? '–' }),
+      ),
+    ),
+    'no instance registered',
+  );
+  fillRows(
+    document.getElementById('tasks'),
+    o.tasks.map((t) =>
+      el(
+        'tr',
+        { 'data-task-id': t.taskId, 'data-state': t.state },
+        el('td', {}, taskLink(t.taskId)),
+        el('td', { class: 'desc', text: t.description }),
+        el('td', {}, el('span', { class: `badge task-${t.state}`, text: t.state })),
+        el('td', { text: ago(t.elapsedMs) }),
+        el('td', {}, workerChips(t.workers)),
+        el('td', { text: t.owner ?? '–' }),
+      ),
+    ),
+    'nothing in flight',
+  );
+  fillRows(
+    document.getElementById('finished'),
+    o.finished.recent.map((f) =>
+      el('tr', { 'data-task-id': f.taskId }, el('td', {}, taskLink(f.taskId)), el('td', {}, el('span', { class: `badge ${f.status === 'completed' ? 'ok' : 'bad'}`, text: f.outcome ?? f.status })), el('td', { text: ago(Date.now() - f.at) + ' ago' })),
+    ),
+    'none yet',
+  );
+  fillRows(
+    document.getElementById('failures'),
+    o.failures.map((f) => el('tr', {}, el('td', {}, taskLink(f.taskId)), el('td', { text: f.outcome }), el('td', { class: 'desc', text: f.error }), el('td', { text: sinceIso(f.at) }))),
+    'none',
+  );
+  renderDeadLetters(o.deadLetters);
+}
+
+// ---------------------------------------------------------------- task page
+
+/** Steps in columns by the longest chain of dependencies before them: a db step left of the api and auth steps that need it. */
+let planKey = '';
+
+function renderPlan(plan, workers) {
+  const box = document.getElementById('plan');
+  // Redrawn only when something in it changed: no flicker, and a hovered step keeps its tooltip.
+  const key = JSON.stringify([plan, workers.map((w) => [w.worker, w.state, w.attempt])]);
+  if (key === planKey) return;
+  planKey = key;
+  if (!plan.length) return box.replaceChildren(el('p', { class: 'hint', text: 'no plan yet' }));
+  const byWorker = new Map(plan.map((s) => [s.worker, s]));
+  const depth = new Map();
+  const depthOf = (w, trail = new Set()) => {
+    if (depth.has(w)) return depth.get(w);
+    if (trail.has(w)) return 0; // a cycle would be refused by the planner; never loop on one
+    trail.add(w);
+    const deps = (byWorker.get(w)?.dependsOn ?? []).filter((d) => byWorker.has(d));
+    const d = deps.length ? 1 + Math.max(...deps.map((x) => depthOf(x, trail))) : 0;
+    depth.set(w, d);
+    return d;
+  };
+  const columns = [];
+  for (const s of plan) (columns[depthOf(s.worker)] ??= []).push(s.worker);
+  const W = 150, H = 46, CW = 220, RH = 70, P = 16;
+  const tallest = Math.max(...columns.map((c) => c?.length ?? 0));
+  const pos = new Map();
+  columns.forEach((col, c) => (col ?? []).forEach((w, r) => pos.set(w, { x: P + c * CW, y: P + ((tallest - col.length) * RH) / 2 + r * RH })));
+  const root = svg('svg', { class: 'plan', viewBox: `0 0 ${P * 2 + (columns.length - 1) * CW + W} ${P * 2 + tallest * RH - (RH - H)}` });
+  root.append(svg('defs', {}, svg('marker', { id: 'plan-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' }, svg('path', { d: 'M0,0 L10,5 L0,10 z' }))));
+  for (const s of plan) {
+    for (const d of s.dependsOn) {
+      const a = pos.get(d), b = pos.get(s.worker);
+      if (!a || !b) continue;
+      const [x1, y1, x2, y2] = [a.x + W, a.y + H / 2, b.x, b.y + H / 2];
+      root.append(svg('path', { class: 'dep', d: `M${x1},${y1} C${x1 + 50},${y1} ${x2 - 50},${y2} ${x2},${y2}`, 'marker-end': 'url(#plan-arrow)', 'data-from': d, 'data-to': s.worker }));
+    }
+  }
+  const states = new Map(workers.map((w) => [w.worker, w]));
+  for (const s of plan) {
+    const p = pos.get(s.worker);
+    const w = states.get(s.worker);
+    const state = w?.state ?? 'waiting';
+    const g = svg('g', { class: `step ${stateClass(state)}`, 'data-worker': s.worker, 'data-state': state, 'data-column': depth.get(s.worker) });
+    g.append(
+      svg('title', {}, `${s.worker}: ${state}${w?.attempt ? `, attempt ${w.attempt}` : ''}${s.critical ? ' (critical)' : ''}`),
+      svg('rect', { x: p.x, y: p.y, width: W, height: H, rx: 8 }),
+      svg('text', { x: p.x + W / 2, y: p.y + 19, class: 'name' }, s.worker),
+      svg('text', { x: p.x + W / 2, y: p.y + 36, class: 'sub' }, `${state}${w?.attempt > 1 ? ` #${w.attempt}` : ''}${s.critical ? ' · critical' : ''}`),
+    );
+    root.append(g);
+  }
+  box.replaceChildren(root);
+  document.getElementById('legend').replaceChildren(...KNOWN_STATES.map((s) => el('span', { class: `chip ${stateClass(s)}`, text: s })));
+}
+
+const list = (items) => (items?.length ? el('ul', { class: 'files' }, items.map((f) => el('li', {}, el('code', { text: f })))) : el('span', { class: 'hint', text: 'none' }));
+
+function usageText(u) {
+  if (!u || typeof u !== 'object') return '–';
+  return Object.entries(u).map(([k, v]) => `${k.replace(/_tokens$/, '').replace(/_/g, ' ')} ${typeof v === 'number' ? v.toLocaleString('en') : JSON.stringify(v)}`).join(' · ');
+}
+
+function value(v) {
+  if (v === undefined || v === null) return '–';
+  if (typeof v === 'object') return el('pre', { class: 'inline-json', text: JSON.stringify(v, null, 2) });
+  return String(v);
+}
+
+const SHOWN = new Set(['status', 'task', 'attempts', 'summary', 'files_created', 'files_modified', 'usage', 'error', 'depends_on']);
+
+function workerCard(w, step) {
+  const d = w.detail ?? {};
+  const rows = [
+    ['state', el('span', { class: `chip ${stateClass(w.state)}`, text: w.state + (w.sinceMs !== undefined && w.sinceMs !== null ? ` for ${ago(w.sinceMs)}` : '') })],
+    ['attempts', String(w.attempt || d.attempts || 0)],
+    ['asked to', step?.instructions ? el('div', { class: 'prompt', text: step.instructions }) : '–'],
+    ['summary', d.summary ? el('div', { class: 'summary', text: d.summary }) : '–'],
+    ['files created', list(d.files_created)],
+    ['files modified', list(d.files_modified)],
+    ['usage', usageText(d.usage)],
+  ];
+  if (w.error) rows.push(['error', el('span', { class: 'bad', text: w.error })]);
+  if (d.issues?.length) rows.push(['issues', list(d.issues)]);
+  // Fields other writers add (cost, duration, report, ...) show up without a change here.
+  for (const [k, v] of Object.entries(d)) if (!SHOWN.has(k) && k !== 'issues') rows.push([k.replace(/_/g, ' '), value(v)]);
+  return el(
+    'div',
+    { class: `worker ${stateClass(w.state)}`, 'data-worker': w.worker },
+    el('h3', { text: w.worker }),
+    el('dl', { class: 'kv' }, rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)])),
+  );
+}
+
+let logCount = 0;
+
+function renderTask(t) {
+  const state = document.getElementById('state');
+  state.textContent = t.missing ? 'not found' : t.state;
+  state.className = `badge task-${t.state}`;
+  document.body.dataset.state = t.state;
+  document.getElementById('description').textContent = t.description ?? (t.missing ? 'Redis has no record of this task (never sent, or its results were removed).' : '');
+  document.getElementById('requirements').replaceChildren(...(t.requirements ?? []).map((r) => el('li', { text: r })));
+  const facts = [];
+  if (t.owner) facts.push(`held by ${t.owner}`);
+  if (t.elapsedMs !== undefined && t.elapsedMs !== null) facts.push(`running for ${ago(t.elapsedMs)}`);
+  if (t.startedAt) facts.push(`started ${sinceIso(t.startedAt)}`);
+  if (t.completedAt) facts.push(`finished ${sinceIso(t.completedAt)}`);
+  if (t.error) facts.push(`error: ${t.error}`);
+  document.getElementById('facts').textContent = facts.join(' · ');
+  document.getElementById('cancel').hidden = !t.cancellable;
+
+  for (const node of document.querySelectorAll('#machine .state')) {
+    node.classList.toggle('lit', node.dataset.state === t.machineState);
+    if (node.dataset.state === t.machineState) node.classList.add('visited');
+  }
+  renderPlan(t.plan ?? [], t.workers ?? []);
+  const steps = new Map((t.plan ?? []).map((s) => [s.worker, s]));
+  document.getElementById('workers').replaceChildren(...(t.workers ?? []).map((w) => workerCard(w, steps.get(w.worker))));
+
+  const logs = document.getElementById('logs');
+  if ((t.logs ?? []).length !== logCount) {
+    const atBottom = logs.scrollTop + logs.clientHeight >= logs.scrollHeight - 4;
+    logs.textContent = (t.logs ?? []).join('\n');
+    logCount = (t.logs ?? []).length;
+    if (atBottom) logs.scrollTop = logs.scrollHeight;
+  }
+  const git = t.output?.git;
+  document.getElementById('git-section').hidden = !git;
+  if (git && typeof git === 'object') document.getElementById('git').replaceChildren(...Object.entries(git).flatMap(([k, v]) => [el('dt', { text: k.replace(/_/g, ' ') }), el('dd', {}, value(v))]));
+  document.getElementById('output').textContent = t.output ? JSON.stringify(t.output, null, 2) : 'not published yet';
+}
+
+function setupCancel(taskId) {
+  const button = document.getElementById('cancel');
+  const result = document.getElementById('action-result');
+  button.addEventListener('click', async () => {
+    if (!confirm(`Cancel task ${taskId}? It is published as failed (cancelled).`)) return;
+    button.disabled = true;
+    try {
+      const answer = await post(`/api/task/${encodeURIComponent(taskId)}/cancel`, { reason: 'cancelled' });
+      result.textContent = answer.cancelled === 'queued' ? 'removed from the queue' : 'its holder was told to stop it';
+    } catch (error) {
+      result.textContent = error.message;
+      result.className = 'bad';
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+if (document.body.dataset.page === 'overview') live('/events', 'overview', renderOverview);
+if (document.body.dataset.page === 'task') {
+  const id = document.body.dataset.taskId;
+  setupCancel(id);
+  live(`/events/task/${encodeURIComponent(id)}`, 'task', renderTask);
+}

@@ -1,0 +1,189 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
+import { startConsoleServer, type ConsoleServer } from '../../src/console/server.ts';
+import { client, eventually } from '../support/redis.ts';
+import { startTestOrchestrator } from '../support/orchestrator.ts';
+import { launchBrowser, screenshot } from './browser.ts';
+
+// A loaded 2-core machine: every wait is on a condition, with room to spare.
+const WAIT = 20_000;
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function setup(latencyMs: Record<string, number>, token?: string) {
+  const t = await startTestOrchestrator({ scripted: { latencyMs } });
+  cleanups.push(() => t.orchestrator.stop());
+  const redis = client();
+  const subscriber = client();
+  cleanups.push(async () => {
+    redis.disconnect();
+    subscriber.disconnect();
+  });
+  const server: ConsoleServer = await startConsoleServer({
+    redis,
+    subscriber,
+    keys: t.keys,
+    domain: t.config.domain,
+    host: '127.0.0.1',
+    port: 0,
+    token,
+    pollMs: 200,
+    agentId: `${t.config.domain}-console`,
+  });
+  cleanups.push(() => server.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  cleanups.push(() => page.close());
+  page.setDefaultTimeout(WAIT);
+  page.on('dialog', (d) => void d.accept());
+  return { ...t, redis, server, page };
+}
+
+const stateOf = (page: Page) => page.locator('#state').textContent();
+
+describe('the web console in a browser', () => {
+  it('shows a task on the overview, then lights dispatching and completed on its page without a reload, with db before api and auth', async () => {
+    const { page, server, redis, keys, config } = await setup({ 'db-worker': 2500, 'api-worker': 2500, 'auth-worker': 2500 });
+    await page.goto(`${server.url}/`);
+    await page.locator('#live.on').waitFor();
+    const m = buildTaskMessage({ description: 'Create a REST API for blog posts with authentication' }, config.domain);
+    await sendTask(redis, keys, m);
+
+    const row = page.locator(`#tasks tr[data-task-id="${m.task_id}"]`);
+    await row.waitFor();
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: WAIT }).toMatch(/analyzing|dispatching|claimed/);
+    await expect(row.locator('.desc').textContent()).resolves.toContain('blog posts');
+    await page.locator('#instances tbody tr', { hasText: `${config.domain}-a` }).waitFor();
+    await screenshot(page, 'console-overview');
+
+    await row.locator('a.task-link').click();
+    await page.waitForURL(`**/task/${m.task_id}`);
+    // A mark that a reload would wipe.
+    await page.evaluate('window.mark = 42');
+    await page.locator('#machine .state.lit[data-state="dispatching"]').waitFor();
+    await page.locator('#plan .step[data-worker="api-worker"]').waitFor();
+    const column = (w: string) => page.locator(`#plan .step[data-worker="${w}"]`).getAttribute('data-column').then(Number);
+    const [db, api, auth] = [await column('db-worker'), await column('api-worker'), await column('auth-worker')];
+    expect(db).toBeLessThan(api);
+    expect(db).toBeLessThan(auth);
+    // One read in the page: the graph may be redrawn between two separate reads.
+    const xs = (await page.evaluate(
+      `Object.fromEntries([...document.querySelectorAll('#plan .step')].map((g) => [g.dataset.worker, g.getBoundingClientRect().x]))`,
+    )) as Record<string, number>;
+    expect(xs['db-worker']).toBeLessThan(Math.min(xs['api-worker']!, xs['auth-worker']!));
+    await expect(page.locator('#plan .dep[data-from="db-worker"]').count()).resolves.toBe(2);
+    await page.locator('#plan .step[data-state="running"]').first().waitFor();
+    await screenshot(page, 'console-task-running');
+
+    await page.locator('#machine .state.lit[data-state="completed"]').waitFor();
+    await expect(stateOf(page)).resolves.toBe('completed');
+    for (const w of ['db-worker', 'api-worker', 'auth-worker']) {
+      await page.locator(`#plan .step[data-worker="${w}"][data-state="succeeded"]`).waitFor();
+    }
+    await page.locator('#logs', { hasText: 'result published: completed' }).waitFor();
+    await page.locator('#workers .worker[data-worker="db-worker"]', { hasText: 'files created' }).waitFor();
+    await expect(page.locator('#output').textContent()).resolves.toContain('"outcome": "completed"');
+    expect(await page.evaluate('window.mark')).toBe(42);
+    await screenshot(page, 'console-task');
+
+    // Back on the overview it is counted and listed as finished.
+    await page.goto(`${server.url}/`);
+    await page.locator(`#finished tr[data-task-id="${m.task_id}"]`).waitFor();
+    await expect(page.locator('#completed').textContent()).resolves.toBe('1');
+  }, 90_000);
+
+  it('cancels a running task from its page: it ends failed, cancelled', async () => {
+    const { page, server, redis, keys, config } = await setup({ 'db-worker': 30_000, 'api-worker': 30_000, 'auth-worker': 30_000 });
+    const m = buildTaskMessage({ description: 'Create user registration endpoint' }, config.domain);
+    await sendTask(redis, keys, m);
+    await page.goto(`${server.url}/task/${m.task_id}`);
+    await page.locator('#machine .state.lit[data-state="dispatching"]').waitFor();
+    await page.locator('#cancel:not([hidden])').click();
+    await page.locator('#machine .state.lit[data-state="failed"]').waitFor();
+    await expect(stateOf(page)).resolves.toBe('failed');
+    await page.locator('#facts', { hasText: 'error: cancelled' }).waitFor();
+    await expect(page.locator('#cancel').isHidden()).resolves.toBe(true);
+    const record = await redis.hgetall(keys.result(m.task_id));
+    expect(record.status).toBe('failed');
+    expect(record.error).toBe('cancelled');
+    await screenshot(page, 'console-task-cancelled');
+  }, 60_000);
+
+  it('requeues an edited dead letter, which then completes', async () => {
+    const { page, server, redis, keys, config } = await setup({ 'db-worker': 200, 'api-worker': 200, 'auth-worker': 200 });
+    const good = buildTaskMessage({ description: 'Create user registration endpoint' }, config.domain);
+    // What a producer with a bug might send: no description.
+    const broken = JSON.stringify({ ...good, payload: { requirements: [] } });
+    await redis.lpush(keys.pending, broken);
+    await page.goto(`${server.url}/`);
+    const card = page.locator(`.dead-letter[data-task-id="${good.task_id}"]`);
+    await card.waitFor();
+    await expect(card.locator('.reason').textContent()).resolves.toContain('description');
+    await card.locator('textarea').fill(JSON.stringify(good));
+    await screenshot(page, 'console-dead-letter');
+    await card.locator('button.requeue').click();
+    await card.locator('.action-result a.task-link').click();
+    await page.waitForURL(`**/task/${good.task_id}`);
+    await page.locator('#machine .state.lit[data-state="completed"]').waitFor();
+    await expect(stateOf(page)).resolves.toBe('completed');
+    expect(await redis.lrange(keys.deadLetters, 0, -1)).toEqual([]);
+    expect((await redis.hgetall(keys.result(good.task_id))).status).toBe('completed');
+  }, 60_000);
+
+  it('refuses an edited dead letter that is still not a task, and keeps it', async () => {
+    const { page, server, redis, keys } = await setup({});
+    await redis.lpush(keys.pending, '{"task_id": "t-1", "payload": ');
+    await page.goto(`${server.url}/`);
+    const card = page.locator('.dead-letter[data-task-id="t-1"]');
+    await card.waitFor();
+    await card.locator('textarea').fill('{"task_id": "t-1"}');
+    await card.locator('button.requeue').click();
+    await card.locator('.action-result.bad', { hasText: 'payload' }).waitFor();
+    await expect(redis.llen(keys.deadLetters)).resolves.toBe(1);
+    await eventually(async () => ((await redis.llen(keys.pending)) === 0 ? true : undefined));
+  }, 60_000);
+
+  it('shows hostile text as text: markup in a message never runs', async () => {
+    const { page, server, redis, keys } = await setup({});
+    const hostile = '{"task_id": "<img src=x onerror=window.pwned=1>", "payload": {"description": "<script>window.pwned=2</script>"}';
+    await redis.lpush(keys.pending, hostile);
+    await page.goto(`${server.url}/`);
+    const card = page.locator('.dead-letter', { hasText: '<img src=x' });
+    await card.waitFor();
+    await expect(card.locator('textarea').inputValue()).resolves.toBe(hostile);
+    await expect(page.locator('.dead-letter img').count()).resolves.toBe(0);
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
+  }, 60_000);
+
+  it('with --token, refuses pages, streams and actions without it, and works once given', async () => {
+    const token = 'a-long-enough-secret-token';
+    const { page, server } = await setup({}, token);
+    for (const path of ['/', '/events', '/api/overview', '/static/console.js', '/task/x']) {
+      const res = await fetch(`${server.url}${path}`);
+      expect(res.status, path).toBe(401);
+    }
+    const post = await fetch(`${server.url}/api/dead-letters/discard`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"entry":"x"}' });
+    expect(post.status).toBe(401);
+    expect((await fetch(`${server.url}/api/overview`, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
+    expect((await fetch(`${server.url}/api/overview`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+
+    const refused = await page.goto(`${server.url}/`);
+    expect(refused?.status()).toBe(401);
+    await expect(page.locator('body').textContent()).resolves.toContain('needs its token');
+    await page.goto(`${server.url}/?token=${token}`);
+    expect(new URL(page.url()).search).toBe('');
+    await page.locator('#live.on').waitFor();
+    await screenshot(page, 'console-overview-token');
+  }, 60_000);
+});

@@ -23,6 +23,7 @@ export function listenerAclRules(keys: Keys): string[] {
     `&${keys.notifications}`,
     '&results:*',
     `&${keys.control}`,
+    `&${keys.modelReleases}`,
     '-@all',
     '+@connection',
     '+@read',
@@ -31,6 +32,8 @@ export function listenerAclRules(keys: Keys): string[] {
     '+@hash',
     '+@string',
     '+@set',
+    // The model gate's leases and the merged-branches index.
+    '+@sortedset',
     '+@keyspace',
     '+@pubsub',
     '+@scripting',
@@ -38,5 +41,7 @@ export function listenerAclRules(keys: Keys): string[] {
     '-@dangerous',
     // ioredis' ready check on connect; INFO is filed under @dangerous.
     '+info',
+    // The model gate's clock (Redis time, the same for every instance).
+    '+time',
   ];
 }

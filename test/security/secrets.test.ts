@@ -91,7 +91,8 @@ describe('a least-privileged Redis user', () => {
     const password = `pw-${randomUUID()}`;
     await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, ...listenerAclRules(keys));
     const url = withPassword(redisUrl(), user, password);
-    const { orchestrator, config } = await startTestOrchestrator({ redisUrl: url, domain });
+    // With the shared model gate on: its leases (a sorted set), spend and releases channel are the listener's too.
+    const { orchestrator, config } = await startTestOrchestrator({ redisUrl: url, domain, maxModelCalls: 2 });
     const limited = client(url);
     try {
       const m = buildTaskMessage({ description: 'Create user registration endpoint' }, domain);

@@ -2,39 +2,19 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { ConfigError, loadConfig, type ConfigInput } from '../../src/config.ts';
 import { ProjectError } from '../../src/git/projectError.ts';
-import type { TaskOutput } from '../../src/protocol/output.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
-import { gitIn, recordingModel, sampleProject } from '../support/project.ts';
+import { gitIn, sampleProject, startOnProject } from '../support/project.ts';
 import { runCli } from '../support/cli.ts';
-import { client, eventually, redisUrl } from '../support/redis.ts';
+import { redisUrl } from '../support/redis.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function start(over: ConfigInput, latencyMs = 0) {
-  const recording = recordingModel(latencyMs);
-  const t = await startTestOrchestrator(over, { model: recording.model });
-  const redis = client();
-  cleanups.push(() => redis.quit(), () => t.orchestrator.stop());
-  const send = async (description: string) => {
-    const m = buildTaskMessage({ description }, t.config.domain);
-    await sendTask(redis, t.keys, m);
-    return m.task_id;
-  };
-  const result = async (id: string) => {
-    const r = await eventually(async () => {
-      const h = await redis.hgetall(`results:${id}`);
-      return h.status === 'completed' || h.status === 'failed' ? h : undefined;
-    }, 60_000, `a final result for ${id}`);
-    return { record: r, output: JSON.parse(r.output!) as TaskOutput };
-  };
-  return { ...t, redis, send, result, calls: recording.calls };
-}
+const start = (over: ConfigInput, latencyMs = 0) => startOnProject(over, cleanups, { latencyMs });
 
 /** A project left in the middle of a conflicted `git merge`. */
 async function projectMidMerge(): Promise<string> {

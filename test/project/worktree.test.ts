@@ -1,12 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import type { ConfigInput } from '../../src/config.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
-import { startTestOrchestrator } from '../support/orchestrator.ts';
-import { gitIn, recordingModel, sampleProject } from '../support/project.ts';
+import { gitIn, sampleProject, startOnProject } from '../support/project.ts';
 import { runCli } from '../support/cli.ts';
 import { client, eventually, redisUrl } from '../support/redis.ts';
 
@@ -15,25 +13,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function start(over: ConfigInput, latencyMs = 0, fail: string[] = []) {
-  const recording = recordingModel(latencyMs, fail);
-  const t = await startTestOrchestrator(over, { model: recording.model });
-  const redis = client();
-  cleanups.push(() => redis.quit(), () => t.orchestrator.stop());
-  const send = async (description: string) => {
-    const m = buildTaskMessage({ description }, t.config.domain);
-    await sendTask(redis, t.keys, m);
-    return m.task_id;
-  };
-  const result = async (id: string) => {
-    const r = await eventually(async () => {
-      const h = await redis.hgetall(`results:${id}`);
-      return h.status === 'completed' || h.status === 'failed' ? h : undefined;
-    }, 30_000, `a final result for ${id}`);
-    return { record: r, output: JSON.parse(r.output!) as TaskOutput };
-  };
-  return { ...t, redis, send, result, calls: recording.calls };
-}
+const start = (over: ConfigInput, latencyMs = 0, fail: string[] = []) => startOnProject(over, cleanups, { latencyMs, fail });
 
 const branchOf = (domain: string, id: string) => `${domain}/${taskDirName(id)}`;
 

@@ -2,10 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { createSampleProject } from '../../src/cli/demoProject.ts';
+import type { ConfigInput } from '../../src/config.ts';
 import { createScriptedModel } from '../../src/models/scripted.ts';
 import type { ModelClient } from '../../src/models/types.ts';
+import type { TaskOutput } from '../../src/protocol/output.ts';
+import { startTestOrchestrator } from './orchestrator.ts';
 import { taskIdOfPrompt } from './prompts.ts';
+import { client, eventually } from './redis.ts';
 
 /** The demo's sample Express project, under git on `main`, in a fresh temp folder. */
 export async function sampleProject(): Promise<string> {
@@ -48,4 +53,33 @@ export function recordingModel(latencyMs = 0, fail: string[] = []): { model: Mod
       },
     },
   };
+}
+
+/**
+ * A listener (`over` on top of the test defaults, usually `{ project }`)
+ * with the recording scripted model: `send` enqueues a task as a peer does
+ * and `result` waits for its final record. What to undo goes on `cleanups`.
+ */
+export async function startOnProject(
+  over: ConfigInput,
+  cleanups: Array<() => Promise<unknown>>,
+  o: { latencyMs?: number; fail?: string[] } = {},
+) {
+  const recording = recordingModel(o.latencyMs ?? 0, o.fail ?? []);
+  const t = await startTestOrchestrator(over, { model: recording.model });
+  const redis = client();
+  cleanups.push(() => redis.quit(), () => t.orchestrator.stop());
+  const send = async (description: string) => {
+    const m = buildTaskMessage({ description }, t.config.domain);
+    await sendTask(redis, t.keys, m);
+    return m.task_id;
+  };
+  const result = async (id: string) => {
+    const r = await eventually(async () => {
+      const h = await redis.hgetall(`results:${id}`);
+      return h.status === 'completed' || h.status === 'failed' ? h : undefined;
+    }, 60_000, `a final result for ${id}`);
+    return { record: r, output: JSON.parse(r.output!) as TaskOutput };
+  };
+  return { ...t, redis, send, result, calls: recording.calls };
 }

@@ -6,7 +6,7 @@ import type { TaskOutput } from '../../src/protocol/output.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
 import { gitIn, sampleProject, startOnProject } from '../support/project.ts';
 import { runCli } from '../support/cli.ts';
-import { client, eventually, redisUrl } from '../support/redis.ts';
+import { eventually, redisUrl } from '../support/redis.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

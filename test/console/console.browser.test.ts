@@ -126,6 +126,8 @@ describe('the web console in a browser', () => {
     await sendTask(redis, keys, m);
     await page.goto(`${server.url}/task/${m.task_id}`);
     await page.locator('#machine .state.lit[data-state="dispatching"]').waitFor();
+    // A running worker's prompt is there while it runs.
+    await page.locator('#workers .worker[data-worker="db-worker"] details.prompt-full pre', { hasText: '## Your part (db-worker)' }).waitFor({ state: 'attached' });
     await page.locator('#cancel:not([hidden])').click();
     await page.locator('#machine .state.lit[data-state="failed"]').waitFor();
     await expect(stateOf(page)).resolves.toBe('failed');

@@ -53,6 +53,21 @@ describe("workers' prompts kept for the console", () => {
     expect(db?.promptAttempt).toBe(1);
   }, 60_000);
 
+  it("keeps the latest attempt's prompt of a worker that is retried, for a failed task too", async () => {
+    const t = await startTestOrchestrator({ scripted: { fail: ['auth-worker'] }, workerAttempts: 2 });
+    cleanups.push(() => t.orchestrator.stop());
+    const redis = client();
+    cleanups.push(async () => redis.disconnect());
+    const m = buildTaskMessage({ description: 'Add login with password hashing' }, t.config.domain);
+    await sendTask(redis, t.keys, m);
+    await eventually(async () => ((await redis.hget(t.keys.result(m.task_id), 'completed_at')) ? true : undefined), 20_000, 'the result');
+    const auth = parsePrompts(await redis.hgetall(t.keys.prompts(m.task_id)))['auth-worker'];
+    expect(auth?.attempt).toBe(2);
+    expect(auth?.prompt).toContain('## Your part (auth-worker)');
+    const detail = await readTaskDetail(redis, t.keys, m.task_id);
+    expect(detail?.workers.find((w) => w.worker === 'auth-worker')?.promptAttempt).toBe(2);
+  }, 60_000);
+
   it('leaves out a damaged entry rather than failing the page', () => {
     const good = JSON.stringify({ attempt: 2, at: 1, prompt: 'hello' });
     expect(parsePrompts({ 'db-worker': good, 'api-worker': '{not json', 'auth-worker': '{"attempt":1}' })).toEqual({

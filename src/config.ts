@@ -131,6 +131,8 @@ export const ConfigSchema = z.object({
   prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   /** Dead letters kept (oldest dropped). */
   deadLetterLimit: int(1, 10_000_000).default(10_000),
+  /** Seconds each worker's prompt is kept in Redis for the console (`orch:{domain}:prompts:{task_id}`), from its last write. */
+  promptRetentionSeconds: int(60, 31_536_000).default(604_800),
   /** Port of the HTTP server with /metrics and /healthz; off when absent (0 picks a free port). */
   metricsPort: int(0, 65_535).optional(),
   /** Address it binds; 0.0.0.0 in a container. */

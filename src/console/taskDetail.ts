@@ -3,6 +3,7 @@ import { taskView } from '../client/overview.ts';
 import type { Plan } from '../planning/plan.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
+import { parsePrompts } from '../redis/prompts.ts';
 
 /** A plan step as the console draws it. */
 export interface StepView {
@@ -23,6 +24,9 @@ export interface WorkerPanel {
   error: string | undefined;
   /** `output.details[worker]` once the task is finished: summary, files, usage, cost, attempts... */
   detail: Record<string, unknown> | undefined;
+  /** The full prompt of its latest attempt, as sent (scrubbed), while `promptRetentionSeconds` keeps it. */
+  prompt: string | undefined;
+  promptAttempt: number | undefined;
 }
 
 export interface TaskDetail {
@@ -83,16 +87,18 @@ function stepsOf(plan: Plan | undefined, output: Record<string, unknown> | undef
 /**
  * Everything the task page shows about one task, read from Redis only: the
  * checkpoint while it is in flight, the producer's results record and log
- * once it is finished (as long as they are kept), the queue while it waits.
+ * once it is finished (as long as they are kept), the queue while it waits,
+ * and the workers' prompts (ours, kept `promptRetentionSeconds`) throughout.
  */
 export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, now = Date.now()): Promise<TaskDetail | undefined> {
-  const [result, logs, checkpoint] = (await redis
+  const [result, logs, checkpoint, promptHash] = (await redis
     .multi()
     .hgetall(keys.result(taskId))
     .lrange(keys.resultLogs(taskId), -LOG_TAIL, -1)
     .hgetall(keys.checkpoint(taskId))
+    .hgetall(keys.prompts(taskId))
     .exec()
-    .then((replies) => (replies ?? []).map(([, v]) => v))) as [Record<string, string>, string[], Record<string, string>];
+    .then((replies) => (replies ?? []).map(([, v]) => v))) as [Record<string, string>, string[], Record<string, string>, Record<string, string>];
 
   const output = parseObject(result.output);
   const inFlight = Object.keys(checkpoint).length > 0;
@@ -112,6 +118,7 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
   const live = inFlight && raw !== undefined ? taskView(raw, checkpoint, now) : undefined;
   const plan = stepsOf(parseObject(checkpoint.plan) as Plan | undefined, output);
   const details = (output?.details ?? {}) as Record<string, Record<string, unknown>>;
+  const prompts = parsePrompts(promptHash);
 
   const workers: WorkerPanel[] = plan.map((step) => {
     const w = live?.workers.find((x) => x.worker === step.worker);
@@ -124,6 +131,8 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
       sinceMs: finished ? undefined : w?.sinceMs,
       error: typeof detail?.error === 'string' ? detail.error : w?.error,
       detail,
+      prompt: prompts[step.worker]?.prompt,
+      promptAttempt: prompts[step.worker]?.attempt,
     };
   });
 

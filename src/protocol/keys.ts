@@ -18,6 +18,8 @@ export interface Keys {
   deadLetters: string;
   /** Ours: a claimed task's checkpoint and ownership (HASH), see src/redis/checkpoint.ts. */
   checkpoint(claimKey: string): string;
+  /** Ours: each worker's prompt as last sent, scrubbed (HASH worker → JSON), kept `promptRetentionSeconds`; see src/redis/prompts.ts. */
+  prompts(claimKey: string): string;
   /** Ours: the last 50 failed or partial results, newest first (LIST of JSON), for `watch`. */
   recentFailures: string;
   /** Ours: control messages to every listener of the domain (cancel). */
@@ -51,6 +53,7 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     agentHeartbeat: (id) => `agents:heartbeat:${id}`,
     deadLetters: `${ownPrefix}dead-letters`,
     checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
+    prompts: (claimKey) => `${ownPrefix}prompts:${claimKey}`,
     control: `${ownPrefix}control`,
     recentFailures: `${ownPrefix}recent-failures`,
     modelLeases: `${ownPrefix}model:leases`,

@@ -26,6 +26,7 @@ import { startHealthServer, type HealthServer } from '../observability/httpServe
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
 import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/connection.ts';
+import { recordPrompt } from '../redis/prompts.ts';
 import { loadAgents } from '../workers/agentFile.ts';
 import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
 import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
@@ -255,6 +256,15 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         dependencies: input.dependencies,
         survey: found,
       });
+      // For the console's task page, without our secrets. One command, not awaited, on the
+      // auto-pipelined connection: the worker does not wait on it, and a failure only costs the page its prompt.
+      void recordPrompt(redis, keys, {
+        claimKey: input.claimKey,
+        worker,
+        attempt: input.attempt,
+        prompt: scrub(prompt),
+        ttlSeconds: config.promptRetentionSeconds,
+      }).catch((error: unknown) => logger.warn({ err: error, task_id: input.taskId, worker }, 'could not keep the worker prompt for the console'));
       const raw = await runner(
         { taskId: input.taskId, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
         signal,

@@ -97,6 +97,23 @@ describe('the web console in a browser', () => {
     expect(await page.evaluate('window.mark')).toBe(42);
     await screenshot(page, 'console-task');
 
+    // Each worker's full prompt, kept after publication, collapsed until opened, and shown as text:
+    // its literal <task-data> tags must not become elements.
+    const prompt = page.locator('#workers .worker[data-worker="db-worker"] details.prompt-full');
+    await expect(prompt.getAttribute('open')).resolves.toBeNull();
+    await expect(prompt.locator('pre').isVisible()).resolves.toBe(false);
+    await prompt.locator('summary').click();
+    await prompt.locator('pre').waitFor({ state: 'visible' });
+    const text = (await prompt.locator('pre').textContent()) ?? '';
+    expect(text).toContain('## Your part (db-worker)');
+    expect(text).toContain('blog posts');
+    expect(text).toContain('<task-data>');
+    await expect(page.locator('#workers task-data').count()).resolves.toBe(0);
+    await expect(page.locator('#workers .worker[data-worker="auth-worker"] details.prompt-full pre').textContent()).resolves.toContain(
+      '## Your part (auth-worker)',
+    );
+    await screenshot(page, 'console-task-prompt');
+
     // Back on the overview it is counted and listed as finished.
     await page.goto(`${server.url}/`);
     await page.locator(`#finished tr[data-task-id="${m.task_id}"]`).waitFor();
@@ -109,6 +126,8 @@ describe('the web console in a browser', () => {
     await sendTask(redis, keys, m);
     await page.goto(`${server.url}/task/${m.task_id}`);
     await page.locator('#machine .state.lit[data-state="dispatching"]').waitFor();
+    // A running worker's prompt is there while it runs.
+    await page.locator('#workers .worker[data-worker="db-worker"] details.prompt-full pre', { hasText: '## Your part (db-worker)' }).waitFor({ state: 'attached' });
     await page.locator('#cancel:not([hidden])').click();
     await page.locator('#machine .state.lit[data-state="failed"]').waitFor();
     await expect(stateOf(page)).resolves.toBe('failed');

@@ -275,12 +275,27 @@ function value(v) {
 
 const SHOWN = new Set(['status', 'task', 'attempts', 'summary', 'files_created', 'files_modified', 'usage', 'error', 'depends_on']);
 
+// Prompts the reader opened stay open across the live redraws.
+const openPrompts = new Set();
+
+function promptBlock(w) {
+  if (typeof w.prompt !== 'string') return '–';
+  const summary = `full prompt${w.promptAttempt > 1 ? ` (attempt ${w.promptAttempt})` : ''}, ${w.prompt.length.toLocaleString()} characters`;
+  return el(
+    'details',
+    { class: 'prompt-full', open: openPrompts.has(w.worker), ontoggle: (e) => (e.target.open ? openPrompts.add(w.worker) : openPrompts.delete(w.worker)) },
+    el('summary', { text: summary }),
+    el('pre', { text: w.prompt }),
+  );
+}
+
 function workerCard(w, step) {
   const d = w.detail ?? {};
   const rows = [
     ['state', el('span', { class: `chip ${stateClass(w.state)}`, text: w.state + (w.sinceMs !== undefined && w.sinceMs !== null ? ` for ${ago(w.sinceMs)}` : '') })],
     ['attempts', String(w.attempt || d.attempts || 0)],
     ['asked to', step?.instructions ? el('div', { class: 'prompt', text: step.instructions }) : '–'],
+    ['prompt', promptBlock(w)],
     ['summary', d.summary ? el('div', { class: 'summary', text: d.summary }) : '–'],
     ['files created', list(d.files_created)],
     ['files modified', list(d.files_modified)],

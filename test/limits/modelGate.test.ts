@@ -210,8 +210,14 @@ describe('the model gate wakes one waiting instance per freed slot', () => {
     const deadWaits: ModelWait[] = [];
     void dead.acquire(signal(), (w) => deadWaits.push(w)).catch(() => undefined);
     await expect.poll(() => deadWaits.length).toBe(1);
+    const redis = client();
+    conns.push(redis);
+    const [deadId] = await redis.zrange(`${keys.modelLeases}:waiting`, '0', '0');
+    expect(deadId).toMatch(/^[0-9a-f-]{36}$/);
     deadRedis.disconnect();
     deadSub.disconnect();
+    // Until Redis has seen the connection go, a message to it would still count as delivered.
+    await expect.poll(async () => Number(((await redis.pubsub('NUMSUB', `${keys.modelReleases}:${deadId}`)) as unknown[])[1])).toBe(0);
     // Gives up while waiting, its gate stays open and queued in Redis.
     const quitter = await gateFor(keys, noPoll);
     const controller = new AbortController();
@@ -224,8 +230,6 @@ describe('the model gate wakes one waiting instance per freed slot', () => {
     const liveWaits: ModelWait[] = [];
     const waiting = live.acquire(signal(), (w) => liveWaits.push(w));
     await expect.poll(() => liveWaits.length).toBe(1);
-    const redis = client();
-    conns.push(redis);
     expect(await redis.zcard(`${keys.modelLeases}:waiting`)).toBe(3);
     await first.lease.release({ kind: 'other' });
     // Only the wake-up can hand it the slot (no timer within the test's life): past the dead one and the quitter.

@@ -40,7 +40,17 @@ export async function rateLimit(b: Bench): Promise<Row[]> {
   for (const maxModelCalls of [API_LIMIT, undefined]) {
     // Without the shared limit the run is slow (breaker cooldowns): a smaller batch tells the story.
     const n = maxModelCalls ? (b.quick ? 240 : 600) : b.quick ? 80 : 160;
-    const api = await startFakeMessagesApi({ maxConcurrent: API_LIMIT, latencyMs: API_MS, latencyJitterMs: API_JITTER_MS, fallback: respond });
+    // Time each answered request spends at the API (arrival to close), against the time a slot is held per request.
+    const atApi = { n: 0, ms: 0 };
+    const timed = (r: RecordedRequest): FakeResponse => {
+      const t0 = performance.now();
+      void r.closed.then(() => {
+        atApi.n++;
+        atApi.ms += performance.now() - t0;
+      });
+      return respond(r);
+    };
+    const api = await startFakeMessagesApi({ maxConcurrent: API_LIMIT, latencyMs: API_MS, latencyJitterMs: API_JITTER_MS, fallback: timed });
     const domain = `benchrl${process.pid}x${maxModelCalls ?? 0}`;
     const workspace = await mkdtemp(join(scratchRoot(), 'orch-bench-rl-'));
     // In this process, as the other rows: 8 listeners share its event loop (separate processes
@@ -88,6 +98,9 @@ export async function rateLimit(b: Bench): Promise<Row[]> {
       const allowed = (API_LIMIT * 1000) / API_MS;
       const share = ok / seconds / allowed;
       const refusedShare = total ? refused / total : 0;
+      // Little's law: slots held on average ÷ requests per second = time a slot is held per request.
+      const heldMs = (mean(held) / (total / seconds)) * 1000;
+      const apiMs = atApi.ms / Math.max(1, atApi.n);
       b.log(`${maxModelCalls ? `--max-model-calls ${maxModelCalls}` : 'no shared limit'}: ${n} tasks in ${fmt(seconds, 2)} s, ${ok} answered, ${refused} refused, max ${api.stats.maxInFlight} at once`);
       rows.push({
         measure: `${INSTANCES} instances × concurrency ${CONCURRENCY}, fake API serving ${API_LIMIT} requests at once (${API_MS} ± ${API_JITTER_MS} ms each, 429 beyond), ${maxModelCalls ? `--max-model-calls ${maxModelCalls}` : 'no --max-model-calls (breaker only)'}, ${n} one-worker tasks`,
@@ -95,6 +108,7 @@ export async function rateLimit(b: Bench): Promise<Row[]> {
           `${fmt(ok / seconds, 1)} answered requests/s = ${fmt(100 * share, 1)} % of the ${allowed}/s the limit allows; ` +
           `${refused} of ${total} requests refused (${fmt(100 * refusedShare, 2)} %)${failed ? `; ${failed} tasks failed` : ''}; ` +
           `mean ${fmt(mean(held), 1)} slots held, ${fmt(mean(open), 1)} requests open at the API; ` +
+          (maxModelCalls ? `a slot held ${fmt(heldMs, 0)} ms per request, ${fmt(apiMs, 0)} ms of it at the API; ` : '') +
           `${fmt(gateScripts / Math.max(1, total), 1)} gate scripts per request; CPU ${fmt(cpuShare, 0)} % of one core`,
         ...(maxModelCalls ? { target: '≥ 90 %, < 1 % refused', ok: share >= 0.9 && refusedShare < 0.01 && failed === 0 } : {}),
       });

@@ -144,3 +144,98 @@ describe('the model gate', () => {
     await expect(held).rejects.toBeInstanceOf(WorkerAbortedError);
   });
 });
+
+describe('the model gate wakes one waiting instance per freed slot', () => {
+  // No wake-up by timer within a test's life: only the wake-up a release sends can hand a slot on.
+  const noPoll = { maxCalls: 1, maxWaitPollMs: 600_000 };
+
+  /** Counts the ACQUIRE scripts run on this domain (the only gate script with 4 keys) while `during` runs. */
+  async function countAcquires(keys: ReturnType<typeof freshDomain>['keys'], during: () => Promise<void>): Promise<number> {
+    const monitor = await client().monitor();
+    let count = 0;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'evalsha' && args[2] === '4' && args[3] === keys.modelLeases) count++;
+    });
+    try {
+      await during();
+    } finally {
+      monitor.disconnect();
+    }
+    return count;
+  }
+
+  it('hands slots to waiting instances in the order they queued, with about one acquire per grant instead of one per waiting instance', async () => {
+    const { keys } = freshDomain();
+    const holder = await gateFor(keys, noPoll);
+    const first = await holder.acquire(signal());
+    const instances = await Promise.all(Array.from({ length: 5 }, () => gateFor(keys, noPoll)));
+    const grants: string[] = [];
+    const pending: Promise<{ lease: { release(o: { kind: 'other' }): Promise<void> } }>[] = [];
+    // Each instance queues two callers, one instance after the other.
+    for (const [i, gate] of instances.entries()) {
+      let told = 0;
+      for (const n of [0, 1]) pending.push(gate.acquire(signal(), () => void told++).then((r) => (grants.push(`${i}.${n}`), r)));
+      await expect.poll(() => told).toBe(2);
+    }
+    const redis = client();
+    conns.push(redis);
+    const acquires = await countAcquires(keys, async () => {
+      await first.lease.release({ kind: 'other' });
+      for (let k = 0; k < pending.length; k++) {
+        await expect.poll(() => grants.length).toBe(k + 1);
+        const at = grants[k]!;
+        const [i, n] = at.split('.').map(Number) as [number, number];
+        const got = await pending[i * 2 + n]!;
+        expect(await redis.zcard(keys.modelLeases)).toBe(1);
+        await got.lease.release({ kind: 'other' });
+      }
+    });
+    // Round robin across instances (a served instance queues again at the back), FIFO within each.
+    expect(grants).toEqual(['0.0', '1.0', '2.0', '3.0', '4.0', '0.1', '1.1', '2.1', '3.1', '4.1']);
+    // Per grant: the woken instance's ACQUIRE, then (for its next caller) one that finds the slot taken.
+    // Waking all five waiting instances on each release ran about five per grant.
+    expect(acquires).toBeGreaterThanOrEqual(10);
+    expect(acquires).toBeLessThanOrEqual(2 * 10);
+  });
+
+  it("skips a waiting instance that died, and passes on a wake-up that reaches an instance whose callers gave up", async () => {
+    const { keys } = freshDomain();
+    const holder = await gateFor(keys, noPoll);
+    const first = await holder.acquire(signal());
+    // Dies while waiting: its connections drop, it never closes its gate.
+    const deadRedis = client();
+    const deadSub = client();
+    const dead = await createModelGate({ redis: deadRedis, subscriber: deadSub, keys, maxCalls: 1, maxWaitPollMs: 600_000, tokensPerMinute: undefined,
+      leaseTtlMs: 60_000, breakerThreshold: 2, breakerCooldownMs: 100, breakerMaxCooldownMs: 1000 });
+    const deadWaits: ModelWait[] = [];
+    void dead.acquire(signal(), (w) => deadWaits.push(w)).catch(() => undefined);
+    await expect.poll(() => deadWaits.length).toBe(1);
+    const redis = client();
+    conns.push(redis);
+    const [deadId] = await redis.zrange(`${keys.modelLeases}:waiting`, '0', '0');
+    expect(deadId).toMatch(/^[0-9a-f-]{36}$/);
+    deadRedis.disconnect();
+    deadSub.disconnect();
+    // Until Redis has seen the connection go, a message to it would still count as delivered.
+    await expect.poll(async () => Number(((await redis.pubsub('NUMSUB', `${keys.modelReleases}:${deadId}`)) as unknown[])[1])).toBe(0);
+    // Gives up while waiting, its gate stays open and queued in Redis.
+    const quitter = await gateFor(keys, noPoll);
+    const controller = new AbortController();
+    const quitWaits: ModelWait[] = [];
+    const quitting = quitter.acquire(controller.signal, (w) => quitWaits.push(w));
+    await expect.poll(() => quitWaits.length).toBe(1);
+    controller.abort();
+    await expect(quitting).rejects.toBeInstanceOf(WorkerAbortedError);
+    const live = await gateFor(keys, noPoll);
+    const liveWaits: ModelWait[] = [];
+    const waiting = live.acquire(signal(), (w) => liveWaits.push(w));
+    await expect.poll(() => liveWaits.length).toBe(1);
+    expect(await redis.zcard(`${keys.modelLeases}:waiting`)).toBe(3);
+    await first.lease.release({ kind: 'other' });
+    // Only the wake-up can hand it the slot (no timer within the test's life): past the dead one and the quitter.
+    const got = await waiting;
+    expect(got.waited).toBe(true);
+    expect(await redis.zcard(`${keys.modelLeases}:waiting`)).toBe(0);
+    await got.lease.release({ kind: 'other' });
+  });
+});

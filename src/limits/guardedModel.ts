@@ -5,6 +5,7 @@ import { isRetryable, WorkerAbortedError } from '../workers/errors.ts';
 import type { ModelGate, ModelWait } from './modelGate.ts';
 import { costOf, priceOf, type PriceTable } from './prices.ts';
 import { TaskBudgetExceededError } from './taskBudgetExceededError.ts';
+import { usageOf } from '../models/usage.ts';
 
 /** What every guarded call of an instance shares. */
 export interface ModelGuard {
@@ -57,16 +58,6 @@ export function retryAfterMs(error: unknown): number | undefined {
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(raw);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-function usageOf(message: Message): Usage {
-  const u = message.usage;
-  return {
-    input_tokens: u.input_tokens,
-    output_tokens: u.output_tokens,
-    cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
-    cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
-  };
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {

@@ -23,7 +23,9 @@ export function listenerAclRules(keys: Keys): string[] {
     `&${keys.notifications}`,
     '&results:*',
     `&${keys.control}`,
+    // The breaker's broadcasts and each instance's own wake-up channel (`model:releases:{gate id}`).
     `&${keys.modelReleases}`,
+    `&${keys.modelReleases}:*`,
     '-@all',
     '+@connection',
     '+@read',

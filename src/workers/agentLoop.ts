@@ -9,6 +9,7 @@ import { runToolUse } from './runToolUse.ts';
 import { getTools, type BashOptions, type Tool, type ToolContext } from './tools/index.ts';
 import type { SandboxBinds } from './sandbox/sandbox.ts';
 import type { Workspace } from './workspace.ts';
+import { usageOf } from '../models/usage.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -53,16 +54,6 @@ export interface AgentLoopResult {
 
 const totalTokens = (u: Usage): number =>
   u.input_tokens + u.output_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
-
-function usageOf(message: Anthropic.Messages.Message): Usage {
-  const u = message.usage;
-  return {
-    input_tokens: u.input_tokens,
-    output_tokens: u.output_tokens,
-    cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
-    cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
-  };
-}
 
 /** The answer as history to send back: only what a request accepts (no response-only fields). */
 function asParam(block: Anthropic.Messages.ContentBlock): ContentBlockParam[] {

@@ -126,7 +126,10 @@ if (rows.length > 0) {
     table,
     '',
   ].join('\n');
-  writeFileSync(new URL('./results.md', import.meta.url), md);
+  // Only a full run replaces the committed table; a partial one (--only, --quick) goes beside it.
+  const file = only || quick ? './results.partial.md' : './results.md';
+  writeFileSync(new URL(file, import.meta.url), md);
+  process.stdout.write(`written to bench/${file.slice(2)}\n`);
 }
 process.exitCode = failed ? 1 : 0;
 // Everything is closed above; should a stray handle remain, do not hang.

@@ -102,16 +102,15 @@ function buildModel(config: Config, options: OrchestratorOptions): ModelClient {
 export async function startOrchestrator(config: Config, options: OrchestratorOptions): Promise<Orchestrator> {
   const { logger } = options;
   const agents = await loadAgents(config.agents);
+  const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
+  // Checked before anything is started or connected: every model id the agents and the planner use needs a price, or spend could not be counted.
+  const prices: PriceTable = { ...DEFAULT_PRICES, ...config.prices };
+  for (const id of new Set([...[...agents.values()].map((a) => resolveModel(a.model)), resolveModel(config.anthropic.plannerModel)])) {
+    priceOf(id, prices);
+  }
   await mkdir(config.workspace, { recursive: true });
   // Before anything connects: no working sandbox stops the anthropic model here.
   const sandbox = await chooseSandbox({ model: config.model, unsafeNoSandbox: config.unsafeNoSandbox, logger });
-  // No network inside the sandbox; the allowed hosts are reached through this proxy only.
-  const egress =
-    config.allowDomains.length > 0 && sandbox.kind === 'bwrap'
-      ? await startEgressProxy(config.allowDomains, (why) => logger.warn({ why }, 'egress refused'))
-      : undefined;
-  if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
-  else if (config.allowDomains.length > 0) logger.warn('--allow-domain has no effect without the sandbox: Bash reaches the whole network');
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
@@ -119,14 +118,15 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     redis.disconnect();
     throw error;
   });
+  // No network inside the sandbox; the allowed hosts are reached through this proxy only.
+  const egress =
+    config.allowDomains.length > 0 && sandbox.kind === 'bwrap'
+      ? await startEgressProxy(config.allowDomains, (why) => logger.warn({ why }, 'egress refused'))
+      : undefined;
+  if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
+  else if (config.allowDomains.length > 0) logger.warn('--allow-domain has no effect without the sandbox: Bash reaches the whole network');
   const model = traceModel(buildModel(config, options));
   const traces = new TaskTraces();
-  const resolveModel = (alias: string): string => resolveModelId(alias, config.anthropic.models);
-  // Every model id the agents and the planner use must have a price, or spend could not be counted.
-  const prices: PriceTable = { ...DEFAULT_PRICES, ...config.prices };
-  for (const id of new Set([...[...agents.values()].map((a) => resolveModel(a.model)), resolveModel(config.anthropic.plannerModel)])) {
-    priceOf(id, prices);
-  }
   const runner = createWorkerRunner({
     agents,
     model,

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, toPromise } from 'xstate';
 import { ConfigError } from '../../src/config.ts';
@@ -6,15 +5,7 @@ import { createInspection, parseInspectTarget, type Inspection } from '../../src
 import { taskInput } from '../support/fixtures.ts';
 import { startInspectorServer, until } from './inspectorServer.ts';
 import { stubTaskMachine } from './taskSystem.ts';
-
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../../src/redis/localServer.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -11,6 +11,7 @@ import { spawnOrchestrator } from '../support/process.ts';
 import { freshDomain, redisUrl } from '../support/redis.ts';
 import { until } from './inspectorServer.ts';
 import { stubTaskMachine } from './taskSystem.ts';
+import { freePort } from '../../src/redis/localServer.ts';
 
 /** The slice of `ws` (installed with @statelyai/inspect, untyped) a browser-like client needs. */
 interface WsClient {
@@ -20,14 +21,6 @@ interface WsClient {
   close(): void;
 }
 const { WebSocket } = createRequire(import.meta.url)('ws') as { WebSocket: new (url: string) => WsClient };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** What the inspector page in a browser would get from the relay. */
 async function relayClient(port: number) {

@@ -131,7 +131,12 @@ export const ConfigSchema = z.object({
   prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   /** Dead letters kept (oldest dropped). */
   deadLetterLimit: int(1, 10_000_000).default(10_000),
-  /** Seconds each worker's prompt is kept in Redis for the console (`orch:{domain}:prompts:{task_id}`), from its last write. */
+  /**
+   * The longest a progress line or checkpoint field that nothing waits for (a worker started, a model
+   * wait, the spend so far) is held before it is written; it goes sooner with the task's next saved step.
+   */
+  progressFlushMs: int(0, 60_000).default(250),
+  /** Seconds each worker's prompt is kept in Redis for the console (`orch:{domain}:prompts:{task_id}`), from the publication. */
   promptRetentionSeconds: int(60, 31_536_000).default(604_800),
   /** Port of the HTTP server with /metrics and /healthz; off when absent (0 picks a free port). */
   metricsPort: int(0, 65_535).optional(),

@@ -118,7 +118,9 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
   const live = inFlight && raw !== undefined ? taskView(raw, checkpoint, now) : undefined;
   const plan = stepsOf(parseObject(checkpoint.plan) as Plan | undefined, output);
   const details = (output?.details ?? {}) as Record<string, Record<string, unknown>>;
-  const prompts = parsePrompts(promptHash);
+  // While the task runs its prompts are in the checkpoint (`prompt:{worker}`); the publication stores them apart.
+  const running = Object.fromEntries(Object.entries(checkpoint).flatMap(([k, v]) => (k.startsWith('prompt:') ? [[k.slice('prompt:'.length), v]] : [])));
+  const prompts = parsePrompts({ ...promptHash, ...running });
 
   const workers: WorkerPanel[] = plan.map((step) => {
     const w = live?.workers.find((x) => x.worker === step.worker);

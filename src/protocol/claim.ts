@@ -11,6 +11,10 @@ export interface Resume {
   takeovers: number;
   /** Set when `cancel` reached the task while nobody held it. */
   cancel: string | undefined;
+  /** Dollars its holders had spent on it (as last recorded). */
+  spentUsd?: number;
+  /** Workers' prompts as last recorded (StoredPrompt JSON per worker), kept for the console at publication. */
+  prompts?: Record<string, string>;
 }
 
 /** One message taken from the queue: the exact claimed bytes and what they parsed to. */
@@ -27,6 +31,13 @@ export interface Claim {
   /** When the task was first claimed (epoch ms): its deadline runs from here, across takeovers. */
   claimedAt: number;
   resume?: Resume;
+  /**
+   * What the claim learnt of the producer's `results:{id}` record, so the
+   * publication need not look again: `seen` (it exists, and no claim came
+   * before: no stale `error` field), `missing` (not yet written), `unknown`
+   * (a takeover, or claimed before).
+   */
+  resultRecord?: 'seen' | 'missing' | 'unknown';
 }
 
 /** What the task actor hands over to be published. */

@@ -18,8 +18,11 @@ import type { ParsedTask } from '../protocol/task.ts';
  *   plan              the Plan (JSON)
  *   result:{worker}   a finished worker's WorkerResult (JSON)
  *   worker:{worker}   where the worker stands (WorkerProgress JSON), for `watch`
- * Written at claim (src/redis/queue.ts), after planning and after each worker; deleted with the
- * publication (src/redis/results.ts), atomically.
+ *   prompt:{worker}   the worker's prompt as last sent, scrubbed (StoredPrompt JSON), for the console
+ *   spend_usd         dollars the task has spent so far (written with its next progress step)
+ * Written at claim (src/redis/queue.ts), then with each step that must be
+ * saved (a worker's result), steps nothing waits for riding along
+ * (src/redis/progress.ts); deleted with the publication (src/redis/results.ts), atomically.
  */
 /** Names a claim's checkpoint; the hash is of the bytes, which for UTF-8 text equals the hash of the text. */
 export const claimKeyOf = (raw: Buffer | string, parsed: ParsedTask): string =>
@@ -54,10 +57,10 @@ return 1`;
 export async function recordProgress(
   redis: Redis,
   keys: Keys,
-  p: { claimKey: string; taskId: string | undefined; fields?: Record<string, string>; lines?: string[] },
+  p: { claimKey: string; taskId: string | undefined; fields?: Record<string, string>; lines?: string[]; stamped?: string[] },
 ): Promise<void> {
   const flat = p.fields ? Object.entries(p.fields).flat() : [];
-  const lines = p.taskId !== undefined && p.lines?.length ? p.lines.map((l) => logLine(l)) : [];
+  const lines = p.taskId !== undefined ? [...(p.stamped ?? []), ...(p.lines ?? []).map((l) => logLine(l))] : [];
   if (flat.length === 0 && lines.length === 0) return;
   const logs = p.taskId !== undefined ? keys.resultLogs(p.taskId) : keys.checkpoint(p.claimKey);
   await redis.eval(RECORD_PROGRESS, 2, keys.checkpoint(p.claimKey), logs, flat.length, ...flat, ...lines);
@@ -85,11 +88,18 @@ export function resumeFrom(hash: Record<string, string>): Resume {
     const result = parseJson<WorkerResult>(hash[`result:${worker}`]);
     if (result) results[worker] = result;
   }
+  const prompts: Record<string, string> = {};
+  for (const worker of WORKER_NAMES) {
+    const prompt = hash[`prompt:${worker}`];
+    if (prompt !== undefined) prompts[worker] = prompt;
+  }
   return {
     plan: parseJson<Plan>(hash.plan),
     results,
     takeovers: Number(hash.takeovers ?? 0) || 0,
     cancel: hash.cancel,
+    spentUsd: Number(hash.spend_usd ?? 0) || 0,
+    prompts,
   };
 }
 

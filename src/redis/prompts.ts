@@ -1,5 +1,3 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '../protocol/keys.ts';
 
 /** A worker's prompt as the console shows it: the first user message of its latest attempt. */
 export interface StoredPrompt {
@@ -9,25 +7,40 @@ export interface StoredPrompt {
   prompt: string;
 }
 
-// Field and expiry in one command: a hash that outlives a crash between the two would never expire.
-const RECORD_PROMPT = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1`;
-
 /**
- * Keeps a worker's prompt (already scrubbed) in `orch:{domain}:prompts:{claimKey}`,
- * field = worker, the latest attempt winning. Not in the checkpoint: that is
- * deleted at publication, and the console shows finished tasks too. The hash
- * expires `ttlSeconds` after its last write, so it cannot grow without bound.
+ * The workers' prompts of the tasks this instance holds, as the console
+ * shows them. Each is written into the task's checkpoint (`prompt:{worker}`,
+ * with the task's next progress step) for the console while the task runs,
+ * and kept here until the publication, which stores them all in
+ * `orch:{domain}:prompts:{claimKey}` with a TTL, in the same command
+ * (src/redis/results.ts): the checkpoint is deleted then, and the console
+ * shows finished tasks too. A task taken over starts from the prompts its
+ * checkpoint had (`seed`).
  */
-export async function recordPrompt(
-  redis: Redis,
-  keys: Keys,
-  p: { claimKey: string; worker: string; attempt: number; prompt: string; ttlSeconds: number; at?: number },
-): Promise<void> {
-  const value: StoredPrompt = { attempt: p.attempt, at: p.at ?? Date.now(), prompt: p.prompt };
-  await redis.eval(RECORD_PROMPT, 1, keys.prompts(p.claimKey), p.worker, JSON.stringify(value), String(Math.max(1, Math.ceil(p.ttlSeconds))));
+export class TaskPrompts {
+  private readonly byTask = new Map<string, Record<string, string>>();
+
+  /** Keeps a worker's latest prompt (already scrubbed); returns the checkpoint field to write. */
+  keep(claimKey: string, worker: string, p: { attempt: number; prompt: string; at?: number }): Record<string, string> {
+    const value: StoredPrompt = { attempt: p.attempt, at: p.at ?? Date.now(), prompt: p.prompt };
+    const json = JSON.stringify(value);
+    let prompts = this.byTask.get(claimKey);
+    if (prompts === undefined) this.byTask.set(claimKey, (prompts = {}));
+    prompts[worker] = json;
+    return { [`prompt:${worker}`]: json };
+  }
+
+  /** A task taken over: the prompts its checkpoint had. */
+  seed(claimKey: string, prompts: Record<string, string>): void {
+    if (Object.keys(prompts).length) this.byTask.set(claimKey, { ...prompts, ...this.byTask.get(claimKey) });
+  }
+
+  /** The task is published (or left this instance): its prompts, forgotten here. */
+  take(claimKey: string): Record<string, string> {
+    const prompts = this.byTask.get(claimKey) ?? {};
+    this.byTask.delete(claimKey);
+    return prompts;
+  }
 }
 
 /** Reads a prompts hash (as HGETALL returns it); a damaged entry is left out rather than failing the page. */

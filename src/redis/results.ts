@@ -4,25 +4,32 @@ import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
 
-// All of one publication in one atomic step: the hash, the log line, the
-// channel message, the LREM of the raw claimed text, the dead letter and the
-// deletion of the checkpoint. It publishes only while this agent holds the
-// task (-1 otherwise: another holder took it over, so exactly one result is
+// All of one publication in one atomic step: the hash, the log lines, the
+// channel message, the LREM of the raw claimed text, the dead letter, the
+// workers' prompts kept for the console, and the deletion of the
+// checkpoint. It publishes only while this agent holds the task (-1
+// otherwise: another holder took it over, so exactly one result is
 // published), and declines (0) while the producer's own `results:{id}`
 // record is missing, unless forced: a final status written first would be
-// overwritten with `pending` by the producer (PROTOCOL.md, "Results").
+// overwritten with `pending` by the producer (PROTOCOL.md, "Results"). What
+// the claim already learnt of that record (ARGV[2]) spares the look.
+// KEYS: result, logs, active, dead letters, checkpoint, recent failures, prompts.
+// ARGV: 1 force, 2 record (seen|missing|unknown), 3 has id, 4 id, 5 status, 6 outcome,
+// 7 output, 8 completed at, 9 error, 10 message, 11 raw, 12 dead letter, 13 dead-letter
+// limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs,
+// then the prompt pairs, then the log lines.
 const PUBLISH = `
 if ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
-local force, hasId = ARGV[1], ARGV[2]
-if hasId == '1' then
-  if force ~= '1' and redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
-  if ARGV[8] ~= '' then
-    redis.call('HSET', KEYS[1], 'task_id', ARGV[3], 'status', ARGV[4], 'outcome', ARGV[5], 'output', ARGV[6], 'completed_at', ARGV[7], 'error', ARGV[8])
+local prompts = tonumber(ARGV[17])
+if ARGV[3] == '1' then
+  if ARGV[1] ~= '1' and ARGV[2] ~= 'seen' and redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
+  if ARGV[9] ~= '' then
+    redis.call('HSET', KEYS[1], 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8], 'error', ARGV[9])
   else
-    redis.call('HSET', KEYS[1], 'task_id', ARGV[3], 'status', ARGV[4], 'outcome', ARGV[5], 'output', ARGV[6], 'completed_at', ARGV[7])
-    redis.call('HDEL', KEYS[1], 'error')
+    redis.call('HSET', KEYS[1], 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8])
+    if ARGV[2] ~= 'seen' then redis.call('HDEL', KEYS[1], 'error') end
   end
-  redis.call('RPUSH', KEYS[2], ARGV[9])
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 18 + 2 * prompts))
   redis.call('PUBLISH', KEYS[1], ARGV[10])
 end
 redis.call('LREM', KEYS[3], 1, ARGV[11])
@@ -34,6 +41,10 @@ redis.call('DEL', KEYS[5])
 if ARGV[15] ~= '' then
   redis.call('LPUSH', KEYS[6], ARGV[15])
   redis.call('LTRIM', KEYS[6], 0, 49)
+end
+if prompts > 0 then
+  redis.call('HSET', KEYS[7], unpack(ARGV, 18, 17 + 2 * prompts))
+  redis.call('EXPIRE', KEYS[7], ARGV[16])
 end
 return 1`;
 
@@ -54,6 +65,13 @@ export interface PublishOptions {
   signal?: AbortSignal;
   /** Poll period while waiting for the producer's record. */
   pollMs?: number;
+  /** What the claim learnt of the producer's record (Claim.resultRecord); undefined: look. */
+  resultRecord?: 'seen' | 'missing' | 'unknown';
+  /** Progress lines not written yet (already stamped): they go out with the publication. */
+  lines?: string[];
+  /** The workers' prompts (StoredPrompt JSON per worker), kept in `orch:{domain}:prompts:{id}` for `promptTtlSeconds`. */
+  prompts?: Record<string, string>;
+  promptTtlSeconds?: number;
 }
 
 /** The protocol's `status` word: waiters stop only on completed or failed. */
@@ -82,17 +100,21 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
     status === 'failed'
       ? JSON.stringify({ task_id: r.taskId ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId })
       : '';
+  const prompts = Object.entries(o.prompts ?? {}).flat();
+  const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
   const run = (force: boolean) =>
     o.redis.eval(
       PUBLISH,
-      6,
+      7,
       o.keys.result(id),
       o.keys.resultLogs(id),
       o.keys.active,
       o.keys.deadLetters,
       o.keys.checkpoint(r.claimKey),
       o.keys.recentFailures,
+      o.keys.prompts(r.claimKey),
       force ? '1' : '0',
+      o.resultRecord ?? 'unknown',
       r.taskId === undefined ? '0' : '1',
       id,
       status,
@@ -100,13 +122,16 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       output,
       completedAt,
       error,
-      logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`),
       JSON.stringify(message),
       r.raw,
       deadLetter,
       o.deadLetterLimit,
       o.owner ?? '',
       recentFailure,
+      String(Math.max(1, Math.ceil(o.promptTtlSeconds ?? 1))),
+      prompts.length / 2,
+      ...prompts,
+      ...lines,
     ) as Promise<number>;
 
   const started = Date.now();

@@ -10,7 +10,9 @@ import type { Claim, FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import type { TaskMessage } from '../protocol/task.ts';
-import { planField, progressField, recordProgress, resultField } from '../redis/checkpoint.ts';
+import { planField, progressField, resultField } from '../redis/checkpoint.ts';
+import { createProgressWriter, type ProgressWriter } from '../redis/progress.ts';
+import { TaskPrompts } from '../redis/prompts.ts';
 import { claimTasks } from '../redis/queue.ts';
 import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
@@ -35,9 +37,17 @@ export interface RuntimeDeps {
   orphanGraceMs: number;
   /** Extra registry info fields (model, concurrency ...). */
   registryInfo?: Record<string, string>;
+  /** Where progress goes (checkpoint fields and log lines), one command per state change of a task; one of its own by default. */
+  progress?: ProgressWriter;
+  /** The workers' prompts, stored for the console with the publication. */
+  prompts?: TaskPrompts;
+  /** How long the stored prompts are kept after the publication (default 7 days). */
+  promptRetentionSeconds?: number;
   plan(task: TaskMessage, signal: AbortSignal): Promise<Plan>;
   /** Runs one attempt of one worker; throws WorkerRunError (or anything, taken as not retryable). */
   runAgent(input: AgentRunInput, signal: AbortSignal, hooks: RunHooks): Promise<WorkerResult>;
+  /** A task is held here from now on (claimed, or taken over with its checkpoint). */
+  onClaimed?(claim: Claim): void;
   /** A task left this instance (published, or another holder publishes it). */
   onTaskDone?(claimKey: string): void;
   /** Called once a worker's result is in its task's checkpoint (the crash suite's witness). */
@@ -86,8 +96,17 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     ...(deps.registryInfo ? { extra: deps.registryInfo } : {}),
   };
 
-  const progress = (p: Parameters<typeof recordProgress>[2]): Promise<void> =>
-    recordProgress(redis, keys, p).catch((error: unknown) => logger.warn({ err: error, task_id: p.taskId }, 'could not record progress'));
+  const progress =
+    deps.progress ??
+    createProgressWriter({ redis, keys, flushMs: 250, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
+  const prompts = deps.prompts ?? new TaskPrompts();
+  /** What each claim learnt of the producer's record, for its publication. */
+  const resultRecords = new Map<string, Claim['resultRecord']>();
+  const done = (claimKey: string): void => {
+    resultRecords.delete(claimKey);
+    prompts.take(claimKey);
+    deps.onTaskDone?.(claimKey);
+  };
 
   const runAgent = fromPromise<WorkerResult, AgentRunInput>(async ({ input, signal }) => {
     const { taskId, claimKey, step, attempt } = input;
@@ -95,7 +114,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     const wlog = logger.child({ task_id: taskId, worker });
     wlog.info({ attempt }, 'worker started');
     const started = Date.now();
-    void progress({
+    progress.write({
       claimKey,
       taskId,
       fields: progressField(worker, { status: 'running', attempt, at: started }),
@@ -108,7 +127,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         if (signal.aborted || waitingFor === wait.reason) return;
         waitingFor = wait.reason;
         input.worker?.send({ type: 'MODEL_WAIT', ...wait });
-        void progress({
+        progress.write({
           claimKey,
           taskId,
           fields: progressField(worker, { status: 'waiting_for_model', attempt, at: Date.now(), reason: wait.reason }),
@@ -118,7 +137,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         if (signal.aborted || waitingFor === undefined) return;
         waitingFor = undefined;
         input.worker?.send({ type: 'MODEL_RESUMED' });
-        void progress({ claimKey, taskId, fields: progressField(worker, { status: 'running', attempt, at: Date.now() }) });
+        progress.write({ claimKey, taskId, fields: progressField(worker, { status: 'running', attempt, at: Date.now() }) });
       },
     };
     try {
@@ -130,8 +149,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       );
       const ms = Date.now() - started;
       const tokens = result.usage.input_tokens + result.usage.output_tokens;
-      // Awaited, and not through `progress`: the result must be in the checkpoint before the worker counts as done.
-      await recordProgress(redis, keys, {
+      // Saved, not just written: the result must be in the checkpoint before the worker counts as done.
+      await progress.save({
         claimKey,
         taskId,
         fields: { ...resultField(result), ...progressField(worker, { status: 'succeeded', attempt, at: Date.now() }) },
@@ -147,7 +166,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
           : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: false, cause: error });
       if (!signal.aborted) {
         wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
-        void progress({
+        progress.write({
           claimKey,
           taskId,
           fields: progressField(worker, { status: 'failed', attempt, at: Date.now(), error: failure.message }),
@@ -170,7 +189,9 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       },
       { parent: traces.contextOf(input.claimKey, id) },
     );
-    await recordProgress(redis, keys, {
+    // Written with the task's next saved step (its first worker's result): nothing waits for it, and
+    // it cannot go out after that step, so a checkpoint never holds a result without its plan.
+    progress.write({
       claimKey: input.claimKey,
       taskId: id,
       fields: planField(plan),
@@ -191,14 +212,27 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         }
       : unscrubbed;
     try {
+      const resultRecord = resultRecords.get(input.claimKey);
       const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.taskId ?? input.claimKey }, () =>
         publishResult(
-          { redis, keys, agentId: deps.agentId, owner: deps.agentId, graceMs: deps.resultGraceMs, deadLetterLimit: deps.deadLetterLimit, signal },
+          {
+            redis,
+            keys,
+            agentId: deps.agentId,
+            owner: deps.agentId,
+            graceMs: deps.resultGraceMs,
+            deadLetterLimit: deps.deadLetterLimit,
+            signal,
+            ...(resultRecord ? { resultRecord } : {}),
+            lines: progress.take(input.claimKey),
+            prompts: prompts.take(input.claimKey),
+            promptTtlSeconds: deps.promptRetentionSeconds ?? 604_800,
+          },
           input,
         ),
         { parent: traces.contextOf(input.claimKey, input.taskId) },
       );
-      deps.onTaskDone?.(input.claimKey);
+      done(input.claimKey);
       traces.finish(input.claimKey, input.taskId, input.outcome, input.error);
       const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
       if (input.deadLetter !== undefined) logger.warn({ ...fields, reason: input.deadLetter }, 'message dead-lettered');
@@ -206,13 +240,18 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       return { published: true };
     } catch (error) {
       if (!(error instanceof OwnershipLostError)) throw error;
-      deps.onTaskDone?.(input.claimKey);
+      done(input.claimKey);
       traces.finish(input.claimKey, input.taskId, 'superseded');
       logger.warn({ task_id: input.taskId, claim: input.claimKey }, error.message);
       return { published: false };
     }
   });
 
+  const held = (c: Claim): void => {
+    if (c.resultRecord) resultRecords.set(c.claimKey, c.resultRecord);
+    if (c.resume?.prompts) prompts.seed(c.claimKey, c.resume.prompts);
+    deps.onClaimed?.(c);
+  };
   const recover = createRecovery({ redis, keys, agentId: deps.agentId, orphanGraceMs: deps.orphanGraceMs });
   let nextRecovery = 0; // at once on start: a restart under the same id resumes its tasks
   const claim = fromPromise<Claim[], { max: number; local: string[] }>(async ({ input }) => {
@@ -222,7 +261,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       recovered = await recover(input.max, new Set(input.local));
       for (const c of recovered) {
         logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers }, 'took over a task whose holder stopped');
-        void progress({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
+        progress.write({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
+        held(c);
       }
     }
     const room = input.max - recovered.length;
@@ -233,6 +273,10 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       recovered.length ? 0.01 : deps.claimTimeoutSeconds,
       deps.deadLetterLimit,
     );
+    for (const c of fresh) {
+      if (c.parsed.ok) progress.write({ claimKey: c.claimKey, taskId: c.parsed.task.task_id, lines: [`claimed by ${deps.agentId}`] });
+      held(c);
+    }
     return recovered.concat(fresh);
   });
 
@@ -260,7 +304,11 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       heartbeat: beat,
       register: fromPromise(() => registerAgent(registry, 'active')),
       markStopping: fromPromise(() => heartbeat(registry, 'stopping')),
-      handOff: fromPromise<void, { claimKeys: string[] }>(({ input }) => handOff(redis, keys, input.claimKeys)),
+      // What is pending goes out first: the next holder starts from the checkpoint.
+      handOff: fromPromise<void, { claimKeys: string[] }>(async ({ input }) => {
+        await progress.flush();
+        await handOff(redis, keys, input.claimKeys);
+      }),
       deregister: fromPromise(() => deregisterAgent(registry)),
     },
   });

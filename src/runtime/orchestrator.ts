@@ -26,7 +26,8 @@ import { startHealthServer, type HealthServer } from '../observability/httpServe
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
 import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/connection.ts';
-import { recordPrompt } from '../redis/prompts.ts';
+import { createProgressWriter } from '../redis/progress.ts';
+import { TaskPrompts } from '../redis/prompts.ts';
 import { loadAgents } from '../workers/agentFile.ts';
 import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
 import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
@@ -186,7 +187,20 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     });
   }
   const guard: ModelGuard = { gate, prices, retries: config.anthropic.maxRetries, retryBaseMs: 500 };
-  const ledger = createSpendLedger({ redis, keys, agentId: config.agentId, onError: (err) => logger.warn({ err }, 'could not record spend') });
+  const progress = createProgressWriter({
+    redis,
+    keys,
+    flushMs: config.progressFlushMs,
+    onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress'),
+  });
+  const prompts = new TaskPrompts();
+  const ledger = createSpendLedger({
+    redis,
+    keys,
+    agentId: config.agentId,
+    flushMs: 1000,
+    onError: (err) => logger.warn({ err }, 'could not record spend'),
+  });
 
   const llm =
     config.planner === 'llm'
@@ -224,10 +238,10 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     const budgetUsd = input.task.metadata.budget_usd ?? config.taskBudgetUsd;
     let waiting: string | undefined;
     const runModel = guardModel(model, guard, {
-      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: () => ledger.spent(input.claimKey) } } : {}),
-      onSpend: async (id, _usage, usd) => {
+      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: async () => ledger.spent(input.claimKey) } } : {}),
+      onSpend: (id, _usage, usd) => {
         metrics?.cost(worker, id, usd);
-        await ledger.add(input.claimKey, usd);
+        progress.write({ claimKey: input.claimKey, taskId: input.taskId, fields: ledger.add(input.claimKey, usd) });
       },
       onWait: (wait) => {
         if (metrics && waiting !== wait.reason) {
@@ -256,15 +270,13 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         dependencies: input.dependencies,
         survey: found,
       });
-      // For the console's task page, without our secrets. One command, not awaited, on the
-      // auto-pipelined connection: the worker does not wait on it, and a failure only costs the page its prompt.
-      void recordPrompt(redis, keys, {
+      // For the console's task page, without our secrets: in the checkpoint with the task's next
+      // step while it runs, and stored with the publication.
+      progress.write({
         claimKey: input.claimKey,
-        worker,
-        attempt: input.attempt,
-        prompt: scrub(prompt),
-        ttlSeconds: config.promptRetentionSeconds,
-      }).catch((error: unknown) => logger.warn({ err: error, task_id: input.taskId, worker }, 'could not keep the worker prompt for the console'));
+        taskId: input.taskId,
+        fields: prompts.keep(input.claimKey, worker, { attempt: input.attempt, prompt: scrub(prompt) }),
+      });
       const raw = await runner(
         { taskId: input.taskId, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
         signal,
@@ -299,6 +311,9 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     recoveryIntervalMs: config.recoveryIntervalMs,
     orphanGraceMs: config.orphanGraceMs,
     registryInfo: { model: model.kind, concurrency: String(config.concurrency), pid: String(process.pid) },
+    progress,
+    prompts,
+    promptRetentionSeconds: config.promptRetentionSeconds,
     plan: (task, signal) => {
       // The task branch is taken from the project's head at claim time, while the plan is made.
       // Workers wait for the same preparation; a failure here is retried by the first of them.
@@ -309,6 +324,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     onWorkerSaved: (input) => record('done', input),
     ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
     scrub,
+    onClaimed: (claim) => ledger.start(claim.claimKey, claim.resume?.spentUsd ?? 0),
     onTaskDone: (claimKey) => ledger.forget(claimKey),
     traces,
   });
@@ -426,6 +442,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         clearInterval(sweeper);
         await workspaces?.close();
         await gate?.close();
+        await Promise.allSettled([progress.flush(), ledger.close()]);
         await Promise.allSettled([redis.quit(), blocking.quit(), control.quit(), egress?.close(), ...(gateSubscriber ? [gateSubscriber.quit()] : [])]);
         return undefined;
       })();

@@ -76,7 +76,11 @@ describe('budgets as guards', () => {
       const line = metrics.split('\n').find((l) => l.startsWith('orchestrator_cost_usd_total{worker="api-worker",model="claude-sonnet-4-6"}'));
       expect(Number(line?.split(' ')[1])).toBeCloseTo((loops / 2) * CALL_USD, 1);
 
-      const overview = await readOverview(redis, keys, config.domain);
+      // The instance's total is written at most once a second, in one command.
+      const overview = await eventually(async () => {
+        const o = await readOverview(redis, keys, config.domain);
+        return Math.abs((o.instances[0]?.spendUsd ?? 0) - out.usage!.cost_usd) < 1e-5 ? o : undefined;
+      }, 5000, "the instance's spend");
       expect(overview.instances[0]?.spendUsd).toBeCloseTo(out.usage!.cost_usd, 5);
       expect(renderOverview(overview).join('\n')).toMatch(/\$0\.\d{4} spent/);
     } finally {

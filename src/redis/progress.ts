@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import { logLine, type Keys } from '../protocol/keys.ts';
+import { recordProgress } from './checkpoint.ts';
+
+/** What a task's progress writer holds until it goes out: checkpoint fields (the latest value of each wins) and log lines. */
+interface Pending {
+  taskId: string | undefined;
+  /** When its first held item was written (performance.now()). */
+  since: number;
+  fields: Map<string, string>;
+  /** Already formatted (`[time] message`), stamped when they were written, not when they went out. */
+  lines: string[];
+  /** Callers of `save` waiting for this batch to be in Redis. */
+  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+}
+
+export interface ProgressWriterOptions {
+  redis: Redis;
+  keys: Keys;
+  /** The longest a line or field that nothing waits for stays here before it is written. */
+  flushMs: number;
+  onError(error: unknown, taskId: string | undefined): void;
+}
+
+export interface ProgressStep {
+  claimKey: string;
+  taskId: string | undefined;
+  fields?: Record<string, string>;
+  lines?: string[];
+}
+
+/**
+ * Writes a task's progress (checkpoint fields for resume and `watch`, lines
+ * for the peers' log tailers) with one command per state change of the task
+ * rather than one per step: what nothing waits for (a worker started, a plan
+ * note, a model wait, the spend so far) is held here and goes out with the
+ * next step that must be saved (a worker's result, `save`), with the
+ * publication (`take`), or after `flushMs`, whichever comes first. Steps of
+ * one task written in the same turn of the event loop go out together.
+ *
+ * Order is kept: all of a task's pending fields and lines go out in one
+ * command, on one connection, so a plan is never written after a result
+ * that came later, and nothing is written after the publication (which
+ * takes what is pending and deletes the checkpoint).
+ */
+export function createProgressWriter(o: ProgressWriterOptions) {
+  const pending = new Map<string, Pending>();
+  /** Tasks with something to send this turn (a `save`). */
+  const urgent = new Set<string>();
+  let immediate: NodeJS.Immediate | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const entry = (step: ProgressStep): Pending => {
+    let p = pending.get(step.claimKey);
+    if (p === undefined) {
+      p = { taskId: step.taskId, since: performance.now(), fields: new Map(), lines: [], waiters: [] };
+      pending.set(step.claimKey, p);
+    }
+    if (step.fields) for (const k in step.fields) p.fields.set(k, step.fields[k]!);
+    if (step.lines?.length && step.taskId !== undefined) {
+      const at = new Date();
+      for (const l of step.lines) p.lines.push(logLine(l, at));
+    }
+    return p;
+  };
+
+  const send = (claimKey: string): void => {
+    const p = pending.get(claimKey);
+    if (p === undefined) return;
+    pending.delete(claimKey);
+    const fields = p.fields.size ? Object.fromEntries(p.fields) : undefined;
+    const done = recordProgress(o.redis, o.keys, { claimKey, taskId: p.taskId, ...(fields ? { fields } : {}), stamped: p.lines });
+    done.then(
+      () => p.waiters.forEach((w) => w.resolve()),
+      (error: unknown) => {
+        if (p.waiters.length) p.waiters.forEach((w) => w.reject(error));
+        else o.onError(error, p.taskId);
+      },
+    );
+  };
+
+  const sendUrgent = (): void => {
+    immediate = undefined;
+    for (const k of urgent) send(k);
+    urgent.clear();
+  };
+
+  const sendAll = (): void => {
+    for (const k of [...pending.keys()]) send(k);
+  };
+
+  // Entries are in the order their first item came (one is deleted when sent, made anew by the
+  // next write): send those held `flushMs`, then wait for the oldest of the rest.
+  const sendDue = (): void => {
+    timer = undefined;
+    const due = performance.now() - o.flushMs + 1;
+    for (const [k, p] of pending) {
+      if (p.since > due) {
+        timer = setTimeout(sendDue, p.since - due + 1);
+        return;
+      }
+      send(k);
+    }
+  };
+
+  return {
+    /** Held until the task's next saved step, its publication, or `flushMs`. */
+    write(step: ProgressStep): void {
+      entry(step);
+      timer ??= setTimeout(sendDue, o.flushMs);
+    },
+    /** Written this turn, with whatever the task had pending; resolves once it is in Redis. */
+    save(step: ProgressStep): Promise<void> {
+      const p = entry(step);
+      urgent.add(step.claimKey);
+      immediate ??= setImmediate(sendUrgent);
+      return new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }));
+    },
+    /** The task is being published: its pending lines go with the publication, its fields are dropped with the checkpoint. */
+    take(claimKey: string): string[] {
+      const p = pending.get(claimKey);
+      if (p === undefined) return [];
+      pending.delete(claimKey);
+      urgent.delete(claimKey);
+      p.waiters.forEach((w) => w.resolve());
+      return p.lines;
+    },
+    /** Sends everything pending now (a stop, a handoff). */
+    async flush(): Promise<void> {
+      const waits = [...pending.values()].map((p) => new Promise<void>((resolve) => p.waiters.push({ resolve, reject: () => resolve() })));
+      clearTimeout(timer);
+      timer = undefined;
+      if (immediate) clearImmediate(immediate);
+      immediate = undefined;
+      urgent.clear();
+      sendAll();
+      await Promise.all(waits);
+    },
+  };
+}
+
+export type ProgressWriter = ReturnType<typeof createProgressWriter>;

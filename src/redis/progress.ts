@@ -11,7 +11,7 @@ interface Pending {
   /** Already formatted (`[time] message`), stamped when they were written, not when they went out. */
   lines: string[];
   /** Callers of `save` waiting for this batch to be in Redis. */
-  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+  waiters: { resolve: () => void; reject: (error: unknown) => void; onlyFlush?: boolean }[];
 }
 
 export interface ProgressWriterOptions {
@@ -73,8 +73,9 @@ export function createProgressWriter(o: ProgressWriterOptions) {
     done.then(
       () => p.waiters.forEach((w) => w.resolve()),
       (error: unknown) => {
-        if (p.waiters.length) p.waiters.forEach((w) => w.reject(error));
-        else o.onError(error, p.taskId);
+        p.waiters.forEach((w) => w.reject(error));
+        // Nobody saving it will hear of it: a held step (a flush waits, but only for it to be over).
+        if (p.waiters.every((w) => w.onlyFlush)) o.onError(error, p.taskId);
       },
     );
   };
@@ -127,7 +128,7 @@ export function createProgressWriter(o: ProgressWriterOptions) {
     },
     /** Sends everything pending now (a stop, a handoff). */
     async flush(): Promise<void> {
-      const waits = [...pending.values()].map((p) => new Promise<void>((resolve) => p.waiters.push({ resolve, reject: () => resolve() })));
+      const waits = [...pending.values()].map((p) => new Promise<void>((resolve) => p.waiters.push({ resolve, reject: () => resolve(), onlyFlush: true })));
       clearTimeout(timer);
       timer = undefined;
       if (immediate) clearImmediate(immediate);

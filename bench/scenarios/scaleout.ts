@@ -103,12 +103,15 @@ async function startProcess(b: Bench, redis: Redis, keys: Keys, domain: string, 
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const gone = child.exitCode !== null || child.signalCode !== null;
+    if (!gone) child.kill('SIGTERM');
     const exit = await withTimeout(exited, 20_000, `listener process ${agentId} to stop`).catch((error: unknown) => {
       child.kill('SIGKILL');
       throw error;
     });
-    if (exit.code !== 0) throw new Error(`listener process ${agentId} exited ${exit.code ?? exit.signal} on SIGTERM${out ? `\n${out.trim()}` : ''}`);
+    if (exit.code !== 0) {
+      throw new Error(`listener process ${agentId} exited ${exit.code ?? exit.signal} ${gone ? 'before it was stopped' : 'on SIGTERM'}${out ? `\n${out.trim()}` : ''}`);
+    }
   };
   // Whatever happens, the process does not outlive the scenario.
   b.defer(async () => {

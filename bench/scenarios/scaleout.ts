@@ -93,9 +93,14 @@ async function startProcess(b: Bench, redis: Redis, keys: Keys, domain: string, 
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   let stopping = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    // Could not be started at all: no 'exit' follows.
+    child.once('error', (error) => {
+      out += `spawn: ${String(error)}\n`;
+      resolve({ code: null, signal: null });
+    });
+  });
   const died = exited.then(({ code, signal }): never => {
     throw new Error(`listener process ${agentId} (pid ${child.pid}) died: exit ${code ?? signal}${out ? `\n${out.trim()}` : ''}`);
   });
@@ -118,14 +123,19 @@ async function startProcess(b: Bench, redis: Redis, keys: Keys, domain: string, 
     await stop().catch((error: unknown) => b.log(`scaleout: ${String(error)}`));
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
+  let polling = true;
   const registered = (async () => {
-    for (;;) {
+    while (polling) {
       const [member, beating] = await Promise.all([redis.sismember(keys.agentsOfDomain, agentId), redis.exists(keys.agentHeartbeat(agentId))]);
       if (member === 1 && beating === 1) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  await withTimeout(Promise.race([registered, died]), 60_000, `listener process ${agentId} to register`);
+  try {
+    await withTimeout(Promise.race([registered, died]), 60_000, `listener process ${agentId} to register`);
+  } finally {
+    polling = false;
+  }
   return { agentId, pid: child.pid!, output: () => out, died, stop };
 }
 

@@ -1,20 +1,22 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startLocalRedis, type LocalRedis } from '../src/redis/localServer.ts';
 import { bullmqBaseline } from './scenarios/bullmq.ts';
+import { flowsBaseline } from './scenarios/flows.ts';
 import { latency } from './scenarios/latency.ts';
 import { makespan } from './scenarios/makespan.ts';
 import { memory } from './scenarios/memory.ts';
 import { sandboxCost } from './scenarios/sandbox.ts';
 import { rateLimit } from './scenarios/rateLimit.ts';
+import { scaleout } from './scenarios/scaleout.ts';
 import { slowModel } from './scenarios/slowModel.ts';
 import { throughput } from './scenarios/throughput.ts';
 import { connect, fmt, machineLine, type Bench, type Row } from './support.ts';
 
-// npm run bench [-- --quick] [-- --only throughput,bullmq]
+// npm run bench [-- --quick] [-- --only throughput,bullmq,flows,scaleout]
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined);
-const NAMES = ['latency', 'makespan', 'memory', 'throughput', 'slow', 'ratelimit', 'bullmq', 'sandbox'] as const;
+const NAMES = ['latency', 'makespan', 'memory', 'throughput', 'slow', 'ratelimit', 'bullmq', 'flows', 'scaleout', 'sandbox'] as const;
 const only = onlyArg?.split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((n) => !(NAMES as readonly string[]).includes(n)) ?? [];
 if (unknown.length || (args.includes('--only') && !onlyArg)) {
@@ -100,6 +102,20 @@ try {
       });
     }
   }
+  if (wanted('flows')) {
+    const f = await scenario('bullmq flows', flowsBaseline);
+    rows.push(...f.rows);
+    if (at64 !== undefined) {
+      rows.push({
+        measure: 'three-worker tasks/s at c=64 ÷ BullMQ flows/s',
+        value: `${fmt(at64 / f.rate, 2)}× (${fmt(at64)} tasks/s against ${fmt(f.rate)} flows/s)`,
+        target: '≥ 1.0',
+        ok: at64 / f.rate >= 1,
+      });
+    }
+  }
+  // Real listener processes (the CLI), not the in-process listener of the scenarios above.
+  if (wanted('scaleout')) rows.push(...(await scenario('scale-out', scaleout)));
 } catch (error) {
   failed = true;
   process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -70,7 +70,6 @@ async function startProcess(b: Bench, redis: Redis, keys: Keys, domain: string, 
   const workspace = await mkdtemp(join(scratchRoot(), 'orch-bench-scale-'));
   b.defer(() => rm(workspace, { recursive: true, force: true }));
   const args = [
-    BIN,
     '--redis', b.url,
     '--domain', domain,
     'start',
@@ -84,7 +83,8 @@ async function startProcess(b: Bench, redis: Redis, keys: Keys, domain: string, 
     '--log-level', 'warn',
   ];
   // A minimal environment: no API key, no OpenTelemetry, no scripted failures; a model that answers at once.
-  const child = spawn(process.execPath, args, {
+  // The bin itself, so its shebang's Node flags apply as in production.
+  const child = spawn(BIN, args, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ORCH_SCRIPTED_LATENCY_MS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { RedisServerMissingError } from '../redis/localServer.ts';
+import { AgentIdInUseError } from '../redis/registry.ts';
 import { AgentFileError } from '../workers/agentFileError.ts';
 import { SandboxUnavailableError } from '../workers/sandbox/sandbox.ts';
 import { runCancel } from './cancel.ts';
@@ -129,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     // Errors of input and set-up: the message says how to fix it; a stack would only hide that.
-    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError || error instanceof SandboxUnavailableError) {
+    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError || error instanceof SandboxUnavailableError || error instanceof AgentIdInUseError) {
       process.stderr.write(`backend-orchestrator: ${error.message}\n`);
       return 2;
     }

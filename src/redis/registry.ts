@@ -57,3 +57,38 @@ export async function deregisterAgent(o: RegistryOptions): Promise<void> {
     .del(o.keys.agentInfo(o.agentId), o.keys.agentHeartbeat(o.agentId))
     .exec();
 }
+
+/** Another live process on this host registered under the same agent id. */
+export class AgentIdInUseError extends Error {
+  override name = 'AgentIdInUseError';
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code === 'EPERM'; // there, but another user's
+  }
+};
+
+/**
+ * Refuses to start under an agent id that a live listener on this host
+ * holds (the default id is `{domain}-{hostname}`, so a second process on one
+ * host would otherwise take over the first one's tasks and run them twice).
+ * A holder whose process is gone (a restart after a crash) does not count:
+ * resuming its tasks under the same id is what the id is for.
+ */
+export async function checkAgentIdFree(o: RegistryOptions, self: { host: string; pid: number }): Promise<void> {
+  const [beat, [host, pid]] = await Promise.all([
+    o.redis.exists(o.keys.agentHeartbeat(o.agentId)),
+    o.redis.hmget(o.keys.agentInfo(o.agentId), 'host', 'pid'),
+  ]);
+  const holder = Number(pid);
+  if (beat === 0 || host !== self.host || !Number.isInteger(holder) || holder <= 0 || holder === self.pid) return;
+  if (!alive(holder)) return;
+  throw new AgentIdInUseError(
+    `agent id ${JSON.stringify(o.agentId)} is held by a running listener on this host (pid ${holder}): ` +
+      `give each process its own --agent-id, e.g. ${o.agentId}-2`,
+  );
+}

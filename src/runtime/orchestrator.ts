@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { ListenerEmitted } from '../../machines/listener.machine.ts';
@@ -26,6 +27,7 @@ import { startHealthServer, type HealthServer } from '../observability/httpServe
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { ControlMessageSchema } from '../redis/cancel.ts';
 import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/connection.ts';
+import { checkAgentIdFree } from '../redis/registry.ts';
 import { createProgressWriter } from '../redis/progress.ts';
 import { TaskPrompts } from '../redis/prompts.ts';
 import { loadAgents } from '../workers/agentFile.ts';
@@ -114,6 +116,12 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const sandbox = await chooseSandbox({ model: config.model, unsafeNoSandbox: config.unsafeNoSandbox, logger });
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
+  const self = { host: hostname(), pid: process.pid };
+  // Before anything else uses the id: a second process under it would take the first one's tasks over.
+  await checkAgentIdFree({ redis, keys, agentId: config.agentId, domain: config.domain, ttlSeconds: 1 }, self).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
+  });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
   const workspaces = await openTaskWorkspaces(config, { redis, keys, logger }).catch((error: unknown) => {
     redis.disconnect();
@@ -310,7 +318,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     deadLetterLimit: config.deadLetterLimit,
     recoveryIntervalMs: config.recoveryIntervalMs,
     orphanGraceMs: config.orphanGraceMs,
-    registryInfo: { model: model.kind, concurrency: String(config.concurrency), pid: String(process.pid) },
+    registryInfo: { model: model.kind, concurrency: String(config.concurrency), pid: String(self.pid), host: self.host },
     progress,
     prompts,
     promptRetentionSeconds: config.promptRetentionSeconds,

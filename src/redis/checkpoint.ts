@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Plan } from '../planning/plan.ts';
 import type { Resume } from '../protocol/claim.ts';
 import { logLine, type Keys } from '../protocol/keys.ts';
+import { luaScript } from './script.ts';
 import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/output.ts';
 import type { ParsedTask } from '../protocol/task.ts';
 
@@ -42,11 +43,11 @@ export interface WorkerProgress {
 // written only while the checkpoint exists: a write that comes after the
 // publication, which deletes it, must not leave a stray hash), then the
 // progress lines (the rest of ARGV) on the task's log.
-const RECORD_PROGRESS = `
+const RECORD_PROGRESS = luaScript(`
 local n = tonumber(ARGV[1])
 if n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1)) end
 if #ARGV > n + 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 2)) end
-return 1`;
+return 1`);
 
 /**
  * One command for a step of progress: checkpoint fields (plan, a worker's
@@ -63,7 +64,7 @@ export async function recordProgress(
   const lines = p.taskId !== undefined ? [...(p.stamped ?? []), ...(p.lines ?? []).map((l) => logLine(l))] : [];
   if (flat.length === 0 && lines.length === 0) return;
   const logs = p.taskId !== undefined ? keys.resultLogs(p.taskId) : keys.checkpoint(p.claimKey);
-  await redis.eval(RECORD_PROGRESS, 2, keys.checkpoint(p.claimKey), logs, flat.length, ...flat, ...lines);
+  await RECORD_PROGRESS.run(redis, 2, keys.checkpoint(p.claimKey), logs, flat.length, ...flat, ...lines);
 }
 
 export const planField = (plan: Plan): Record<string, string> => ({ plan: JSON.stringify(plan) });

@@ -1,21 +1,25 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
+import { defineScripts } from './script.ts';
 
 /**
  * A connection that survives outages: commands issued while Redis is away
  * wait in ioredis' offline queue and run after the reconnect, instead of
  * failing the task that issued them. `autoPipelining` sends the commands
  * issued in one tick of the event loop in one write (never on a connection
- * that blocks or subscribes).
+ * that blocks or subscribes). Our Lua scripts (src/redis/script.ts) are
+ * defined on it at once.
  */
 export function connectRedis(url: string, name: string, options: { autoPipelining?: boolean } = {}): Redis {
-  return new Redis(url, {
+  const redis = new Redis(url, {
     connectionName: name,
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
     enableAutoPipelining: options.autoPipelining ?? false,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
   });
+  defineScripts(redis);
+  return redis;
 }
 
 export interface OutageLogOptions {

@@ -4,23 +4,18 @@ import type { Keys } from '../protocol/keys.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { claimKeyOf } from './checkpoint.ts';
+import { luaScript } from './script.ts';
 
 // Moves up to ARGV[1] items in one round trip, so a listener with many free
 // slots fills them at once instead of one BLMOVE each.
-const CLAIM_MANY = `
+const CLAIM_MANY = luaScript(`
 local out = {}
 for i = 1, tonumber(ARGV[1]) do
   local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
   if not v then break end
   out[#out + 1] = v
 end
-return out`;
-
-// ioredis defines a Buffer-reply variant of every command at run time, but its
-// types omit `evalBuffer` (and `callBuffer('eval', ...)` breaks under auto-pipelining).
-interface EvalBuffer {
-  evalBuffer(script: string, numkeys: number, ...args: (string | Buffer | number)[]): Promise<unknown>;
-}
+return out`);
 
 export interface QueueOptions {
   keys: Keys;
@@ -42,7 +37,7 @@ export interface QueueOptions {
 // not written it yet; 0: claimed before, an old error field may be there).
 // KEYS: active, dead letters, then checkpoint and result per claim.
 // ARGV: agent, claimed-at ms, claimed-at ISO, dead-letter limit, then raw, dead letter, valid per claim.
-const RECORD_CLAIMS = `
+const RECORD_CLAIMS = luaScript(`
 local out = {}
 for i = 0, (#KEYS - 2) / 2 - 1 do
   local checkpoint, result = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
@@ -62,7 +57,7 @@ for i = 0, (#KEYS - 2) / 2 - 1 do
     end
   end
 end
-return out`;
+return out`);
 
 const RESULT_RECORD = { 1: undefined, 2: 'seen', 3: 'missing', 4: 'unknown' } as const;
 
@@ -79,7 +74,7 @@ export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: n
   // Buffer replies: the bytes as claimed, never round-tripped through a JS string (see Claim.raw).
   // One free slot (the usual case under load, as tasks finish one by one): BLMOVE alone, which
   // returns at once when the queue has one. More: the script, one round trip for all of them.
-  let raws = max > 1 ? ((await (q.redis as unknown as EvalBuffer).evalBuffer(CLAIM_MANY, 2, keys.pending, keys.active, max)) as Buffer[]) : [];
+  let raws = max > 1 ? ((await CLAIM_MANY.runBuffer(q.redis, 2, keys.pending, keys.active, max)) as Buffer[]) : [];
   if (raws.length === 0) {
     const one = await q.blocking.blmoveBuffer(keys.pending, keys.active, 'RIGHT', 'LEFT', timeoutSeconds);
     raws = one === null ? [] : [one];
@@ -105,7 +100,7 @@ export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: n
     keyList.push(keys.checkpoint(claimKey), keys.result(id));
     args.push(raw, deadLetter, parsed.ok ? '1' : '0');
   }
-  const replies = (await q.redis.eval(RECORD_CLAIMS, keyList.length, ...keyList, ...args)) as number[];
+  const replies = (await RECORD_CLAIMS.run(q.redis, keyList.length, ...keyList, ...args)) as number[];
   return claims.flatMap((claim, i) => {
     const reply = replies[i] as keyof typeof RESULT_RECORD | 0;
     if (reply === 0) return [];

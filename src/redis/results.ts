@@ -3,6 +3,7 @@ import { logLine, type Keys } from '../protocol/keys.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
+import { luaScript } from './script.ts';
 
 // All of one publication in one atomic step: the hash, the log lines, the
 // channel message, the LREM of the raw claimed text, the dead letter, the
@@ -18,7 +19,7 @@ import { rawForJson } from '../protocol/rawMessage.ts';
 // 7 output, 8 completed at, 9 error, 10 message, 11 raw, 12 dead letter, 13 dead-letter
 // limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs,
 // then the prompt pairs, then the log lines.
-const PUBLISH = `
+const PUBLISH = luaScript(`
 if ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
 local prompts = tonumber(ARGV[17])
 if ARGV[3] == '1' then
@@ -46,7 +47,7 @@ if prompts > 0 then
   redis.call('HSET', KEYS[7], unpack(ARGV, 18, 17 + 2 * prompts))
   redis.call('EXPIRE', KEYS[7], ARGV[16])
 end
-return 1`;
+return 1`);
 
 /** Another holder took the task over: this one must not publish. */
 export class OwnershipLostError extends Error {
@@ -103,8 +104,8 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const prompts = Object.entries(o.prompts ?? {}).flat();
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
   const run = (force: boolean) =>
-    o.redis.eval(
-      PUBLISH,
+    PUBLISH.run(
+      o.redis,
       7,
       o.keys.result(id),
       o.keys.resultLogs(id),

@@ -16,7 +16,7 @@ async function writer(flushMs: number) {
   let sent = 0;
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = ((command: Parameters<typeof send>[0]) => {
-    if (command.name === 'eval') sent++;
+    if (command.name === 'eval' || command.name === 'evalsha') sent++;
     return send(command);
   }) as typeof redis.sendCommand;
   const errors: unknown[] = [];

@@ -10,6 +10,8 @@ interface Pending {
   fields: Map<string, string>;
   /** Already formatted (`[time] message`), stamped when they were written, not when they went out. */
   lines: string[];
+  /** Its publication is under way and carries the lines: nothing of it is sent from here any more. */
+  publishing?: boolean;
   /** Callers of `save` waiting for this batch to be in Redis. */
   waiters: { resolve: () => void; reject: (error: unknown) => void; onlyFlush?: boolean }[];
 }
@@ -66,7 +68,7 @@ export function createProgressWriter(o: ProgressWriterOptions) {
 
   const send = (claimKey: string): void => {
     const p = pending.get(claimKey);
-    if (p === undefined) return;
+    if (p === undefined || p.publishing) return;
     pending.delete(claimKey);
     const fields = p.fields.size ? Object.fromEntries(p.fields) : undefined;
     const done = recordProgress(o.redis, o.keys, { claimKey, taskId: p.taskId, ...(fields ? { fields } : {}), stamped: p.lines });
@@ -117,18 +119,29 @@ export function createProgressWriter(o: ProgressWriterOptions) {
       immediate ??= setImmediate(sendUrgent);
       return new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }));
     },
-    /** The task is being published: its pending lines go with the publication, its fields are dropped with the checkpoint. */
-    take(claimKey: string): string[] {
+    /**
+     * The lines held for a task, for its publication to write: from now on
+     * they are not sent from here (they would be written twice), also when
+     * the publication is retried, until `drop`.
+     */
+    lines(claimKey: string, taskId: string | undefined): string[] {
+      const p = entry({ claimKey, taskId });
+      p.publishing = true;
+      return p.lines;
+    },
+    /** The task is published: what it still held is gone with its checkpoint (the lines went with the publication). */
+    drop(claimKey: string): void {
       const p = pending.get(claimKey);
-      if (p === undefined) return [];
+      if (p === undefined) return;
       pending.delete(claimKey);
       urgent.delete(claimKey);
       p.waiters.forEach((w) => w.resolve());
-      return p.lines;
     },
     /** Sends everything pending now (a stop, a handoff). */
     async flush(): Promise<void> {
-      const waits = [...pending.values()].map((p) => new Promise<void>((resolve) => p.waiters.push({ resolve, reject: () => resolve(), onlyFlush: true })));
+      const waits = [...pending.values()]
+        .filter((p) => !p.publishing)
+        .map((p) => new Promise<void>((resolve) => p.waiters.push({ resolve, reject: () => resolve(), onlyFlush: true })));
       clearTimeout(timer);
       timer = undefined;
       if (immediate) clearImmediate(immediate);

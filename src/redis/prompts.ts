@@ -35,11 +35,14 @@ export class TaskPrompts {
     if (Object.keys(prompts).length) this.byTask.set(claimKey, { ...prompts, ...this.byTask.get(claimKey) });
   }
 
-  /** The task is published (or left this instance): its prompts, forgotten here. */
-  take(claimKey: string): Record<string, string> {
-    const prompts = this.byTask.get(claimKey) ?? {};
+  /** The task's prompts, for its publication. */
+  of(claimKey: string): Record<string, string> {
+    return this.byTask.get(claimKey) ?? {};
+  }
+
+  /** The task left this instance (published, or another holder publishes it). */
+  forget(claimKey: string): void {
     this.byTask.delete(claimKey);
-    return prompts;
   }
 }
 

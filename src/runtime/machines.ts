@@ -104,7 +104,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   const resultRecords = new Map<string, Claim['resultRecord']>();
   const done = (claimKey: string): void => {
     resultRecords.delete(claimKey);
-    prompts.take(claimKey);
+    progress.drop(claimKey);
+    prompts.forget(claimKey);
     deps.onTaskDone?.(claimKey);
   };
 
@@ -224,8 +225,9 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
             deadLetterLimit: deps.deadLetterLimit,
             signal,
             ...(resultRecord ? { resultRecord } : {}),
-            lines: progress.take(input.claimKey),
-            prompts: prompts.take(input.claimKey),
+            // Taken only once published: a publication retried after a Redis error carries them again.
+            lines: progress.lines(input.claimKey, input.taskId),
+            prompts: prompts.of(input.claimKey),
             promptTtlSeconds: deps.promptRetentionSeconds ?? 604_800,
           },
           input,

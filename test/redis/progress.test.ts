@@ -75,10 +75,13 @@ describe('progress writer', () => {
   it('hands held lines to the publication and never writes a checkpoint that is gone', async () => {
     const { redis, keys, progress, sent, errors } = await writer(20);
     progress.write({ claimKey: 'gone', taskId: 'gone', fields: { spend_usd: '0.1' }, lines: ['db-worker started'] });
-    const taken = progress.take('gone');
-    expect(taken).toHaveLength(1);
-    expect(taken[0]).toMatch(/\] db-worker started$/);
-    expect(progress.take('gone')).toEqual([]);
+    const held = progress.lines('gone', 'gone');
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatch(/\] db-worker started$/);
+    await progress.flush();
+    expect(sent()).toBe(0); // the publication writes them, not the writer
+    expect(progress.lines('gone', 'gone')).toEqual(held); // a publication retried carries them again
+    progress.drop('gone');
     // A late step for a published task (its checkpoint deleted) leaves no stray hash behind.
     progress.write({ claimKey: 'gone', taskId: 'gone', fields: { spend_usd: '0.2' } });
     await progress.flush();

@@ -26,13 +26,16 @@ export interface Located {
 }
 
 /**
- * The folder one task's workers may touch. Every path a tool receives goes
- * through `resolve`, which follows symlinks itself (also dangling ones: a
- * Write through a dangling link would create its target), so a link cannot
- * lead a write outside. Another worker of the task may swap a folder for a
- * link between this check and the use: the tools then open the located path
- * with openInside (O_NOFOLLOW at every component), which fails instead of
- * following the new link.
+ * The folder one task's workers may touch. Every path a tool receives is
+ * first checked lexically (`lexical`: no `..` out, no absolute path
+ * elsewhere). The file tools then open it as given with O_NOFOLLOW at every
+ * component (openDirect), which succeeds only when no link is on the way;
+ * otherwise it goes through `locate`, which follows symlinks itself (also
+ * dangling ones: a Write through a dangling link would create its target),
+ * so a link cannot lead a write outside. Another worker of the task may swap
+ * a folder for a link between this check and the use: the tools then open
+ * the located path with openInside (O_NOFOLLOW at every component), which
+ * fails instead of following the new link.
  *
  * @example
  * const ws = await Workspace.open('/var/orch/workspace/task-1');
@@ -67,17 +70,27 @@ export class Workspace {
    * second look.
    */
   locate(relOrAbs: string): Located {
+    const located = this.followLinks(this.lexical(relOrAbs), relOrAbs);
+    if (!isInside(this.root, located.path)) {
+      throw new WorkspaceEscapeError(relOrAbs, this.root, `a symlink leads to ${located.path}`);
+    }
+    return located;
+  }
+
+  /**
+   * The absolute path `relOrAbs` names before any link on it is followed
+   * (`..` taken lexically, as `locate` takes it), or WorkspaceEscapeError
+   * when that is outside the root. Where a link would lead is `locate`'s
+   * question: with no link on the way, both give the same path.
+   */
+  lexical(relOrAbs: string): string {
     if (relOrAbs.includes('\0')) throw new WorkspaceEscapeError(relOrAbs, this.root, 'the path contains a NUL byte');
     const lexical = path.resolve(this.root, relOrAbs);
     if (!isInside(this.root, lexical)) {
       const why = path.isAbsolute(relOrAbs) ? 'an absolute path elsewhere' : 'it climbs out with ..';
       throw new WorkspaceEscapeError(relOrAbs, this.root, why);
     }
-    const located = this.followLinks(lexical, relOrAbs);
-    if (!isInside(this.root, located.path)) {
-      throw new WorkspaceEscapeError(relOrAbs, this.root, `a symlink leads to ${located.path}`);
-    }
-    return located;
+    return lexical;
   }
 
   /** Workspace-relative posix path of an absolute path inside the root (for logs and results). */

@@ -1,6 +1,8 @@
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ToolExecutionError } from '../errors.ts';
+import type { Workspace } from '../workspace.ts';
+import { checkFile } from './fileStat.ts';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -129,24 +131,171 @@ export function openInside(root: string, relative: string, mode: OpenMode, shown
   }
 }
 
-/** The content of an open file, at most `max` bytes (a file that grows while it is read stops there). */
+/**
+ * The content of an open file of `size` bytes (its fstat), at most `max`
+ * bytes (a file that grows while it is read stops there). The first read
+ * asks for one byte more than `size`: a short answer at or past `size` is
+ * the end of the file, so a file that did not change is read with one
+ * read into one buffer of its own size.
+ */
 export function readAll(fd: number, size: number, max: number): Buffer {
   const chunks: Buffer[] = [];
   let position = 0;
+  let want = size + 1;
   while (position < max) {
-    const chunk = Buffer.allocUnsafe(Math.min(max - position, Math.max(64 * 1024, size - position)));
+    const chunk = Buffer.allocUnsafe(Math.min(max - position, want));
     const n = readSync(fd, chunk, 0, chunk.length, position);
     if (n === 0) break;
     chunks.push(chunk.subarray(0, n));
     position += n;
+    if (n < chunk.length && position >= size) break;
+    want = Math.max(64 * 1024, size - position);
   }
-  return Buffer.concat(chunks);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
-/** Replaces the content of an open file (the fd the checks were made on, not its name again). */
-export function replaceContent(fd: number, content: string): void {
+/**
+ * Replaces the content of an open file (the fd the checks were made on, not
+ * its name again). `created`: this open created the file (O_EXCL), so it is
+ * empty and there is nothing to truncate.
+ */
+export function replaceContent(fd: number, content: string, created = false): void {
   const bytes = Buffer.from(content, 'utf8');
-  ftruncateSync(fd, 0);
+  if (!created) ftruncateSync(fd, 0);
   let written = 0;
   while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, written);
+}
+
+const DIRECTORY = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+
+const codeOf = (error: unknown): unknown => (error as { code?: unknown }).code;
+
+/** Why a Write cannot go to a folder, for both ways of opening. */
+function writeToDirectory(shown: string): never {
+  throw new ToolExecutionError(`${shown} is a directory: write to a file inside it`);
+}
+
+/** fstat of a file just opened, checked (and closed when refused). */
+function checkedOpen(fd: number, shown: string, created: boolean): OpenedFile {
+  let stats: Stats;
+  try {
+    stats = fstatSync(fd);
+    checkRegular(stats, shown);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return { fd, stats, created };
+}
+
+/**
+ * openInside for a path straight from the model, before any look at the
+ * disk: the common case of a path with no symbolic link on it, with the
+ * same checks and messages as locate + openInside, in half the system
+ * calls. Each folder is opened with O_NOFOLLOW relative to the one before
+ * (created for a Write when missing); a new file is created with
+ * O_CREAT | O_EXCL, which opens nothing that exists (no FIFO, device or
+ * link); an existing one is lstat'ed through its folder's fd and refused
+ * unless it is a regular file with one link before it is opened, and
+ * fstat'ed after. Returns undefined when it meets anything else on the way
+ * (a link, a file where a folder should be, a name that changed between two
+ * calls, an error it does not explain): the caller then takes the long way,
+ * Workspace.locate and openInside, whose answer is the answer.
+ */
+export function openDirect(root: string, relative: string, mode: OpenMode, shown: string): OpenedFile | undefined {
+  const parts = relative.split(path.sep).filter((p) => p !== '' && p !== '.');
+  const name = parts.pop();
+  if (name === undefined || name === '..' || parts.includes('..')) return undefined;
+  let dir: number;
+  try {
+    dir = openSync(root, DIRECTORY);
+  } catch {
+    return undefined;
+  }
+  try {
+    for (const part of parts) {
+      let next: number;
+      try {
+        next = openSync(at(dir, part), DIRECTORY);
+      } catch (error) {
+        if (codeOf(error) !== 'ENOENT') return undefined;
+        if (mode !== 'write') checkFile(undefined, shown); // throws: nothing is there
+        try {
+          mkdirSync(at(dir, part));
+        } catch (made) {
+          if (codeOf(made) !== 'EEXIST') throw made;
+        }
+        try {
+          next = openSync(at(dir, part), DIRECTORY);
+        } catch {
+          return undefined;
+        }
+      }
+      closeSync(dir);
+      dir = next;
+    }
+    const file = at(dir, name);
+    if (mode === 'write') {
+      let fd: number | undefined;
+      try {
+        fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
+      } catch (error) {
+        if (codeOf(error) !== 'EEXIST') return undefined;
+      }
+      if (fd !== undefined) return checkedOpen(fd, shown, true);
+    }
+    // Something is there: what it is decides, before it is opened.
+    let before: Stats | undefined;
+    try {
+      before = lstatSync(file, { throwIfNoEntry: false });
+    } catch {
+      return undefined;
+    }
+    if (before === undefined && mode === 'write') return undefined; // removed since the O_EXCL open: start again the long way
+    if (before?.isSymbolicLink()) return undefined; // where it leads is locate's question
+    if (mode === 'write' && before?.isDirectory()) writeToDirectory(shown);
+    // Nothing there (Read, Edit), a folder, a FIFO, a device or a hard link is refused before it is opened.
+    checkRegular(checkFile(before, shown), shown);
+    let fd: number;
+    try {
+      fd = openSync(file, (mode === 'read' ? O_RDONLY : mode === 'edit' ? O_RDWR : O_WRONLY) | O_NOFOLLOW | O_NONBLOCK);
+    } catch (error) {
+      opened(error, shown);
+    }
+    return checkedOpen(fd, shown, false);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/** A file a tool opened: the fd and its checks, where it is, and how to show it. */
+export interface WorkspaceFile extends OpenedFile {
+  /** Its real absolute path, inside the root. */
+  absolute: string;
+  /** Workspace-relative, for messages. */
+  shown: string;
+}
+
+/**
+ * Opens the file a tool was given, confined to the workspace: directly
+ * when no link is on its path (openDirect), else the long way (locate
+ * follows links inside the root and refuses the rest, then openInside opens
+ * the real path with O_NOFOLLOW at every component). Read and Edit need an
+ * existing regular file; Write creates a missing one with its folders.
+ */
+export function openInWorkspace(workspace: Workspace, filePath: string, mode: OpenMode): WorkspaceFile {
+  const lexical = workspace.lexical(filePath);
+  const shown = workspace.relative(lexical);
+  const direct = openDirect(workspace.root, path.relative(workspace.root, lexical), mode, shown);
+  if (direct !== undefined) return { fd: direct.fd, stats: direct.stats, created: direct.created, absolute: lexical, shown };
+  const { path: absolute, stats } = workspace.locate(filePath);
+  const real = workspace.relative(absolute);
+  if (mode === 'write') {
+    if (stats?.isDirectory()) writeToDirectory(real);
+    if (stats !== undefined) checkRegular(stats, real); // a FIFO or a hard link is refused before it is opened
+  } else {
+    checkRegular(checkFile(stats, real), real); // a FIFO is refused before it is opened
+  }
+  const { fd, stats: after, created } = openInside(workspace.root, path.relative(workspace.root, absolute), mode, real);
+  return { fd, stats: after, created, absolute, shown: real };
 }

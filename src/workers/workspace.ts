@@ -15,6 +15,25 @@ function isMissing(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** An absolute path with nothing to normalise (no `.`, `..`, `//` or trailing `/`), not `/`. */
+const normalised = (p: string): boolean => p !== path.sep && path.isAbsolute(p) && path.normalize(p) === p && !p.endsWith(path.sep);
+
+/**
+ * Real paths of the folders that hold task folders (the workspace root, a
+ * project's worktrees), taken once rather than on every run. They are the
+ * operator's folders: no worker can reach them (its sandbox binds only its
+ * task's folder, and the file tools stay below the task's folder); and
+ * each use checks that the task's folder is the very folder found under
+ * the parent's remembered real path. Bounded: a listener uses a handful.
+ */
+const realParents = new Map<string, string>();
+const MAX_REAL_PARENTS = 64;
+
+function rememberParent(parent: string, real: string): void {
+  if (realParents.size >= MAX_REAL_PARENTS && !realParents.has(parent)) realParents.clear();
+  realParents.set(parent, real);
+}
+
 /** Where a path leads: its real path, and what the walk there saw on the way. */
 export interface Located {
   /** The real absolute path (symlinks followed), inside the root. */
@@ -46,13 +65,49 @@ export class Workspace {
 
   /** Creates the folder when missing; `root` is its real path. */
   static async open(root: string): Promise<Workspace> {
+    return Workspace.underKnownParent(root) ?? Workspace.openReal(root);
+  }
+
+  private static openReal(root: string): Workspace {
+    let real: string;
     try {
-      return new Workspace(realpathSync.native(root));
+      real = realpathSync.native(root);
     } catch (error) {
       if (!isMissing(error)) throw error;
+      mkdirSync(root, { recursive: true });
+      real = realpathSync.native(root);
     }
-    mkdirSync(root, { recursive: true });
-    return new Workspace(realpathSync.native(root));
+    // A folder (not a link) at a normalised path: its real parent is the real path's parent.
+    if (normalised(root) && lstatSync(root, { throwIfNoEntry: false })?.isDirectory()) rememberParent(path.dirname(root), path.dirname(real));
+    return new Workspace(real);
+  }
+
+  /**
+   * The run's workspace without a realpath (a readlink per component):
+   * when the folder holding it was seen before, the task's folder (created
+   * when missing) and the same name under the parent's real path are
+   * lstat'ed, and taken as the real path only when both are the same folder
+   * (device and inode), neither a link. Anything else (a link, a file, a
+   * parent never seen, moved or gone) is left to openReal.
+   */
+  private static underKnownParent(root: string): Workspace | undefined {
+    if (!normalised(root)) return undefined;
+    const parent = realParents.get(path.dirname(root));
+    if (parent === undefined) return undefined;
+    let stats = lstatSync(root, { throwIfNoEntry: false });
+    if (stats === undefined) {
+      try {
+        mkdirSync(root);
+      } catch {
+        return undefined;
+      }
+      stats = lstatSync(root, { throwIfNoEntry: false });
+    }
+    if (stats === undefined || !stats.isDirectory()) return undefined;
+    const inside = path.join(parent, path.basename(root));
+    const real = inside === root ? stats : lstatSync(inside, { throwIfNoEntry: false });
+    if (real === undefined || !real.isDirectory() || real.ino !== stats.ino || real.dev !== stats.dev) return undefined;
+    return new Workspace(inside);
   }
 
   /**

@@ -33,6 +33,18 @@ describe('openDirect (the path as given, no link on it)', () => {
     closeSync(existing!.fd);
   });
 
+  it('creates every missing folder of a deep path, and leaves Error.stackTraceLimit as it was', async () => {
+    const { workspace } = await sandbox();
+    await mkdir(path.join(workspace.root, 'a'));
+    const limit = Error.stackTraceLimit;
+    const ctx = toolContext(workspace);
+    expect(await writeTool.run({ file_path: 'a/b/c/d/e.txt', content: 'deep' }, ctx)).toBe('Created a/b/c/d/e.txt (4 bytes)');
+    expect(await writeTool.run({ file_path: 'a/b/c/d/e.txt', content: 'again' }, ctx)).toBe('Overwrote a/b/c/d/e.txt (5 bytes)');
+    await expect(readTool.run({ file_path: 'a/x/y.txt' }, ctx)).rejects.toThrow(/does not exist/);
+    expect(readFileSync(path.join(workspace.root, 'a/b/c/d/e.txt'), 'utf8')).toBe('again');
+    expect(Error.stackTraceLimit).toBe(limit);
+  });
+
   it('a link inside the workspace still works, through the long way, and shows the real path', async () => {
     const { workspace } = await sandbox();
     await mkdir(path.join(workspace.root, 'real'));

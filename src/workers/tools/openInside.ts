@@ -175,6 +175,24 @@ function writeToDirectory(shown: string): never {
   throw new ToolExecutionError(`${shown} is a directory: write to a file inside it`);
 }
 
+/**
+ * openSync, with the error code instead of a throw for the failures
+ * openDirect expects and handles itself (a missing folder, an existing
+ * file): building an Error's stack costs more than the system call, so none
+ * is captured.
+ */
+function tryOpen(file: string, flags: number, mode?: number): number | string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return openSync(file, flags, mode);
+  } catch (error) {
+    return String(codeOf(error));
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** fstat of a file just opened, checked (and closed when refused). */
 function checkedOpen(fd: number, shown: string, created: boolean): OpenedFile {
   let stats: Stats;
@@ -213,36 +231,29 @@ export function openDirect(root: string, relative: string, mode: OpenMode, shown
     return undefined;
   }
   try {
+    // Below a folder this call created, nothing can be there yet: mkdir without trying to open first.
+    let created = false;
     for (const part of parts) {
-      let next: number;
-      try {
-        next = openSync(at(dir, part), DIRECTORY);
-      } catch (error) {
-        if (codeOf(error) !== 'ENOENT') return undefined;
+      let next = created ? 'ENOENT' : tryOpen(at(dir, part), DIRECTORY);
+      if (next === 'ENOENT') {
         if (mode !== 'write') checkFile(undefined, shown); // throws: nothing is there
         try {
           mkdirSync(at(dir, part));
+          created = true;
         } catch (made) {
           if (codeOf(made) !== 'EEXIST') throw made;
         }
-        try {
-          next = openSync(at(dir, part), DIRECTORY);
-        } catch {
-          return undefined;
-        }
+        next = tryOpen(at(dir, part), DIRECTORY);
       }
+      if (typeof next !== 'number') return undefined; // a link, a file, no access: the long way says which
       closeSync(dir);
       dir = next;
     }
     const file = at(dir, name);
     if (mode === 'write') {
-      let fd: number | undefined;
-      try {
-        fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
-      } catch (error) {
-        if (codeOf(error) !== 'EEXIST') return undefined;
-      }
-      if (fd !== undefined) return checkedOpen(fd, shown, true);
+      const fd = tryOpen(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
+      if (typeof fd === 'number') return checkedOpen(fd, shown, true);
+      if (fd !== 'EEXIST') return undefined;
     }
     // Something is there: what it is decides, before it is opened.
     let before: Stats | undefined;

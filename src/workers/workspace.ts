@@ -94,6 +94,7 @@ export class Workspace {
     if (!normalised(root)) return undefined;
     const parent = realParents.get(path.dirname(root));
     if (parent === undefined) return undefined;
+    const inside = path.join(parent, path.basename(root));
     let stats = lstatSync(root, { throwIfNoEntry: false });
     if (stats === undefined) {
       try {
@@ -101,10 +102,11 @@ export class Workspace {
       } catch {
         return undefined;
       }
+      // Made just now at a path that is already real: nothing to compare.
+      if (inside === root) return new Workspace(inside);
       stats = lstatSync(root, { throwIfNoEntry: false });
     }
     if (stats === undefined || !stats.isDirectory()) return undefined;
-    const inside = path.join(parent, path.basename(root));
     const real = inside === root ? stats : lstatSync(inside, { throwIfNoEntry: false });
     if (real === undefined || !real.isDirectory() || real.ino !== stats.ino || real.dev !== stats.dev) return undefined;
     return new Workspace(inside);

@@ -40,6 +40,16 @@ describe('Workspace', () => {
     await expect(stat(path.join(dir, 'real', 'third'))).rejects.toThrow(/ENOENT/);
   });
 
+  it('creates a task folder under a real parent it has seen, and still follows one that is a link', async () => {
+    const dir = await realpath(await tempDir());
+    await mkdir(path.join(dir, 'elsewhere'));
+    expect((await Workspace.open(path.join(dir, 'one'))).root).toBe(path.join(dir, 'one'));
+    expect((await Workspace.open(path.join(dir, 'two'))).root).toBe(path.join(dir, 'two'));
+    expect((await stat(path.join(dir, 'two'))).isDirectory()).toBe(true);
+    await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'three'));
+    expect((await Workspace.open(path.join(dir, 'three'))).root).toBe(path.join(dir, 'elsewhere'));
+  });
+
   it('resolves relative and absolute paths inside the root, existing or not', async () => {
     const { workspace } = await sandbox();
     expect(await workspace.resolve('src/new/file.js')).toBe(path.join(workspace.root, 'src/new/file.js'));

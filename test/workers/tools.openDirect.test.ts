@@ -14,7 +14,7 @@ describe('openDirect (the path as given, no link on it)', () => {
     const { workspace } = await sandbox();
     const root = workspace.root;
     const made = openDirect(root, 'src/models/user.js', 'write', 'src/models/user.js');
-    expect(made?.created).toBe(true);
+    expect(made).toMatchObject({ created: true, size: 0 });
     closeSync(made!.fd);
     expect(readFileSync(path.join(root, 'src/models/user.js'), 'utf8')).toBe('');
     await mkdir(path.join(root, 'real'));
@@ -29,7 +29,7 @@ describe('openDirect (the path as given, no link on it)', () => {
     expect(openDirect(path.join(root, 'dirlink'), 'f.txt', 'read', 'f.txt')).toBeUndefined(); // the root itself a link
     expect(readFileSync(path.join(root, 'real', 'f.txt'), 'utf8')).toBe('x');
     const existing = openDirect(root, 'real/f.txt', 'write', 'real/f.txt');
-    expect(existing?.created).toBe(false);
+    expect(existing).toMatchObject({ created: false, size: 1 });
     closeSync(existing!.fd);
   });
 

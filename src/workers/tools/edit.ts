@@ -26,10 +26,10 @@ export const editTool = defineTool({
     if (input.old_string === input.new_string) {
       throw new ToolInputError('old_string and new_string are the same: nothing would change');
     }
-    const { fd, stats: opened, absolute, shown } = openInWorkspace(workspace, input.file_path, 'edit');
+    const { fd, size, absolute, shown } = openInWorkspace(workspace, input.file_path, 'edit');
     let message: string;
     try {
-      message = edit(fd, opened.size, input, shown);
+      message = edit(fd, size, input, shown);
     } finally {
       closeSync(fd);
     }

@@ -193,8 +193,16 @@ function tryOpen(file: string, flags: number, mode?: number): number | string {
   }
 }
 
-/** fstat of a file just opened, checked (and closed when refused). */
-function checkedOpen(fd: number, shown: string, created: boolean): OpenedFile {
+/** An open file of the workspace and its size when opened (0 for one this open created). */
+export interface SizedFile {
+  fd: number;
+  size: number;
+  /** Write only: the file did not exist and was created by this open. */
+  created: boolean;
+}
+
+/** fstat of an existing file just opened, checked (and closed when refused). */
+function checkedOpen(fd: number, shown: string): SizedFile {
   let stats: Stats;
   try {
     stats = fstatSync(fd);
@@ -203,7 +211,7 @@ function checkedOpen(fd: number, shown: string, created: boolean): OpenedFile {
     closeSync(fd);
     throw error;
   }
-  return { fd, stats, created };
+  return { fd, size: stats.size, created: false };
 }
 
 /**
@@ -213,14 +221,15 @@ function checkedOpen(fd: number, shown: string, created: boolean): OpenedFile {
  * calls. Each folder is opened with O_NOFOLLOW relative to the one before
  * (created for a Write when missing); a new file is created with
  * O_CREAT | O_EXCL, which opens nothing that exists (no FIFO, device or
- * link); an existing one is lstat'ed through its folder's fd and refused
+ * link) and makes a regular file with one link, so it needs no fstat; an
+ * existing one is lstat'ed through its folder's fd and refused
  * unless it is a regular file with one link before it is opened, and
  * fstat'ed after. Returns undefined when it meets anything else on the way
  * (a link, a file where a folder should be, a name that changed between two
  * calls, an error it does not explain): the caller then takes the long way,
  * Workspace.locate and openInside, whose answer is the answer.
  */
-export function openDirect(root: string, relative: string, mode: OpenMode, shown: string): OpenedFile | undefined {
+export function openDirect(root: string, relative: string, mode: OpenMode, shown: string): SizedFile | undefined {
   const parts = relative.split(path.sep).filter((p) => p !== '' && p !== '.');
   const name = parts.pop();
   if (name === undefined || name === '..' || parts.includes('..')) return undefined;
@@ -251,8 +260,9 @@ export function openDirect(root: string, relative: string, mode: OpenMode, shown
     }
     const file = at(dir, name);
     if (mode === 'write') {
+      // O_CREAT | O_EXCL made a new, empty regular file with one link: there is nothing for fstat to refuse.
       const fd = tryOpen(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
-      if (typeof fd === 'number') return checkedOpen(fd, shown, true);
+      if (typeof fd === 'number') return { fd, size: 0, created: true };
       if (fd !== 'EEXIST') return undefined;
     }
     // Something is there: what it is decides, before it is opened.
@@ -273,14 +283,14 @@ export function openDirect(root: string, relative: string, mode: OpenMode, shown
     } catch (error) {
       opened(error, shown);
     }
-    return checkedOpen(fd, shown, false);
+    return checkedOpen(fd, shown);
   } finally {
     closeSync(dir);
   }
 }
 
-/** A file a tool opened: the fd and its checks, where it is, and how to show it. */
-export interface WorkspaceFile extends OpenedFile {
+/** A file a tool opened: the fd and its size, where it is, and how to show it. */
+export interface WorkspaceFile extends SizedFile {
   /** Its real absolute path, inside the root. */
   absolute: string;
   /** Workspace-relative, for messages. */
@@ -298,7 +308,7 @@ export function openInWorkspace(workspace: Workspace, filePath: string, mode: Op
   const lexical = workspace.lexical(filePath);
   const shown = workspace.relative(lexical);
   const direct = openDirect(workspace.root, path.relative(workspace.root, lexical), mode, shown);
-  if (direct !== undefined) return { fd: direct.fd, stats: direct.stats, created: direct.created, absolute: lexical, shown };
+  if (direct !== undefined) return { fd: direct.fd, size: direct.size, created: direct.created, absolute: lexical, shown };
   const { path: absolute, stats } = workspace.locate(filePath);
   const real = workspace.relative(absolute);
   if (mode === 'write') {
@@ -308,5 +318,5 @@ export function openInWorkspace(workspace: Workspace, filePath: string, mode: Op
     checkRegular(checkFile(stats, real), real); // a FIFO is refused before it is opened
   }
   const { fd, stats: after, created } = openInside(workspace.root, path.relative(workspace.root, absolute), mode, real);
-  return { fd, stats: after, created, absolute, shown: real };
+  return { fd, size: after.size, created, absolute, shown: real };
 }

@@ -25,13 +25,13 @@ export const readTool = defineTool({
   schema,
   async run(input, { workspace }) {
     // A missing file, a folder or a FIFO is refused before it is opened (see openInWorkspace).
-    const { fd, stats, shown } = openInWorkspace(workspace, input.file_path, 'read');
+    const { fd, size, shown } = openInWorkspace(workspace, input.file_path, 'read');
     let content: Buffer;
     try {
-      if (stats.size > MAX_FILE_BYTES) {
-        throw new ToolExecutionError(`${shown} is ${stats.size} bytes, over ${MAX_FILE_BYTES}: read parts of it with Bash (sed -n '1,200p')`);
+      if (size > MAX_FILE_BYTES) {
+        throw new ToolExecutionError(`${shown} is ${size} bytes, over ${MAX_FILE_BYTES}: read parts of it with Bash (sed -n '1,200p')`);
       }
-      content = readAll(fd, stats.size, MAX_FILE_BYTES); // synchronous as in Write
+      content = readAll(fd, size, MAX_FILE_BYTES); // synchronous as in Write
     } finally {
       closeSync(fd);
     }

@@ -24,7 +24,10 @@ export function createScrubber(secrets: readonly (string | undefined)[]): (text:
     // Longest first, so a secret that contains another is replaced whole.
     .sort((a, b) => b.length - a.length);
   return (text) => {
-    let out = text.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(ANTHROPIC_KEY, REDACTED);
+    // Each pattern holds a literal no match can lack ('://' whatever the case, 'sk-ant-'): a text
+    // without it is not scanned. A prompt of a few KB has neither, and the URL pattern backtracks at every word.
+    let out = text.includes('://') ? text.replace(URL_PASSWORD, `$1${REDACTED}@`) : text;
+    if (out.includes('sk-ant-')) out = out.replace(ANTHROPIC_KEY, REDACTED);
     for (const value of values) if (out.includes(value)) out = out.split(value).join(REDACTED);
     return out;
   };

@@ -44,7 +44,34 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * About the length of `value` as JSON, without building that text: the
+ * conversation is sent whole on every call and grows with each file, and
+ * stringifying it cost more than the rest of the scripted model. Strings
+ * count as their length plus quotes (the backslashes of escaped quotes and
+ * newlines are not counted): 2-3 % under JSON.stringify's length for the
+ * worker prompts and the scripted files, well inside what an estimate of
+ * four characters a token can claim.
+ */
+function jsonChars(value: unknown): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (typeof value !== 'object' || value === null) return value === undefined ? 0 : String(value).length;
+  if (Array.isArray(value)) {
+    let n = 1 + Math.max(value.length, 1);
+    for (const item of value) n += item === undefined ? 4 : jsonChars(item);
+    return n;
+  }
+  let n = 1;
+  for (const key in value) {
+    const field = (value as Record<string, unknown>)[key];
+    if (field !== undefined && Object.hasOwn(value, key)) n += key.length + 4 + jsonChars(field);
+  }
+  return n === 1 ? 2 : n;
+}
+
 const tokens = (value: unknown): number => Math.ceil(JSON.stringify(value ?? '').length / 4);
+/** `tokens` of the whole conversation, sent on every call: estimated without building its JSON. */
+const conversationTokens = (messages: readonly unknown[]): number => Math.ceil(jsonChars(messages) / 4);
 
 // System prompt and tools are the same objects on every turn of every run of
 // an agent (see the agent loop): count them once.
@@ -83,7 +110,7 @@ function message(params: MessageParams, caller: string, turn: number, content: C
     container: null,
     diagnostics: null,
     usage: {
-      input_tokens: tokens(params.messages),
+      input_tokens: conversationTokens(params.messages),
       output_tokens: tokens(content),
       cache_creation_input_tokens: turn === 1 ? prefix : 0,
       cache_read_input_tokens: turn === 1 ? 0 : prefix,
@@ -100,9 +127,9 @@ function message(params: MessageParams, caller: string, turn: number, content: C
 /** First turn of a worker: the Reads and Writes of its part, or a report saying why it cannot. */
 function firstTurn(params: MessageParams, caller: string): Message {
   const prompt = firstUserText(params);
-  const resource = resourceFromPrompt(prompt);
-  const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
   const description = descriptionFromPrompt(prompt);
+  const resource = resourceFromPrompt(prompt, description);
+  const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
   const files = scriptedFiles(caller, resource, description);
   if (files.length === 0 || !offered.has('Write')) {
     const why = files.length === 0 ? `${caller} has no scripted part` : 'the Write tool was not offered';

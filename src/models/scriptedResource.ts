@@ -50,20 +50,33 @@ export function descriptionFromPrompt(prompt: string): string {
 
 /**
  * The resource a prompt is about: the first known noun (or its plural) in
- * the task's description; failing that, in the prompt's first paragraph;
- * failing that, anywhere in the prompt; failing that, `item`.
+ * the task's description (`description`, when the caller has it already);
+ * failing that, in the prompt's first paragraph; failing that, anywhere in
+ * the prompt; failing that, `item`.
  *
  * @example
  * resourceFromPrompt('# Task 1\nCreate a REST API for blog posts'); // { singular: 'post', plural: 'posts', model: 'Post' }
  */
-export function resourceFromPrompt(prompt: string): Resource {
+export function resourceFromPrompt(prompt: string, description = descriptionFromPrompt(prompt)): Resource {
+  const named = nounIn(description);
+  if (named !== undefined) return resource(named);
   // The worker prompt opens with a heading about the task: the word task there is not the resource.
   const body = prompt.replace(/^#\s*(The\s+)?Task\b[^\n]*\n?/i, '');
-  const head = body.split(/\n\s*\n/)[0] ?? '';
-  for (const text of [descriptionFromPrompt(prompt), head, body]) {
-    const words = text.toLowerCase().match(/[a-z]+/g) ?? [];
-    const found = words.find((w) => NOUNS.includes(w) || NOUNS.some((n) => pluralOf(n) === w));
-    if (found !== undefined) return resource(NOUNS.find((n) => n === found || pluralOf(n) === found)!);
+  const head = body.split(/\n\s*\n/, 1)[0] ?? '';
+  return resource(nounIn(head) ?? nounIn(body) ?? 'item');
+}
+
+/** Each noun and its plural → the noun; a word two nouns share goes to the first in NOUNS. */
+const NOUN_OF_WORD = new Map<string, string>();
+for (const noun of NOUNS) {
+  for (const word of [noun, pluralOf(noun)]) if (!NOUN_OF_WORD.has(word)) NOUN_OF_WORD.set(word, noun);
+}
+
+/** The noun of the first word of `text` that is a known noun or its plural. */
+function nounIn(text: string): string | undefined {
+  for (const word of text.toLowerCase().match(/[a-z]+/g) ?? []) {
+    const noun = NOUN_OF_WORD.get(word);
+    if (noun !== undefined) return noun;
   }
-  return resource('item');
+  return undefined;
 }

@@ -124,6 +124,8 @@ export async function surveyWorkspace(root: string, options: SurveyOptions = {})
   while (queue.length > 0 && !survey.truncated) {
     const { dir, depth } = queue.shift() ?? { dir: '', depth: 0 };
     let entries;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // a folder that is not there (a new task's) is an answer, not a bug: no stack to build
     try {
       entries = readdirSync(join(root, dir), { withFileTypes: true });
     } catch (error) {
@@ -131,6 +133,8 @@ export async function surveyWorkspace(root: string, options: SurveyOptions = {})
         return { ...survey, exists: false };
       }
       continue; // an unreadable folder is not a reason to know nothing
+    } finally {
+      Error.stackTraceLimit = limit;
     }
     // Code-point order, not the locale's: the same tree gives the same prompt on every machine.
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

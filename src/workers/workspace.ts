@@ -15,6 +15,25 @@ function isMissing(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** An absolute path with nothing to normalise (no `.`, `..`, `//` or trailing `/`), not `/`. */
+const normalised = (p: string): boolean => p !== path.sep && path.isAbsolute(p) && path.normalize(p) === p && !p.endsWith(path.sep);
+
+/**
+ * Real paths of the folders that hold task folders (the workspace root, a
+ * project's worktrees), taken once rather than on every run. They are the
+ * operator's folders: no worker can reach them (its sandbox binds only its
+ * task's folder, and the file tools stay below the task's folder); and
+ * each use checks that the task's folder is the very folder found under
+ * the parent's remembered real path. Bounded: a listener uses a handful.
+ */
+const realParents = new Map<string, string>();
+const MAX_REAL_PARENTS = 64;
+
+function rememberParent(parent: string, real: string): void {
+  if (realParents.size >= MAX_REAL_PARENTS && !realParents.has(parent)) realParents.clear();
+  realParents.set(parent, real);
+}
+
 /** Where a path leads: its real path, and what the walk there saw on the way. */
 export interface Located {
   /** The real absolute path (symlinks followed), inside the root. */
@@ -26,13 +45,16 @@ export interface Located {
 }
 
 /**
- * The folder one task's workers may touch. Every path a tool receives goes
- * through `resolve`, which follows symlinks itself (also dangling ones: a
- * Write through a dangling link would create its target), so a link cannot
- * lead a write outside. Another worker of the task may swap a folder for a
- * link between this check and the use: the tools then open the located path
- * with openInside (O_NOFOLLOW at every component), which fails instead of
- * following the new link.
+ * The folder one task's workers may touch. Every path a tool receives is
+ * first checked lexically (`lexical`: no `..` out, no absolute path
+ * elsewhere). The file tools then open it as given with O_NOFOLLOW at every
+ * component (openDirect), which succeeds only when no link is on the way;
+ * otherwise it goes through `locate`, which follows symlinks itself (also
+ * dangling ones: a Write through a dangling link would create its target),
+ * so a link cannot lead a write outside. Another worker of the task may swap
+ * a folder for a link between this check and the use: the tools then open
+ * the located path with openInside (O_NOFOLLOW at every component), which
+ * fails instead of following the new link.
  *
  * @example
  * const ws = await Workspace.open('/var/orch/workspace/task-1');
@@ -43,13 +65,51 @@ export class Workspace {
 
   /** Creates the folder when missing; `root` is its real path. */
   static async open(root: string): Promise<Workspace> {
+    return Workspace.underKnownParent(root) ?? Workspace.openReal(root);
+  }
+
+  private static openReal(root: string): Workspace {
+    let real: string;
     try {
-      return new Workspace(realpathSync.native(root));
+      real = realpathSync.native(root);
     } catch (error) {
       if (!isMissing(error)) throw error;
+      mkdirSync(root, { recursive: true });
+      real = realpathSync.native(root);
     }
-    mkdirSync(root, { recursive: true });
-    return new Workspace(realpathSync.native(root));
+    // A folder (not a link) at a normalised path: its real parent is the real path's parent.
+    if (normalised(root) && lstatSync(root, { throwIfNoEntry: false })?.isDirectory()) rememberParent(path.dirname(root), path.dirname(real));
+    return new Workspace(real);
+  }
+
+  /**
+   * The run's workspace without a realpath (a readlink per component):
+   * when the folder holding it was seen before, the task's folder (created
+   * when missing) and the same name under the parent's real path are
+   * lstat'ed, and taken as the real path only when both are the same folder
+   * (device and inode), neither a link. Anything else (a link, a file, a
+   * parent never seen, moved or gone) is left to openReal.
+   */
+  private static underKnownParent(root: string): Workspace | undefined {
+    if (!normalised(root)) return undefined;
+    const parent = realParents.get(path.dirname(root));
+    if (parent === undefined) return undefined;
+    const inside = path.join(parent, path.basename(root));
+    let stats = lstatSync(root, { throwIfNoEntry: false });
+    if (stats === undefined) {
+      try {
+        mkdirSync(root);
+      } catch {
+        return undefined;
+      }
+      // Made just now at a path that is already real: nothing to compare.
+      if (inside === root) return new Workspace(inside);
+      stats = lstatSync(root, { throwIfNoEntry: false });
+    }
+    if (stats === undefined || !stats.isDirectory()) return undefined;
+    const real = inside === root ? stats : lstatSync(inside, { throwIfNoEntry: false });
+    if (real === undefined || !real.isDirectory() || real.ino !== stats.ino || real.dev !== stats.dev) return undefined;
+    return new Workspace(inside);
   }
 
   /**
@@ -67,17 +127,27 @@ export class Workspace {
    * second look.
    */
   locate(relOrAbs: string): Located {
+    const located = this.followLinks(this.lexical(relOrAbs), relOrAbs);
+    if (!isInside(this.root, located.path)) {
+      throw new WorkspaceEscapeError(relOrAbs, this.root, `a symlink leads to ${located.path}`);
+    }
+    return located;
+  }
+
+  /**
+   * The absolute path `relOrAbs` names before any link on it is followed
+   * (`..` taken lexically, as `locate` takes it), or WorkspaceEscapeError
+   * when that is outside the root. Where a link would lead is `locate`'s
+   * question: with no link on the way, both give the same path.
+   */
+  lexical(relOrAbs: string): string {
     if (relOrAbs.includes('\0')) throw new WorkspaceEscapeError(relOrAbs, this.root, 'the path contains a NUL byte');
     const lexical = path.resolve(this.root, relOrAbs);
     if (!isInside(this.root, lexical)) {
       const why = path.isAbsolute(relOrAbs) ? 'an absolute path elsewhere' : 'it climbs out with ..';
       throw new WorkspaceEscapeError(relOrAbs, this.root, why);
     }
-    const located = this.followLinks(lexical, relOrAbs);
-    if (!isInside(this.root, located.path)) {
-      throw new WorkspaceEscapeError(relOrAbs, this.root, `a symlink leads to ${located.path}`);
-    }
-    return located;
+    return lexical;
   }
 
   /** Workspace-relative posix path of an absolute path inside the root (for logs and results). */

@@ -24,6 +24,27 @@ describe('createScriptedModel', () => {
     expect(message.usage.cache_creation_input_tokens).toBeGreaterThan(0);
   });
 
+  it('estimates input tokens as the JSON of the conversation would (within 5 % for prose and code), without building it', async () => {
+    const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
+    const prompt = `<task-data>\n${JSON.stringify({ description: 'Create user registration endpoint' })}\n</task-data>\n${'The db-worker writes the "User" model and its migration first; the others follow.\n'.repeat(40)}`;
+    const first = params(prompt);
+    const answer = await model.createMessage(first, { signal: signal(), caller: 'db-worker' });
+    const second: MessageParams = {
+      ...first,
+      messages: [
+        ...first.messages,
+        { role: 'assistant', content: answer.content.map((b) => (b.type === 'tool_use' ? { type: 'tool_use', id: b.id, name: b.name, input: b.input } : { type: 'text', text: b.type === 'text' ? b.text : '' })) },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_scripted_1_0', content: 'Created src/models/user.js (173 bytes)', cache_control: { type: 'ephemeral' } }] },
+      ],
+    };
+    for (const [call, sent] of [[answer, first], [await model.createMessage(second, { signal: signal(), caller: 'db-worker' }), second]] as const) {
+      const exact = Math.ceil(JSON.stringify(sent.messages).length / 4);
+      expect(call.usage.input_tokens).toBeGreaterThan(exact * 0.95);
+      expect(call.usage.input_tokens).toBeLessThanOrEqual(exact);
+      expect(call.usage.output_tokens).toBe(Math.ceil(JSON.stringify(call.content).length / 4));
+    }
+  });
+
   it('is deterministic', async () => {
     const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
     const call = () => model.createMessage(params('Create user registration endpoint'), { signal: signal(), caller: 'db-worker' });

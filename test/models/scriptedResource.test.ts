@@ -11,6 +11,12 @@ describe('resourceFromPrompt', () => {
     expect(resourceFromPrompt(prompt)).toEqual({ singular, plural, model });
   });
 
+  it('takes the description when given, else the first paragraph, else any word of the prompt', () => {
+    expect(resourceFromPrompt('# Task 7\nCreate user registration endpoint', 'Add categories').singular).toBe('category');
+    expect(resourceFromPrompt('# Task 8\nAdd rate limiting\n\nsome text\n\nthen the invoices part').singular).toBe('invoice');
+    expect(resourceFromPrompt('# Task 9\nAdd rate limiting\n\nnothing here').singular).toBe('item');
+  });
+
   it('prefers the task description over later sections', () => {
     expect(resourceFromPrompt('# Task 5\nAdd comments\n\n## Outputs\nsrc/models/user.js').singular).toBe('comment');
     expect(resourceFromPrompt('# Task 6\nAdd rate limiting\n\n## Outputs\nsrc/models/order.js').singular).toBe('order');

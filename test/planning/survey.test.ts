@@ -72,8 +72,10 @@ describe('surveyWorkspace', () => {
   });
 
   it('treats a workspace that does not exist yet as empty', async () => {
+    const limit = Error.stackTraceLimit;
     const survey = await surveyWorkspace(join(root, 'not-yet'));
     expect(survey.exists).toBe(false);
+    expect(Error.stackTraceLimit).toBe(limit); // no stack built for the missing folder, and the limit put back
     expect(formatSurvey(survey)).toContain('The workspace is empty (the folder does not exist yet');
   });
 

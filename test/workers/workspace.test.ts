@@ -1,4 +1,4 @@
-import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WorkspaceEscapeError } from '../../src/workers/errors.ts';
@@ -12,6 +12,42 @@ describe('Workspace', () => {
     await symlink(path.join(dir, 'real'), path.join(dir, 'link'));
     const ws = await Workspace.open(path.join(dir, 'link', 'a', 'b'));
     expect(ws.root).toBe(path.join(await realpath(dir), 'real', 'a', 'b'));
+  });
+
+  it('opens more task folders under a folder it has seen with the same real paths realpath gives', async () => {
+    const dir = await realpath(await tempDir());
+    await mkdir(path.join(dir, 'real'));
+    await symlink(path.join(dir, 'real'), path.join(dir, 'link'));
+    await mkdir(path.join(dir, 'outside'));
+    await symlink(path.join(dir, 'outside'), path.join(dir, 'real', 'swapped'));
+    await writeFile(path.join(dir, 'real', 'file'), '');
+    const open = async (name: string) => (await Workspace.open(path.join(dir, 'link', name))).root;
+    expect(await open('first')).toBe(path.join(dir, 'real', 'first')); // the parent's real path is learnt here
+    expect(await open('second')).toBe(path.join(dir, 'real', 'second')); // created, under the remembered real parent
+    expect((await stat(path.join(dir, 'real', 'second'))).isDirectory()).toBe(true);
+    expect(await open('second')).toBe(path.join(dir, 'real', 'second')); // existing
+    expect(await open('swapped')).toBe(path.join(dir, 'outside')); // a task folder that is a link: followed, as realpath does
+    expect(await open('file')).toBe(path.join(dir, 'real', 'file'));
+    // The real parent moved and the link follows it: the remembered path is not the same folder any more.
+    await rename(path.join(dir, 'real'), path.join(dir, 'moved'));
+    await mkdir(path.join(dir, 'real'));
+    await mkdir(path.join(dir, 'real', 'second'));
+    await unlink(path.join(dir, 'link'));
+    await symlink(path.join(dir, 'moved'), path.join(dir, 'link'));
+    expect(await open('second')).toBe(path.join(dir, 'moved', 'second'));
+    expect(await open('third')).toBe(path.join(dir, 'moved', 'third'));
+    expect((await stat(path.join(dir, 'moved', 'third'))).isDirectory()).toBe(true);
+    await expect(stat(path.join(dir, 'real', 'third'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('creates a task folder under a real parent it has seen, and still follows one that is a link', async () => {
+    const dir = await realpath(await tempDir());
+    await mkdir(path.join(dir, 'elsewhere'));
+    expect((await Workspace.open(path.join(dir, 'one'))).root).toBe(path.join(dir, 'one'));
+    expect((await Workspace.open(path.join(dir, 'two'))).root).toBe(path.join(dir, 'two'));
+    expect((await stat(path.join(dir, 'two'))).isDirectory()).toBe(true);
+    await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'three'));
+    expect((await Workspace.open(path.join(dir, 'three'))).root).toBe(path.join(dir, 'elsewhere'));
   });
 
   it('resolves relative and absolute paths inside the root, existing or not', async () => {

@@ -1,9 +1,7 @@
 import { closeSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { ToolExecutionError, ToolInputError } from '../errors.ts';
-import { checkFile } from './fileStat.ts';
-import { checkRegular, openInside, readAll, replaceContent } from './openInside.ts';
+import { openInWorkspace, readAll, replaceContent } from './openInside.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const schema = z.object({
@@ -28,13 +26,10 @@ export const editTool = defineTool({
     if (input.old_string === input.new_string) {
       throw new ToolInputError('old_string and new_string are the same: nothing would change');
     }
-    const { path: absolute, stats } = workspace.locate(input.file_path);
-    const shown = workspace.relative(absolute);
-    checkRegular(checkFile(stats, shown), shown);
-    const { fd, stats: opened } = openInside(workspace.root, path.relative(workspace.root, absolute), 'edit', shown);
+    const { fd, size, absolute, shown } = openInWorkspace(workspace, input.file_path, 'edit');
     let message: string;
     try {
-      message = edit(fd, opened.size, input, shown);
+      message = edit(fd, size, input, shown);
     } finally {
       closeSync(fd);
     }

@@ -1,9 +1,8 @@
 import { closeSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { ToolExecutionError } from '../errors.ts';
-import { checkFile, looksBinary } from './fileStat.ts';
-import { checkRegular, openInside, readAll } from './openInside.ts';
+import { looksBinary } from './fileStat.ts';
+import { openInWorkspace, readAll } from './openInside.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const DEFAULT_LIMIT = 2000;
@@ -25,16 +24,14 @@ export const readTool = defineTool({
     `Reads up to ${DEFAULT_LIMIT} lines from the start unless offset/limit are given.`,
   schema,
   async run(input, { workspace }) {
-    const { path: absolute, stats: found } = workspace.locate(input.file_path);
-    const shown = workspace.relative(absolute);
-    checkRegular(checkFile(found, shown), shown); // a FIFO is refused before it is opened
-    const { fd, stats } = openInside(workspace.root, path.relative(workspace.root, absolute), 'read', shown);
+    // A missing file, a folder or a FIFO is refused before it is opened (see openInWorkspace).
+    const { fd, size, shown } = openInWorkspace(workspace, input.file_path, 'read');
     let content: Buffer;
     try {
-      if (stats.size > MAX_FILE_BYTES) {
-        throw new ToolExecutionError(`${shown} is ${stats.size} bytes, over ${MAX_FILE_BYTES}: read parts of it with Bash (sed -n '1,200p')`);
+      if (size > MAX_FILE_BYTES) {
+        throw new ToolExecutionError(`${shown} is ${size} bytes, over ${MAX_FILE_BYTES}: read parts of it with Bash (sed -n '1,200p')`);
       }
-      content = readAll(fd, stats.size, MAX_FILE_BYTES); // synchronous as in Write
+      content = readAll(fd, size, MAX_FILE_BYTES); // synchronous as in Write
     } finally {
       closeSync(fd);
     }

@@ -1,8 +1,6 @@
 import { closeSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { ToolExecutionError } from '../errors.ts';
-import { checkRegular, openInside, replaceContent } from './openInside.ts';
+import { openInWorkspace, replaceContent } from './openInside.ts';
 import { defineTool, filePath } from './tool.ts';
 
 const schema = z.object({
@@ -18,14 +16,11 @@ export const writeTool = defineTool({
     'Prefer Edit for changes to an existing file.',
   schema,
   async run(input, { workspace, changes }) {
-    const { path: absolute, stats: before } = workspace.locate(input.file_path);
-    const shown = workspace.relative(absolute);
-    if (before?.isDirectory()) throw new ToolExecutionError(`${shown} is a directory: write to a file inside it`);
-    if (before !== undefined) checkRegular(before, shown); // a FIFO or a hard link is refused before it is opened
     // Synchronous: a few small local syscalls cost less than one thread-pool round trip each.
-    const { fd, created } = openInside(workspace.root, path.relative(workspace.root, absolute), 'write', shown);
+    // A folder, FIFO or hard link is refused before it is opened (see openInWorkspace).
+    const { fd, created, absolute, shown } = openInWorkspace(workspace, input.file_path, 'write');
     try {
-      replaceContent(fd, input.content);
+      replaceContent(fd, input.content, created);
     } finally {
       closeSync(fd);
     }

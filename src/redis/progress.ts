@@ -37,13 +37,15 @@ export interface ProgressStep {
  * rather than one per step: what nothing waits for (a worker started, a plan
  * note, a model wait, the spend so far) is held here and goes out with the
  * next step that must be saved (a worker's result, `save`), with the
- * publication (`take`), or after `flushMs`, whichever comes first. Steps of
- * one task written in the same turn of the event loop go out together.
+ * publication (`lines`, then `drop`), or after `flushMs`, whichever comes
+ * first. Steps of one task written in the same turn of the event loop go
+ * out together.
  *
  * Order is kept: all of a task's pending fields and lines go out in one
  * command, on one connection, so a plan is never written after a result
- * that came later, and nothing is written after the publication (which
- * takes what is pending and deletes the checkpoint).
+ * that came later; the publication writes the held lines itself and deletes
+ * the checkpoint, and the script writes fields only while the checkpoint
+ * exists, so a late step leaves no stray hash.
  */
 export function createProgressWriter(o: ProgressWriterOptions) {
   const pending = new Map<string, Pending>();

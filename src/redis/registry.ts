@@ -79,7 +79,7 @@ const alive = (pid: number): boolean => {
  * A holder whose process is gone (a restart after a crash) does not count:
  * resuming its tasks under the same id is what the id is for.
  */
-export async function checkAgentIdFree(o: RegistryOptions, self: { host: string; pid: number }): Promise<void> {
+export async function checkAgentIdFree(o: Pick<RegistryOptions, 'redis' | 'keys' | 'agentId'>, self: { host: string; pid: number }): Promise<void> {
   const [beat, [host, pid]] = await Promise.all([
     o.redis.exists(o.keys.agentHeartbeat(o.agentId)),
     o.redis.hmget(o.keys.agentInfo(o.agentId), 'host', 'pid'),

@@ -118,7 +118,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
   const self = { host: hostname(), pid: process.pid };
   // Before anything else uses the id: a second process under it would take the first one's tasks over.
-  await checkAgentIdFree({ redis, keys, agentId: config.agentId, domain: config.domain, ttlSeconds: 1 }, self).catch((error: unknown) => {
+  await checkAgentIdFree({ redis, keys, agentId: config.agentId }, self).catch((error: unknown) => {
     redis.disconnect();
     throw error;
   });

@@ -27,6 +27,8 @@ export interface TaskContext {
   rejection: string | undefined;
   /** Why the raw message goes to the dead letters (rejected, or crashed its holders too often). */
   deadLetter: string | undefined;
+  /** What the claim learnt of the producer's record, for the publication. */
+  resultRecord: Claim['resultRecord'];
   takeovers: number;
   maxTakeovers: number;
   /** A cancel that reached the task while nobody held it. */
@@ -182,6 +184,7 @@ export const taskMachine = setup({
       task,
       rejection: parsed.ok ? undefined : parsed.reason,
       deadLetter: parsed.ok ? undefined : parsed.reason,
+      resultRecord: input.resultRecord,
       takeovers: resume?.takeovers ?? 0,
       maxTakeovers: input.maxTakeovers,
       pendingCancel: resume?.cancel,
@@ -303,6 +306,7 @@ export const taskMachine = setup({
           output: context.output!,
           error: context.output!.error,
           deadLetter: context.deadLetter,
+          ...(context.resultRecord ? { resultRecord: context.resultRecord } : {}),
         }),
         onDone: [
           { guard: 'superseded', target: 'superseded', actions: assign({ published: false }) },

@@ -37,8 +37,11 @@ export interface Claim {
    * before: no stale `error` field), `missing` (not yet written), `unknown`
    * (a takeover, or claimed before).
    */
-  resultRecord?: 'seen' | 'missing' | 'unknown';
+  resultRecord?: ResultRecord;
 }
+
+/** What a claim learnt of the producer's `results:{id}` record (see Claim.resultRecord). */
+export type ResultRecord = 'seen' | 'missing' | 'unknown';
 
 /** What the task actor hands over to be published. */
 export interface FinalResult {
@@ -53,4 +56,6 @@ export interface FinalResult {
   error: string | undefined;
   /** Set when the message itself is dead-lettered (unparseable, or crashed its holders too often). */
   deadLetter: string | undefined;
+  /** What the claim learnt of the producer's record; undefined: the publication looks. */
+  resultRecord?: ResultRecord;
 }

@@ -66,8 +66,6 @@ export interface PublishOptions {
   signal?: AbortSignal;
   /** Poll period while waiting for the producer's record. */
   pollMs?: number;
-  /** What the claim learnt of the producer's record (Claim.resultRecord); undefined: look. */
-  resultRecord?: 'seen' | 'missing' | 'unknown';
   /** Progress lines not written yet (already stamped): they go out with the publication. */
   lines?: string[];
   /** The workers' prompts (StoredPrompt JSON per worker), kept in `orch:{domain}:prompts:{id}` for `promptTtlSeconds`. */
@@ -115,7 +113,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       o.keys.recentFailures,
       o.keys.prompts(r.claimKey),
       force ? '1' : '0',
-      o.resultRecord ?? 'unknown',
+      r.resultRecord ?? 'unknown',
       r.taskId === undefined ? '0' : '1',
       id,
       status,

@@ -100,10 +100,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     deps.progress ??
     createProgressWriter({ redis, keys, flushMs: 250, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
   const prompts = deps.prompts ?? new TaskPrompts();
-  /** What each claim learnt of the producer's record, for its publication. */
-  const resultRecords = new Map<string, Claim['resultRecord']>();
   const done = (claimKey: string): void => {
-    resultRecords.delete(claimKey);
     progress.drop(claimKey);
     prompts.forget(claimKey);
     deps.onTaskDone?.(claimKey);
@@ -213,7 +210,6 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         }
       : unscrubbed;
     try {
-      const resultRecord = resultRecords.get(input.claimKey);
       const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.taskId ?? input.claimKey }, () =>
         publishResult(
           {
@@ -224,7 +220,6 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
             graceMs: deps.resultGraceMs,
             deadLetterLimit: deps.deadLetterLimit,
             signal,
-            ...(resultRecord ? { resultRecord } : {}),
             // Taken only once published: a publication retried after a Redis error carries them again.
             lines: progress.lines(input.claimKey, input.taskId),
             prompts: prompts.of(input.claimKey),
@@ -250,7 +245,6 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   });
 
   const held = (c: Claim): void => {
-    if (c.resultRecord) resultRecords.set(c.claimKey, c.resultRecord);
     if (c.resume?.prompts) prompts.seed(c.claimKey, c.resume.prompts);
     deps.onClaimed?.(c);
   };

@@ -94,6 +94,20 @@ describe('listener on a real Redis', () => {
     expect((await redis.hgetall(`results:${id}`)).status).toBe('completed');
   });
 
+  it('a task id sent again after a failed run ends completed without the old error field', async () => {
+    const { redis, keys } = setup();
+    const id = randomUUID();
+    // What the first run left: claimed (started_at), published failed with an error.
+    await redis.hset(`results:${id}`, { task_id: id, status: 'failed', error: 'the first run failed', started_at: new Date().toISOString() });
+    await redis.lpush(keys.pending, fixture('task-from-python-lib.json', id));
+    const record = await eventually(async () => {
+      const r = await redis.hgetall(`results:${id}`);
+      return r.status === 'completed' ? r : undefined;
+    }, 10_000, 'the completed result');
+    expect(record.error).toBeUndefined();
+    expect(record.outcome).toBe('completed');
+  });
+
   it('writes the result anyway after the grace when the producer never creates the record', async () => {
     const { redis, keys } = setup({ resultGraceMs: 200 });
     const id = randomUUID();

@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Plan } from '../planning/plan.ts';
 import type { Resume } from '../protocol/claim.ts';
-import { logLine, type Keys } from '../protocol/keys.ts';
-import { luaScript } from './script.ts';
 import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/output.ts';
 import type { ParsedTask } from '../protocol/task.ts';
 
@@ -37,34 +34,6 @@ export interface WorkerProgress {
   error?: string;
   /** Why a model call waits (status waiting_for_model): model_slot, tokens_per_minute, breaker_open, retry_after. */
   reason?: string;
-}
-
-// One step of progress in one command: checkpoint fields (ARGV[2 .. n+1],
-// written only while the checkpoint exists: a write that comes after the
-// publication, which deletes it, must not leave a stray hash), then the
-// progress lines (the rest of ARGV) on the task's log.
-const RECORD_PROGRESS = luaScript(`
-local n = tonumber(ARGV[1])
-if n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1)) end
-if #ARGV > n + 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 2)) end
-return 1`);
-
-/**
- * One command for a step of progress: checkpoint fields (plan, a worker's
- * result, a worker's state) and progress lines for the peers' log tailers.
- * A single command, so concurrent tasks' progress shares socket writes
- * (auto-pipelining on the listener's command connection).
- */
-export async function recordProgress(
-  redis: Redis,
-  keys: Keys,
-  p: { claimKey: string; taskId: string | undefined; fields?: Record<string, string>; lines?: string[]; stamped?: string[] },
-): Promise<void> {
-  const flat = p.fields ? Object.entries(p.fields).flat() : [];
-  const lines = p.taskId !== undefined ? [...(p.stamped ?? []), ...(p.lines ?? []).map((l) => logLine(l))] : [];
-  if (flat.length === 0 && lines.length === 0) return;
-  const logs = p.taskId !== undefined ? keys.resultLogs(p.taskId) : keys.checkpoint(p.claimKey);
-  await RECORD_PROGRESS.run(redis, 2, keys.checkpoint(p.claimKey), logs, flat.length, ...flat, ...lines);
 }
 
 export const planField = (plan: Plan): Record<string, string> => ({ plan: JSON.stringify(plan) });

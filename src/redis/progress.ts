@@ -1,6 +1,16 @@
 import type { Redis } from 'ioredis';
 import { logLine, type Keys } from '../protocol/keys.ts';
-import { recordProgress } from './checkpoint.ts';
+import { luaScript } from './script.ts';
+
+// A task's step in one command: checkpoint fields (ARGV[2 .. n+1], written
+// only while the checkpoint exists: a step that comes after the publication,
+// which deletes it, must not leave a stray hash), then the progress lines
+// (the rest of ARGV) on the task's log.
+const RECORD_PROGRESS = luaScript(`
+local n = tonumber(ARGV[1])
+if n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1)) end
+if #ARGV > n + 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 2)) end
+return 1`);
 
 /** What a task's progress writer holds until it goes out: checkpoint fields (the latest value of each wins) and log lines. */
 interface Pending {
@@ -72,8 +82,12 @@ export function createProgressWriter(o: ProgressWriterOptions) {
     const p = pending.get(claimKey);
     if (p === undefined || p.publishing) return;
     pending.delete(claimKey);
-    const fields = p.fields.size ? Object.fromEntries(p.fields) : undefined;
-    const done = recordProgress(o.redis, o.keys, { claimKey, taskId: p.taskId, ...(fields ? { fields } : {}), stamped: p.lines });
+    const flat = [...p.fields].flat();
+    // Lines are held only for a task with an id (a rejected message has no log).
+    const done =
+      flat.length === 0 && p.lines.length === 0
+        ? Promise.resolve(undefined)
+        : RECORD_PROGRESS.run(o.redis, 2, o.keys.checkpoint(claimKey), o.keys.resultLogs(p.taskId ?? ''), flat.length, ...flat, ...p.lines);
     done.then(
       () => p.waiters.forEach((w) => w.resolve()),
       (error: unknown) => {

@@ -122,8 +122,14 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     redis.disconnect();
     throw error;
   });
+  const progress = createProgressWriter({
+    redis,
+    keys,
+    flushMs: config.progressFlushMs,
+    onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress'),
+  });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
-  const workspaces = await openTaskWorkspaces(config, { redis, keys, logger }).catch((error: unknown) => {
+  const workspaces = await openTaskWorkspaces(config, { redis, keys, logger, progress }).catch((error: unknown) => {
     redis.disconnect();
     throw error;
   });
@@ -195,12 +201,6 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     });
   }
   const guard: ModelGuard = { gate, prices, retries: config.anthropic.maxRetries, retryBaseMs: 500 };
-  const progress = createProgressWriter({
-    redis,
-    keys,
-    flushMs: config.progressFlushMs,
-    onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress'),
-  });
   const prompts = new TaskPrompts();
   const ledger = createSpendLedger({
     redis,

@@ -7,6 +7,7 @@ import { gitLine } from '../git/git.ts';
 import { isGitRepository, openGitProject, operationInProgress } from '../git/project.ts';
 import { ProjectError } from '../git/projectError.ts';
 import type { Keys } from '../protocol/keys.ts';
+import type { ProgressWriter } from '../redis/progress.ts';
 import { createTaskWorkspaces, type TaskWorkspaces } from './taskWorkspaces.ts';
 
 const inside = (root: string, candidate: string): boolean => {
@@ -20,7 +21,10 @@ const inside = (root: string, candidate: string): boolean => {
  * folders as before. Throws ProjectError (start-up stops with its message)
  * when the project cannot be used as asked.
  */
-export async function openTaskWorkspaces(config: Config, deps: { redis: Redis; keys: Keys; logger: Logger }): Promise<TaskWorkspaces | undefined> {
+export async function openTaskWorkspaces(
+  config: Config,
+  deps: { redis: Redis; keys: Keys; logger: Logger; progress: ProgressWriter },
+): Promise<TaskWorkspaces | undefined> {
   if (config.project === undefined) {
     if (config.isolation === 'worktree' || config.isolation === 'none') {
       throw new ConfigError(`--isolation ${config.isolation} needs --project <dir> (env PROJECT_DIR): the shared codebase tasks work on`);

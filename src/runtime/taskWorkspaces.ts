@@ -10,7 +10,8 @@ import { commitPaths, diffstat, openWorktree, removeWorktree, type TaskWorktree 
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
-import { recordProgress, resumeFrom } from '../redis/checkpoint.ts';
+import { resumeFrom } from '../redis/checkpoint.ts';
+import type { ProgressWriter } from '../redis/progress.ts';
 import { acquireLock, withLock, type HeldLock } from '../redis/lock.ts';
 import { withProject, workerCommits } from '../results/projectResult.ts';
 import { taskDirName } from '../workers/taskDirName.ts';
@@ -48,6 +49,8 @@ export interface TaskWorkspacesOptions {
   redis: Redis;
   keys: Keys;
   logger: Logger;
+  /** The task's progress: the worktree's base is saved there, the merge's line goes with the publication. */
+  progress: ProgressWriter;
   /** Project folder (real path). */
   project: string;
   /** The git project for worktree isolation. */
@@ -125,7 +128,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
     const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo });
-    if (recordedBase === undefined) await recordProgress(redis, keys, { claimKey, taskId, fields: { [BASE_FIELD]: worktree.base } });
+    if (recordedBase === undefined) await o.progress.save({ claimKey, taskId, fields: { [BASE_FIELD]: worktree.base } });
     logger.info({ task_id: taskId, branch: worktree.branch, worktree: worktree.dir, reset_to: resetTo ?? worktree.base }, 'task worktree ready');
     return { dir: worktree.dir, sandbox: { writable: [worktree.dir], readOnly: sandboxReadOnly }, worktree };
   }
@@ -242,7 +245,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
           const message = error instanceof Error ? error.message : String(error);
           view = { warning: `the merge could not be done (${message}); the work is kept on branch ${branchOf(taskId)}` };
         }
-        await recordProgress(redis, keys, { claimKey: result.claimKey, taskId, lines: [describe(view, branchOf(taskId))] }).catch(() => undefined);
+        // Held, and written by the publication that follows, after the lines that came before it.
+        o.progress.write({ claimKey: result.claimKey, taskId, lines: [describe(view, branchOf(taskId))] });
       }
       const output = withProject(result.output, { project: o.project, git: view.git, warning: view.warning });
       return { ...result, output, outcome: output.outcome };

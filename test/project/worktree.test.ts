@@ -21,11 +21,15 @@ describe('--project with worktree isolation', () => {
   it('a second task sees the first one\'s files in its survey and prompts, modifies them, and both merge with a commit per worker', async () => {
     const project = await sampleProject();
     const base = gitIn(project, 'rev-parse', 'main');
-    const { send, result, calls, config } = await start({ project });
+    const { send, result, calls, config, redis, keys } = await start({ project });
 
     const first = await send('Create a REST API for blog posts');
     const a = await result(first);
     expect(a.record.status).toBe('completed');
+    // The merge's line is in the task's log, after the workers' and before the publication's.
+    const logs = (await redis.lrange(keys.resultLogs(first), 0, -1)).map((l) => l.replace(/^\[[^\]]+\] /, ''));
+    expect(logs.slice(-2)[0]).toMatch(/^git: .* merged \(/);
+    expect(logs.at(-1)).toMatch(/^result published: completed/);
     expect(a.output.files_created).toContain('src/routes/posts.js');
     expect(a.output.files_created_abs).toContain(join(project, 'src/routes/posts.js'));
     expect(a.output.git?.base).toBe(base);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
 import { WorkerAbortedError } from '../workers/errors.ts';
+import { luaScript } from '../redis/script.ts';
 
 /** Why a model call is held back: the domain's in-flight limit, its tokens per minute, or its open circuit breaker. */
 export type WaitReason = 'model_slot' | 'tokens_per_minute' | 'breaker_open' | 'retry_after';
@@ -212,13 +213,9 @@ const sleep = (ms: number, signal: AbortSignal, wake: Set<() => void>): Promise<
     wake.add(done);
   });
 
-type Script = (...args: (string | number)[]) => Promise<unknown>;
-interface GateScripts {
-  orchModelAcquire: Script;
-  orchModelRelease: Script;
-  orchModelRenew: Script;
-  orchModelPass: Script;
-}
+// EVALSHA (src/redis/script.ts): every waiter of every instance asks again on each release,
+// and sending the script text each time cost more CPU than the rest.
+const GATE = { acquire: luaScript(ACQUIRE), release: luaScript(RELEASE), renew: luaScript(RENEW), pass: luaScript(PASS) };
 
 interface Waiter {
   signal: AbortSignal;
@@ -282,25 +279,15 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
     else if (channel === ownChannel) {
       if (pumping) wakeAll();
       // Nobody here wants the slot any more: the next instance in line gets the word.
-      else scripts.orchModelPass(waitersKey, gateId, wakePrefix).catch((error: unknown) => options.onError?.(error));
+      else GATE.pass.run(redis, 1, waitersKey, gateId, wakePrefix).catch((error: unknown) => options.onError?.(error));
     }
   });
   await options.subscriber.subscribe(keys.modelReleases, ownChannel);
 
   const keysOf = [keys.modelLeases, keys.modelBreaker, keys.modelTokens, keys.modelReleases, waitersKey];
-  // EVALSHA (ioredis loads a script once and falls back on NOSCRIPT): every waiter of every
-  // instance asks again on each release, and sending the script text each time cost more CPU than the rest.
-  const scripts = redis as unknown as GateScripts;
-  if (typeof scripts.orchModelAcquire !== 'function') {
-    redis.defineCommand('orchModelAcquire', { numberOfKeys: 4, lua: ACQUIRE });
-    redis.defineCommand('orchModelRelease', { numberOfKeys: 5, lua: RELEASE });
-    redis.defineCommand('orchModelRenew', { numberOfKeys: 1, lua: RENEW });
-    redis.defineCommand('orchModelPass', { numberOfKeys: 1, lua: PASS });
-  }
-
   const makeLease = (id: string, probe: boolean): ModelLease => {
     const renew = setInterval(() => {
-      scripts.orchModelRenew(keys.modelLeases, id, options.leaseTtlMs).catch((error: unknown) => options.onError?.(error));
+      GATE.renew.run(redis, 1, keys.modelLeases, id, options.leaseTtlMs).catch((error: unknown) => options.onError?.(error));
     }, Math.max(50, Math.floor(options.leaseTtlMs / 3)));
     renew.unref();
     let released: Promise<void> | undefined;
@@ -313,7 +300,7 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
           const retryAfter = outcome.kind === 'overloaded' && outcome.retryAfterMs !== undefined ? Math.max(0, Math.round(outcome.retryAfterMs)) : -1;
           const tokens = outcome.kind === 'ok' ? [outcome.inputTokens, outcome.outputTokens] : [0, 0];
           try {
-            const state = (await scripts.orchModelRelease(...keysOf, id, outcome.kind, retryAfter, options.breakerThreshold,
+            const state = (await GATE.release.run(redis, 5, ...keysOf, id, outcome.kind, retryAfter, options.breakerThreshold,
               options.breakerCooldownMs, options.breakerMaxCooldownMs, ...tokens, wakePrefix)) as BreakerState;
             seen(state);
           } catch (error) {
@@ -343,7 +330,7 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
         const seenReleases = releases;
         let reply: [string, number, number];
         try {
-          reply = (await scripts.orchModelAcquire(keys.modelLeases, keys.modelBreaker, keys.modelTokens, waitersKey, id, options.leaseTtlMs,
+          reply = (await GATE.acquire.run(redis, 4, keys.modelLeases, keys.modelBreaker, keys.modelTokens, waitersKey, id, options.leaseTtlMs,
             options.maxCalls ?? 0, options.tokensPerMinute?.input ?? 0, options.tokensPerMinute?.output ?? 0,
             gateId, wakePrefix, maxWaitPollMs)) as [string, number, number];
         } catch (error) {
@@ -408,7 +395,7 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
       for (const w of queue.splice(0)) w.reject(new WorkerAbortedError('the model gate closed'));
       await options.subscriber.unsubscribe(keys.modelReleases, ownChannel).catch(() => undefined);
       // Out of the line, and a wake-up that was on its way to this instance goes to the next one.
-      await scripts.orchModelPass(waitersKey, gateId, wakePrefix).catch(() => undefined);
+      await GATE.pass.run(redis, 1, waitersKey, gateId, wakePrefix).catch(() => undefined);
     },
   };
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ModelPriceSchema } from './limits/prices.ts';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
+import { DEFAULT_PROGRESS_FLUSH_MS } from './redis/progress.ts';
 import { ALLOWED_HOST } from './workers/sandbox/egressProxy.ts';
 
 /** The package's own folder: the default agents/ live there, whatever the cwd. */
@@ -135,7 +136,7 @@ export const ConfigSchema = z.object({
    * The longest a progress line or checkpoint field that nothing waits for (a worker started, a model
    * wait, the spend so far) is held before it is written; it goes sooner with the task's next saved step.
    */
-  progressFlushMs: int(0, 60_000).default(250),
+  progressFlushMs: int(0, 60_000).default(DEFAULT_PROGRESS_FLUSH_MS),
   /** Seconds each worker's prompt is kept in Redis for the console (`orch:{domain}:prompts:{task_id}`), from the publication. */
   promptRetentionSeconds: int(60, 31_536_000).default(604_800),
   /** Port of the HTTP server with /metrics and /healthz; off when absent (0 picks a free port). */

@@ -26,6 +26,9 @@ interface Pending {
   waiters: { resolve: () => void; reject: (error: unknown) => void; onlyFlush?: boolean }[];
 }
 
+/** How long a step nothing waits for is held at most, unless configured (`progressFlushMs`). */
+export const DEFAULT_PROGRESS_FLUSH_MS = 250;
+
 export interface ProgressWriterOptions {
   redis: Redis;
   keys: Keys;

@@ -11,7 +11,7 @@ import type { Keys } from '../protocol/keys.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import type { TaskMessage } from '../protocol/task.ts';
 import { planField, progressField, resultField } from '../redis/checkpoint.ts';
-import { createProgressWriter, type ProgressWriter } from '../redis/progress.ts';
+import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS, type ProgressWriter } from '../redis/progress.ts';
 import { TaskPrompts } from '../redis/prompts.ts';
 import { claimTasks } from '../redis/queue.ts';
 import { createRecovery, handOff } from '../redis/recovery.ts';
@@ -98,7 +98,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
 
   const progress =
     deps.progress ??
-    createProgressWriter({ redis, keys, flushMs: 250, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
+    createProgressWriter({ redis, keys, flushMs: DEFAULT_PROGRESS_FLUSH_MS, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
   const prompts = deps.prompts ?? new TaskPrompts();
   const done = (claimKey: string): void => {
     progress.drop(claimKey);

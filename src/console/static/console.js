@@ -100,6 +100,8 @@ function deadLetterCard(d) {
   const result = el('span', { class: 'action-result' });
   const act = (what) => async () => {
     result.textContent = '…';
+    // Kept by the next frames while the answer is on its way: the server drops the entry before it answers.
+    card.classList.add('acting');
     try {
       const answer = await post(`/api/dead-letters/${what}`, what === 'requeue' ? { entry: d.entry, raw: raw.value } : { entry: d.entry });
       result.textContent = '';
@@ -110,6 +112,8 @@ function deadLetterCard(d) {
     } catch (error) {
       result.textContent = error.message;
       result.classList.add('bad');
+    } finally {
+      card.classList.remove('acting');
     }
   };
   const card = el(
@@ -127,9 +131,9 @@ function renderDeadLetters(dead) {
   const box = document.getElementById('dead-letters');
   document.getElementById('dead-count').textContent = dead.total;
   const current = new Set(dead.entries.map((d) => d.entry));
-  // Keyed: a card being edited is never replaced by the next frame.
+  // Keyed: a card being edited is never replaced by the next frame, nor one acted on (its answer shows there).
   for (const [entry, node] of deadLetterNodes) {
-    if (!current.has(entry) && !node.classList.contains('done')) {
+    if (!current.has(entry) && !node.classList.contains('done') && !node.classList.contains('acting')) {
       node.remove();
       deadLetterNodes.delete(entry);
     }

@@ -58,7 +58,7 @@ export function buildCli(): Command {
     .option('--git-author-name <name>', "author and committer of the orchestrator's commits (default backend-orchestrator)")
     .option('--git-author-email <email>', 'their e-mail (default backend-orchestrator@localhost)')
     .option('--unsafe-no-sandbox', 'run Bash without the bubblewrap sandbox (only inside a throwaway container)')
-    .option('--allow-domain <host>', 'a host Bash may reach through the egress proxy, e.g. registry.npmjs.org or *.github.com (repeatable)', collect, [])
+    .option('--allow-domain <host[:port]>', 'a host Bash may reach through the egress proxy, e.g. registry.npmjs.org or *.github.com (HTTPS on 443, http:// on 80) or example.com:8443 (that port only); repeatable', collect, [])
     .option('--max-model-calls <n>', 'model requests in flight at once over the whole domain (all instances)', integer('--max-model-calls'))
     .option('--tokens-per-minute <n>', 'tokens per minute over the whole domain: <n>, or <input>:<output>')
     .option('--task-budget-usd <usd>', 'dollars a task may spend on model calls unless its metadata.budget_usd says otherwise', Number)

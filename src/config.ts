@@ -161,6 +161,14 @@ export const ConfigSchema = z.object({
   metricsHost: z.string().min(1).default('127.0.0.1'),
   /** Port of the local Stately Inspector relay (`start --inspect` without a URL). */
   inspectPort: int(1, 65_535).default(8787),
+  /**
+   * Address the local inspector relay binds. Loopback by default: only this
+   * machine can connect. Another address (or 0.0.0.0) lets anyone who can
+   * reach it read the actors' events (a warning is logged). Browser pages are
+   * let in only from the relay's own page origins, http://localhost:<port>,
+   * http://127.0.0.1:<port>, http://[::1]:<port> and http://<this host>:<port>.
+   */
+  inspectHost: z.string().trim().min(1).regex(/^[^\s/:]+$|^\[?[0-9a-f:.]+\]?$/i, 'must be an address or host name, e.g. 127.0.0.1, 10.0.0.5 or ::1').default('127.0.0.1'),
   /** Send prompts, task text and model output to the inspector too; redacted otherwise. */
   inspectFull: z.boolean().default(false),
   /**

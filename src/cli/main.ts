@@ -40,6 +40,7 @@ export function buildCli(): Command {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--inspect [target]', 'send every actor event to Stately Inspector: no value for the local relay, sky for the hosted one, or a ws:// endpoint')
     .option('--inspect-port <port>', 'port of the local inspector relay (default 8787)', integer('--inspect-port'))
+    .option('--inspect-host <host>', 'address the local inspector relay binds (default 127.0.0.1, this machine only; anything else lets whoever reaches it read the events)')
     .option('--inspect-full', 'send prompts, task text and model output to the inspector too (redacted by default)')
     .option('--metrics-port <port>', 'serve /metrics (Prometheus) and /healthz on this port', integer('--metrics-port'))
     .option('--metrics-host <host>', 'address of the metrics server (default 127.0.0.1)')

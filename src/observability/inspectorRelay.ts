@@ -147,9 +147,10 @@ export class InspectorRelayError extends Error {
   }
 }
 
+/** Answers an upgrade with a plain HTTP error and closes the socket once it is written. */
 function refuse(socket: Duplex, status: number, reason: string, body: string): void {
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  socket.destroy();
 }
 
 /**

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ModelPriceSchema } from './limits/prices.ts';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
 import { DEFAULT_PROGRESS_FLUSH_MS } from './redis/progress.ts';
-import { ALLOWED_HOST } from './workers/sandbox/egressProxy.ts';
+import { parseAllowEntry } from './workers/sandbox/egressProxy.ts';
 
 /** The package's own folder: the default agents/ live there, whatever the cwd. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,10 +94,26 @@ export const ConfigSchema = z.object({
   unsafeNoSandbox: z.boolean().default(false),
   /**
    * Hosts Bash may reach (`registry.npmjs.org`, `*.github.com`) through the
-   * listener's egress proxy; none by default (no network at all).
+   * listener's egress proxy; none by default (no network at all). Without a
+   * port an entry allows HTTPS (CONNECT) to 443 and plain http:// to 80;
+   * `host:port` (`example.com:8443`) allows that port only. A name that
+   * resolves to an internal address (loopback, private, link-local and the
+   * metadata service, CGNAT, and their IPv6 and IPv4-mapped forms) is
+   * refused unless the entry is that address itself or `localhost`.
    */
   allowDomains: z
-    .array(z.string().toLowerCase().regex(ALLOWED_HOST, 'must be a host name, *.domain or an IPv4 address'))
+    .array(
+      z
+        .string()
+        .toLowerCase()
+        .superRefine((value, ctx) => {
+          try {
+            parseAllowEntry(value);
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        }),
+    )
     .default([]),
   /** A task taken over from a dead holder more often than this is failed and dead-lettered. */
   maxTakeovers: int(0, 100).default(3),
@@ -145,6 +161,14 @@ export const ConfigSchema = z.object({
   metricsHost: z.string().min(1).default('127.0.0.1'),
   /** Port of the local Stately Inspector relay (`start --inspect` without a URL). */
   inspectPort: int(1, 65_535).default(8787),
+  /**
+   * Address the local inspector relay binds. Loopback by default: only this
+   * machine can connect. Another address (or 0.0.0.0) lets anyone who can
+   * reach it read the actors' events (a warning is logged). Browser pages are
+   * let in only from the relay's own page origins, http://localhost:<port>,
+   * http://127.0.0.1:<port>, http://[::1]:<port> and http://<this host>:<port>.
+   */
+  inspectHost: z.string().trim().min(1).regex(/^[^\s/:]+$|^\[?[0-9a-f:.]+\]?$/i, 'must be an address or host name, e.g. 127.0.0.1, 10.0.0.5 or ::1').default('127.0.0.1'),
   /** Send prompts, task text and model output to the inspector too; redacted otherwise. */
   inspectFull: z.boolean().default(false),
   /**

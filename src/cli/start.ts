@@ -25,6 +25,7 @@ export interface StartOptions {
   resultGraceMs?: number;
   inspect?: string | true;
   inspectPort?: number;
+  inspectHost?: string;
   inspectFull?: boolean;
   metricsPort?: number;
   metricsHost?: string;
@@ -79,6 +80,7 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.breakerThreshold !== undefined) c.breakerThreshold = o.breakerThreshold;
   if (o.breakerCooldownMs !== undefined) c.breakerCooldownMs = o.breakerCooldownMs;
   if (o.inspectPort !== undefined) c.inspectPort = o.inspectPort;
+  if (o.inspectHost !== undefined) c.inspectHost = o.inspectHost;
   if (o.inspectFull !== undefined) c.inspectFull = o.inspectFull;
   return c as ConfigInput;
 }
@@ -89,9 +91,20 @@ export async function runStart(o: StartOptions): Promise<void> {
   const tracing = await startTracing(config.tracing);
   if (tracing) logger.info({ exporter: config.tracing.exporter, endpoint: config.tracing.endpoint, service: config.tracing.serviceName }, 'OpenTelemetry traces on');
   let inspection: Inspection | undefined;
+  const refusedOrigins = new Set<string>();
   if (o.inspect !== undefined) {
-    inspection = await createInspection(o.inspect, { localPort: config.inspectPort, full: config.inspectFull });
-    logger.info({ inspector: inspection.description }, 'Stately Inspector attached');
+    inspection = await createInspection(o.inspect, {
+      localPort: config.inspectPort,
+      localHost: config.inspectHost,
+      full: config.inspectFull,
+      // Each origin once: a page that keeps retrying must not flood the log.
+      onRefusedOrigin: (origin) => {
+        if (refusedOrigins.has(origin) || refusedOrigins.size >= 100) return;
+        refusedOrigins.add(origin);
+        logger.warn({ origin }, 'inspector relay refused a WebSocket from a page of another origin (logged once per origin)');
+      },
+    });
+    logger.info({ inspector: inspection.description, ...(inspection.relay ? { allowed_origins: inspection.relay.allowedOrigins } : {}) }, 'Stately Inspector attached');
     if (inspection.warning) logger.warn(inspection.warning);
     if (inspection.openUrl) process.stderr.write(`Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor\n`);
   }

@@ -1,7 +1,8 @@
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import type { AnyEventObject, InspectionEvent, MachineContext } from 'xstate';
 import { ConfigError } from '../config.ts';
+import { InspectorRelayError, isLoopbackHost, startInspectorRelay, DEFAULT_INSPECT_HOST, STATELY_INSPECTOR_URL } from './inspectorRelay.ts';
 import { redact } from './redact.ts';
 
 export interface Inspection {
@@ -15,6 +16,8 @@ export interface Inspection {
   openUrl?: string;
   /** Said once at start-up when task contents leave this machine. */
   warning?: string;
+  /** The local relay: where it listens and the page origins it accepts WebSocket connections from. */
+  relay?: { address: string; port: number; allowedOrigins: readonly string[] };
 }
 
 export interface InspectionOptions {
@@ -22,6 +25,10 @@ export interface InspectionOptions {
   connectTimeoutMs?: number;
   /** Port of the local relay (`--inspect` without a URL). Default 8787. */
   localPort?: number;
+  /** Address the local relay binds (`--inspect-host`). Default 127.0.0.1: this machine only. */
+  localHost?: string;
+  /** Told the Origin of each browser page the local relay refused (the listener logs it). */
+  onRefusedOrigin?: (origin: string) => void;
   /** Send prompts, task text and model output too (`--inspect-full`). Default false: they are redacted. */
   full?: boolean;
 }
@@ -92,7 +99,7 @@ async function opened(adapter: unknown, timeoutMs: number, href: string): Promis
 function wrap(
   inspector: { inspect: { next?: (event: InspectionEvent) => void }; stop(): void },
   description: string,
-  extra: { openUrl?: string; warning?: string; onStop?: () => void } = {},
+  extra: { openUrl?: string; warning?: string; relay?: Inspection['relay']; onStop?: () => void } = {},
 ): Inspection {
   let stopped = false;
   return {
@@ -108,6 +115,7 @@ function wrap(
     description,
     ...(extra.openUrl ? { openUrl: extra.openUrl } : {}),
     ...(extra.warning ? { warning: extra.warning } : {}),
+    ...(extra.relay ? { relay: extra.relay } : {}),
   };
 }
 
@@ -130,27 +138,6 @@ function sanitizers(full: boolean) {
   };
 }
 
-/** createInspectorServer reports a taken port only as an uncaught error: look first. */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, () => probe.close(() => resolve(true)));
-  });
-}
-
-async function untilReachable(url: URL, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await reachable(url, Math.max(100, deadline - Date.now()));
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
 async function connectWebSocket(url: URL, timeoutMs: number, full: boolean) {
   const { createWebSocketInspector } = await import('@statelyai/inspect');
   const inspector = createWebSocketInspector({ url: url.href, maxDeferredEvents: MAX_DEFERRED_EVENTS, ...sanitizers(full) });
@@ -165,9 +152,10 @@ async function connectWebSocket(url: URL, timeoutMs: number, full: boolean) {
 
 /**
  * Streams every actor's events and snapshots to a Stately inspector.
- * `true` (or `local`) starts the local relay (`createInspectorServer` from
- * `@statelyai/inspect/server`, not opened automatically) and sends there:
- * open its page in a browser. `ws://host:port` sends to any WebSocket
+ * `true` (or `local`) starts the local relay (inspectorRelay.ts: bound to
+ * 127.0.0.1 unless `localHost` says otherwise, refusing browser pages of
+ * other origins, not opened automatically) and sends there: open its page
+ * in a browser. `ws://host:port` sends to any WebSocket
  * endpoint. `sky` uses the hosted Stately Sky inspector, which needs the
  * internet and sends task contents off this machine. Prompts, task text,
  * model output and secrets are redacted unless `full`. The library is
@@ -192,19 +180,29 @@ export async function createInspection(target: string | true, options: Inspectio
   }
   if (target === true || target === 'local') {
     const port = options.localPort ?? DEFAULT_INSPECT_PORT;
-    if (!(await portFree(port))) {
-      throw new ConfigError(`--inspect-port ${port}: another program listens there; choose another port for the local inspector relay`);
-    }
-    const { createInspectorServer } = await import('@statelyai/inspect/server');
-    const relay = createInspectorServer({ port, autoOpen: false });
-    const url = new URL(`ws://127.0.0.1:${port}`);
+    const host = options.localHost ?? DEFAULT_INSPECT_HOST;
+    const relay = await startInspectorRelay({ host, port, ...(options.onRefusedOrigin ? { onRefused: options.onRefusedOrigin } : {}) }).catch((error: unknown) => {
+      if (!(error instanceof InspectorRelayError)) throw error;
+      throw new ConfigError(
+        error.code === 'port-taken'
+          ? `--inspect-port ${port}: ${error.message}; choose another port for the local inspector relay`
+          : error.code === 'bad-host'
+            ? `--inspect-host ${host}: ${error.message}; give an address of this machine (default ${DEFAULT_INSPECT_HOST})`
+            : `--inspect-host ${host} --inspect-port ${port}: the local inspector relay ${error.message}`,
+      );
+    });
     try {
-      await untilReachable(url, timeoutMs);
-      const inspector = await connectWebSocket(url, timeoutMs, full);
-      return wrap(inspector, `local Stately inspector relay on port ${port} (${redaction})`, {
-        openUrl: `http://localhost:${port}`,
-        // The relay (library 0.7) listens on every interface and its page embeds the inspector UI from stately.ai.
-        warning: `the inspector relay listens on port ${port} of every interface: anyone who can reach it sees the actors' events (${redaction})`,
+      const inspector = await connectWebSocket(new URL(relay.publishUrl), timeoutMs, full);
+      const where = `${relay.address.family === 'IPv6' ? `[${relay.address.address}]` : relay.address.address}:${relay.address.port}`;
+      const local = isLoopbackHost(host);
+      return wrap(inspector, `local Stately inspector relay on ${where}${local ? ' (this machine only)' : ''} (${redaction}); its page embeds ${STATELY_INSPECTOR_URL} and accepts browser connections from ${relay.allowedOrigins.join(', ')} only`, {
+        openUrl: relay.pageUrl,
+        ...(local
+          ? {}
+          : {
+              warning: `--inspect-host ${host}: the inspector relay listens on ${where}, so anyone who can reach that address can read the actors' events (${redaction}); without --inspect-host it listens on ${DEFAULT_INSPECT_HOST} only`,
+            }),
+        relay: { address: relay.address.address, port: relay.address.port, allowedOrigins: relay.allowedOrigins },
         onStop: () => relay.stop(),
       });
     } catch (error) {

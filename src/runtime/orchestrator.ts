@@ -136,7 +136,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   // No network inside the sandbox; the allowed hosts are reached through this proxy only.
   const egress =
     config.allowDomains.length > 0 && sandbox.kind === 'bwrap'
-      ? await startEgressProxy(config.allowDomains, (why) => logger.warn({ why }, 'egress refused'))
+      ? await startEgressProxy(config.allowDomains, { onDenied: (why) => logger.warn({ why }, 'egress refused') })
       : undefined;
   if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
   else if (config.allowDomains.length > 0) logger.warn('--allow-domain has no effect without the sandbox: Bash reaches the whole network');

@@ -1,8 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
 
 /**
  * The inspector UI the relay's page embeds (what `createInspectorServer`
@@ -17,29 +17,6 @@ export const DEFAULT_INSPECT_HOST = '127.0.0.1';
 
 /** Events replayed to a viewer that connects late (the library's relay kept as many). */
 const REPLAY = 200;
-
-/** The slice of `ws` (a dependency of @statelyai/inspect, untyped here) the relay uses. */
-interface RelaySocket {
-  readonly readyState: number;
-  send(data: string): void;
-  on(event: 'message', listener: (data: { toString(): string }) => void): void;
-  once(event: 'close', listener: () => void): void;
-  terminate(): void;
-}
-interface RelaySocketServer {
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, done: (ws: RelaySocket) => void): void;
-  close(): void;
-}
-interface WsModule {
-  WebSocketServer: new (options: { noServer: true; maxPayload?: number }) => RelaySocketServer;
-  WebSocket: { OPEN: number };
-}
-
-/** `ws` as @statelyai/inspect resolves it: no dependency of our own, whatever the install layout. */
-function loadWs(): WsModule {
-  const here = createRequire(import.meta.url);
-  return createRequire(here.resolve('@statelyai/inspect/server'))('ws') as WsModule;
-}
 
 const isWildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '[::]';
 
@@ -173,7 +150,6 @@ function refuse(socket: Duplex, status: number, reason: string, body: string): v
  */
 export async function startInspectorRelay(options: InspectorRelayOptions): Promise<InspectorRelay> {
   const host = options.host ?? DEFAULT_INSPECT_HOST;
-  const { WebSocketServer, WebSocket } = loadWs();
   const page = bridgePage(options.inspectorUrl ?? STATELY_INSPECTOR_URL);
   const token = randomBytes(24).toString('hex');
   const publishPath = `/publish/${token}`;
@@ -183,8 +159,8 @@ export async function startInspectorRelay(options: InspectorRelayOptions): Promi
     return a.length === b.length && timingSafeEqual(a, b);
   };
 
-  const viewers = new Set<RelaySocket>();
-  const publishers = new Set<RelaySocket>();
+  const viewers = new Set<WebSocket>();
+  const publishers = new Set<WebSocket>();
   const replay: string[] = [];
   const wss = new WebSocketServer({ noServer: true });
 

@@ -159,6 +159,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         fileSizeBytes: config.bashMaxFileBytes,
         cpuSeconds: config.bashCpuSeconds,
         memoryBytes: config.bashMaxMemoryBytes,
+        tmpBytes: config.bashTmpBytes,
       },
       searchTimeoutMs: config.searchTimeoutMs,
       ...(egress ? { proxySocket: egress.socketPath } : {}),

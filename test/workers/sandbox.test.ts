@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
 import { chooseSandbox } from '../../src/workers/sandbox/choose.ts';
-import { locatePidsCgroup, probeProcessLimit, type ProcessLimit } from '../../src/workers/sandbox/processLimit.ts';
+import { locatePidsCgroup, prepareCgroupV2, probeProcessLimit, type ProcessLimit } from '../../src/workers/sandbox/processLimit.ts';
 import { bwrapSandbox, DEFAULT_LIMITS, type Sandbox, type SandboxLimits } from '../../src/workers/sandbox/sandbox.ts';
 
 // The box itself, driven without the listener, as root (CI's first run) and
@@ -161,5 +161,35 @@ describe('locatePidsCgroup', () => {
     expect(locatePidsCgroup('0::/docker/abc/app\n', nested)).toEqual({ version: 2, base: '/sys/fs/cgroup/app' });
     expect(locatePidsCgroup('8:pids:/a\n', v2Mounts)).toMatch(/not mounted/);
     expect(locatePidsCgroup('', v1Mounts)).toMatch(/no pids cgroup/);
+  });
+});
+
+describe('prepareCgroupV2', () => {
+  // A folder of plain files standing in for a cgroup v2 directory: what is read and what is written.
+  async function fakeCgroup(files: Record<string, string>): Promise<string> {
+    const dir = await workDir();
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+    return dir;
+  }
+
+  it('uses a subtree that already passes pids on, as it is', async () => {
+    const base = await fakeCgroup({ 'cgroup.controllers': 'cpu pids\n', 'cgroup.subtree_control': 'pids\n', 'cgroup.procs': '' });
+    expect(prepareCgroupV2(base, 4242)).toBeUndefined();
+    expect(existsSync(path.join(base, 'orch-listener'))).toBe(false);
+  });
+
+  it('moves a listener alone in its cgroup into a leaf, then passes pids on to the boxes', async () => {
+    const base = await fakeCgroup({ 'cgroup.controllers': 'cpu pids\n', 'cgroup.subtree_control': '\n', 'cgroup.procs': '4242\n' });
+    expect(prepareCgroupV2(base, 4242)).toBeUndefined();
+    expect(readFileSync(path.join(base, 'orch-listener', 'cgroup.procs'), 'utf8')).toBe('4242');
+    expect(readFileSync(path.join(base, 'cgroup.subtree_control'), 'utf8')).toBe('+pids');
+  });
+
+  it('leaves a cgroup shared with other processes, or without pids, as it is and says why', async () => {
+    const shared = await fakeCgroup({ 'cgroup.controllers': 'pids\n', 'cgroup.subtree_control': '\n', 'cgroup.procs': '4242\n77\n' });
+    expect(prepareCgroupV2(shared, 4242)).toMatch(/holds other processes \(77\)/);
+    expect(readFileSync(path.join(shared, 'cgroup.subtree_control'), 'utf8')).toBe('\n');
+    const noPids = await fakeCgroup({ 'cgroup.controllers': 'cpu memory\n', 'cgroup.subtree_control': '\n', 'cgroup.procs': '4242\n' });
+    expect(prepareCgroupV2(noPids, 4242)).toMatch(/pids controller is not delegated.*cpu memory/);
   });
 });

@@ -111,17 +111,18 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
  * the children; with other processes there it gives up (their placement is
  * not the listener's to change).
  */
-function prepareV2(base: string): string | undefined {
+export function prepareCgroupV2(base: string, pid = process.pid): string | undefined {
   const controllers = readFileSync(join(base, 'cgroup.controllers'), 'utf8').split(/\s+/);
   if (!controllers.includes('pids')) return `the pids controller is not delegated to ${base} (cgroup.controllers: ${controllers.join(' ').trim() || 'none'})`;
   if (readFileSync(join(base, 'cgroup.subtree_control'), 'utf8').split(/\s+/).includes('pids')) return undefined;
   const procs = readFileSync(join(base, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  if (procs.some((pid) => pid !== process.pid)) {
-    return `${base} holds other processes (${procs.filter((p) => p !== process.pid).slice(0, 5).join(', ')}), so pids cannot be enabled for its children; start the listener in a cgroup of its own whose pids controller it may delegate`;
+  const others = procs.filter((p) => p !== pid);
+  if (others.length > 0) {
+    return `${base} holds other processes (${others.slice(0, 5).join(', ')}), so pids cannot be enabled for its children; start the listener in a cgroup of its own whose pids controller it may delegate`;
   }
   const leaf = join(base, 'orch-listener');
   mkdirSync(leaf, { recursive: true });
-  writeFileSync(join(leaf, 'cgroup.procs'), String(process.pid));
+  writeFileSync(join(leaf, 'cgroup.procs'), String(pid));
   writeFileSync(join(base, 'cgroup.subtree_control'), '+pids');
   return undefined;
 }
@@ -216,7 +217,7 @@ export async function probeProcessLimit(proc = '/proc/self'): Promise<ProcessLim
   };
   try {
     if (version === 2) {
-      const problem = prepareV2(base);
+      const problem = prepareCgroupV2(base);
       if (problem !== undefined) return without(problem);
     }
     sweep(base);

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
-import { chooseSandbox } from '../../src/workers/sandbox/choose.ts';
+import { startTestOrchestrator } from '../support/orchestrator.ts';
+import { chooseSandbox, logProcessLimit } from '../../src/workers/sandbox/choose.ts';
 import { locatePidsCgroup, prepareCgroupV2, probeProcessLimit, type ProcessLimit } from '../../src/workers/sandbox/processLimit.ts';
 import { bwrapSandbox, DEFAULT_LIMITS, type Sandbox, type SandboxLimits } from '../../src/workers/sandbox/sandbox.ts';
 
@@ -142,11 +143,28 @@ describe('start-up says which process limit is in force', () => {
     const logger = createLogger('info', { pretty: false, destination });
     const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger });
     expect(sandbox.processLimit).toBe(limit.mechanism);
+    logProcessLimit(logger, sandbox);
     expect(lines.join('')).toContain(`"process_limit":"${limit.mechanism}"`);
     const unenforced: ProcessLimit = { mechanism: 'none', detail: 'test', confine: (r) => r };
-    await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger, processLimit: unenforced });
+    logProcessLimit(logger, await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger, processLimit: unenforced }));
     expect(lines.join('')).toMatch(/"level":40[^\n]*Bash process limit NOT enforced/);
   });
+});
+
+describe('a listener at start-up', () => {
+  it('logs which process limit its Bash commands get', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const { orchestrator } = await startTestOrchestrator({}, { logger: createLogger('info', { pretty: false, destination }) });
+    await orchestrator.stop();
+    const line = lines.find((l) => l.includes('Bash process limit'));
+    expect(line).toContain(`"process_limit":"${limit.mechanism}"`);
+  }, 30_000);
 });
 
 describe('locatePidsCgroup', () => {

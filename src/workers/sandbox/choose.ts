@@ -26,7 +26,6 @@ export const NO_SANDBOX_WARNING =
  */
 export async function chooseSandbox(choice: SandboxChoice): Promise<Sandbox> {
   const limit = choice.processLimit ?? (await probeProcessLimit());
-  logProcessLimit(choice.logger, limit);
   if (choice.unsafeNoSandbox) {
     choice.logger.warn(NO_SANDBOX_WARNING);
     return unsandboxed(limit);
@@ -42,8 +41,13 @@ export async function chooseSandbox(choice: SandboxChoice): Promise<Sandbox> {
   return unsandboxed(limit);
 }
 
-/** One line at start-up says what bounds the processes of a Bash command; a warning when nothing does. */
-function logProcessLimit(logger: Logger, limit: ProcessLimit): void {
+/**
+ * One line at start-up says what bounds the processes of a Bash command; a
+ * warning when nothing does. Logged once start-up has succeeded, so a refused
+ * start prints its reason alone.
+ */
+export function logProcessLimit(logger: Logger, sandbox: Pick<Sandbox, 'processLimit' | 'processLimitDetail'>): void {
+  const limit = { mechanism: sandbox.processLimit, detail: sandbox.processLimitDetail };
   const fields = { process_limit: limit.mechanism, why: limit.detail };
   if (limit.mechanism === 'none') {
     logger.warn(

@@ -84,6 +84,8 @@ export interface Sandbox {
   readonly kind: 'bwrap' | 'none';
   /** What holds `SandboxLimits.processes` (see processLimit.ts); `none` means nothing does. */
   readonly processLimit: ProcessLimitMechanism;
+  /** Where its cgroups go, or why there are none. */
+  readonly processLimitDetail: string;
   /** Call `release` on the result once the process has exited. */
   wrap(request: SandboxRequest): SandboxedCommand;
 }
@@ -165,6 +167,7 @@ export function bwrapSandbox(bwrap = 'bwrap', processLimit: ProcessLimit = rlimi
   return {
     kind: 'bwrap',
     processLimit: processLimit.mechanism,
+    processLimitDetail: processLimit.detail,
     wrap(request) {
       const [cwd = '/tmp'] = request.binds.writable;
       const args = [
@@ -209,6 +212,7 @@ export function unsandboxed(processLimit: ProcessLimit = rlimitOnly()): Sandbox 
   return {
     kind: 'none',
     processLimit: processLimit.mechanism,
+    processLimitDetail: processLimit.detail,
     wrap(request) {
       const [cwd = process.cwd()] = request.binds.writable;
       return processLimit.confine(

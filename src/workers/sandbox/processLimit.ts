@@ -137,7 +137,8 @@ function runIn(dir: string, file: string, args: string[]): Promise<{ error: Erro
 
 /** Kills what is left in a command's cgroup and removes it; retries while the kernel is still reaping. */
 async function removeCgroup(dir: string, version: 1 | 2): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
+  // The kernel is usually done reaping within a few milliseconds of bwrap's exit: look again soon, then less often.
+  for (let attempt = 0, waited = 0; waited < 5000; attempt++) {
     try {
       rmdirSync(dir);
       return;
@@ -160,7 +161,9 @@ async function removeCgroup(dir: string, version: 1 | 2): Promise<void> {
     } catch {
       // the folder went away, or cgroup.kill is missing (kernel < 5.14): the pid namespace's end kills them anyway
     }
-    await new Promise((r) => setTimeout(r, 50));
+    const pause = Math.min(50, 2 ** attempt);
+    waited += pause;
+    await new Promise((r) => setTimeout(r, pause));
   }
   throw new Error(`could not remove the process-limit cgroup ${dir}: processes are still in it after 5 s`);
 }

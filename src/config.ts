@@ -77,12 +77,14 @@ export const ConfigSchema = z.object({
   /** Bash tool limits. */
   bashTimeoutMs: int(100, 3_600_000).default(120_000),
   bashMaxOutputBytes: int(1024, 10_000_000).default(30_000),
-  /** Processes one Bash command may run at once (RLIMIT_NPROC; the kernel ignores it for root). */
+  /** Processes (and threads) one Bash command may run at once: pids.max of a cgroup per command where one can be made, and RLIMIT_NPROC (which the kernel ignores for root). */
   bashMaxProcesses: int(8, 100_000).default(512),
   /** Largest file one Bash command may write (RLIMIT_FSIZE). */
   bashMaxFileBytes: int(1024, 1024 ** 4).default(1024 ** 3),
   /** Address space of each process of a Bash command (RLIMIT_AS). */
   bashMaxMemoryBytes: int(64 * 1024 ** 2, 1024 ** 4).default(8 * 1024 ** 3),
+  /** Size of the private /tmp (a tmpfs) of each Bash command; writing past it fails with ENOSPC. Unbounded, it could take half the machine's memory. */
+  bashTmpBytes: int(1024 ** 2, 1024 ** 4).default(256 * 1024 ** 2),
   /** CPU seconds of each process of a Bash command (RLIMIT_CPU); the wall-clock limit is bashTimeoutMs. */
   bashCpuSeconds: int(1, 86_400).default(600),
   /** How long one Glob or Grep may search (off the main thread) before it is stopped. */

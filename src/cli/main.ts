@@ -59,6 +59,7 @@ export function buildCli(): Command {
     .option('--git-author-name <name>', "author and committer of the orchestrator's commits (default backend-orchestrator)")
     .option('--git-author-email <email>', 'their e-mail (default backend-orchestrator@localhost)')
     .option('--unsafe-no-sandbox', 'run Bash without the bubblewrap sandbox (only inside a throwaway container)')
+    .option('--bash-tmp-bytes <bytes>', "size of the Bash box's private /tmp (default 268435456, 256 MiB)", integer('--bash-tmp-bytes'))
     .option('--allow-domain <host[:port]>', 'a host Bash may reach through the egress proxy, e.g. registry.npmjs.org or *.github.com (HTTPS on 443, http:// on 80) or example.com:8443 (that port only); repeatable', collect, [])
     .option('--max-model-calls <n>', 'model requests in flight at once over the whole domain (all instances)', integer('--max-model-calls'))
     .option('--tokens-per-minute <n>', 'tokens per minute over the whole domain: <n>, or <input>:<output>')

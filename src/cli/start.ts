@@ -37,6 +37,7 @@ export interface StartOptions {
   gitAuthorEmail?: string;
   unsafeNoSandbox?: boolean;
   allowDomain?: string[];
+  bashTmpBytes?: number;
   maxModelCalls?: number;
   tokensPerMinute?: string;
   taskBudgetUsd?: number;
@@ -74,6 +75,7 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.gitAuthorEmail !== undefined) c.gitAuthorEmail = o.gitAuthorEmail;
   if (o.unsafeNoSandbox !== undefined) c.unsafeNoSandbox = o.unsafeNoSandbox;
   if (o.allowDomain !== undefined && o.allowDomain.length > 0) c.allowDomains = o.allowDomain;
+  if (o.bashTmpBytes !== undefined) c.bashTmpBytes = o.bashTmpBytes;
   if (o.maxModelCalls !== undefined) c.maxModelCalls = o.maxModelCalls;
   if (o.tokensPerMinute !== undefined) c.tokensPerMinute = o.tokensPerMinute;
   if (o.taskBudgetUsd !== undefined) c.taskBudgetUsd = o.taskBudgetUsd;

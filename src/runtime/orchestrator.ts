@@ -34,7 +34,7 @@ import { loadAgents } from '../workers/agentFile.ts';
 import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
 import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
-import { chooseSandbox, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
+import { chooseSandbox, logProcessLimit, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
 import { startEgressProxy } from '../workers/sandbox/egressProxy.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
 import { createScrubber, ownSecrets, scrubDeep } from '../secrets.ts';
@@ -140,6 +140,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       : undefined;
   if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
   else if (config.allowDomains.length > 0) logger.warn('--allow-domain has no effect without the sandbox: Bash reaches the whole network');
+  logProcessLimit(logger, sandbox);
   const model = traceModel(buildModel(config, options));
   const traces = new TaskTraces();
   const runner = createWorkerRunner({
@@ -159,6 +160,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         fileSizeBytes: config.bashMaxFileBytes,
         cpuSeconds: config.bashCpuSeconds,
         memoryBytes: config.bashMaxMemoryBytes,
+        tmpBytes: config.bashTmpBytes,
       },
       searchTimeoutMs: config.searchTimeoutMs,
       ...(egress ? { proxySocket: egress.socketPath } : {}),

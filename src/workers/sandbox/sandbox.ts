@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { rlimitOnly, type ProcessLimit, type ProcessLimitMechanism } from './processLimit.ts';
 
 /**
  * Folders one sandboxed command may see besides the system's own, per task.
@@ -16,7 +17,11 @@ export interface SandboxBinds {
 
 /** Kernel resource limits (setrlimit) of every process of one command; the command cannot raise them. */
 export interface SandboxLimits {
-  /** RLIMIT_NPROC. Not enforced by the kernel when the listener runs as root: run it as an ordinary user. */
+  /**
+   * Processes (threads included) one command may run at once: `pids.max` of
+   * its own cgroup where the listener can make one, and RLIMIT_NPROC always
+   * (which the kernel skips for root). `Sandbox.processLimit` says which holds.
+   */
   processes: number;
   /** RLIMIT_FSIZE: the largest file a command may write. */
   fileSizeBytes: number;
@@ -24,6 +29,8 @@ export interface SandboxLimits {
   cpuSeconds: number;
   /** RLIMIT_AS: address space of each process. */
   memoryBytes: number;
+  /** Size of the box's private /tmp (a tmpfs); writing past it fails with ENOSPC. */
+  tmpBytes: number;
 }
 
 export const DEFAULT_LIMITS: SandboxLimits = {
@@ -31,6 +38,7 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   fileSizeBytes: 1024 ** 3,
   cpuSeconds: 600,
   memoryBytes: 8 * 1024 ** 3,
+  tmpBytes: 256 * 1024 ** 2,
 };
 
 /** How one command is started: the program, its arguments, its environment. */
@@ -40,6 +48,11 @@ export interface SandboxedCommand {
   env: Record<string, string>;
   /** The working directory of the spawned process (outside the sandbox). */
   cwd: string;
+  /**
+   * To call once the process has exited (normally or killed), when present:
+   * it removes what was made for this one command (its process-limit cgroup).
+   */
+  release?: () => Promise<void>;
 }
 
 export interface SandboxRequest {
@@ -69,6 +82,11 @@ export interface SandboxRequest {
  */
 export interface Sandbox {
   readonly kind: 'bwrap' | 'none';
+  /** What holds `SandboxLimits.processes` (see processLimit.ts); `none` means nothing does. */
+  readonly processLimit: ProcessLimitMechanism;
+  /** Where its cgroups go, or why there are none. */
+  readonly processLimitDetail: string;
+  /** Call `release` on the result once the process has exited. */
   wrap(request: SandboxRequest): SandboxedCommand;
 }
 
@@ -129,24 +147,41 @@ function systemBinds(): string[] {
 
 /**
  * bubblewrap driven directly: every namespace unshared (user, pid, net, ipc,
- * uts, cgroup), the system folders read-only, a private /tmp, a fresh /proc
+ * uts, cgroup), no capability at all and no further user namespace, the
+ * system folders read-only, a private /tmp of bounded size, a fresh /proc
  * and /dev, only the given binds, the environment cleared and rebuilt from
  * `env`, a new session (no TIOCSTI into our terminal), and the whole pid
  * namespace killed when bwrap dies.
+ *
+ * Started by root, bwrap maps root to root in the box's user namespace and
+ * keeps nearly every capability there (CapEff 000001fffeffffff): its
+ * read-only binds could be remounted read-write (`mount -o remount,bind,rw
+ * /usr`). `--cap-drop ALL` empties the effective, permitted, bounding and
+ * ambient sets for root and non-root alike; `--disable-userns` keeps a
+ * command from making a new user namespace to win capabilities back in;
+ * bwrap always sets no-new-privileges (NoNewPrivs: 1), so no setuid binary
+ * regains any either.
  */
-export function bwrapSandbox(bwrap = 'bwrap'): Sandbox {
+export function bwrapSandbox(bwrap = 'bwrap', processLimit: ProcessLimit = rlimitOnly()): Sandbox {
   const system = systemBinds();
   return {
     kind: 'bwrap',
+    processLimit: processLimit.mechanism,
+    processLimitDetail: processLimit.detail,
     wrap(request) {
       const [cwd = '/tmp'] = request.binds.writable;
       const args = [
         '--unshare-all',
+        // --unshare-all only tries a user namespace; --disable-userns needs one for sure.
+        '--unshare-user',
+        '--disable-userns',
+        '--cap-drop', 'ALL',
         '--die-with-parent',
         '--new-session',
         ...system,
         '--proc', '/proc',
         '--dev', '/dev',
+        '--size', String(request.limits.tmpBytes),
         '--tmpfs', '/tmp',
         '--dir', '/tmp/home',
         '--dir', '/run',
@@ -163,7 +198,7 @@ export function bwrapSandbox(bwrap = 'bwrap'): Sandbox {
       for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
       args.push('--', '/bin/bash', '-c', prologue(request.limits, request.proxySocket !== undefined), 'sandbox', request.command);
       // bwrap itself gets no environment worth stealing: its own child starts from --clearenv anyway.
-      return { file: bwrap, args, env: { PATH: '/usr/bin:/bin' }, cwd };
+      return processLimit.confine({ file: bwrap, args, env: { PATH: '/usr/bin:/bin' }, cwd }, request.limits.processes);
     },
   };
 }
@@ -173,12 +208,17 @@ export function bwrapSandbox(bwrap = 'bwrap'): Sandbox {
  * environment only. For `--unsafe-no-sandbox` (a throwaway container around
  * the whole listener) and nothing else.
  */
-export function unsandboxed(): Sandbox {
+export function unsandboxed(processLimit: ProcessLimit = rlimitOnly()): Sandbox {
   return {
     kind: 'none',
+    processLimit: processLimit.mechanism,
+    processLimitDetail: processLimit.detail,
     wrap(request) {
       const [cwd = process.cwd()] = request.binds.writable;
-      return { file: 'bash', args: ['-c', prologue(request.limits, false), 'sandbox', request.command], env: request.env, cwd };
+      return processLimit.confine(
+        { file: 'bash', args: ['-c', prologue(request.limits, false), 'sandbox', request.command], env: request.env, cwd },
+        request.limits.processes,
+      );
     },
   };
 }
@@ -190,6 +230,7 @@ export function unsandboxed(): Sandbox {
  */
 export function probeBwrap(bwrap = 'bwrap', timeoutMs = 10_000): Promise<string | undefined> {
   const sandbox = bwrapSandbox(bwrap);
+  // Checked with the very flags every command gets (--cap-drop, --disable-userns, --size): a bwrap too old for one fails here.
   const run = sandbox.wrap({ command: 'echo ok', binds: { writable: [], readOnly: [] }, env: { PATH: '/usr/bin:/bin' }, limits: DEFAULT_LIMITS });
   return new Promise((resolve) => {
     execFile(run.file, run.args, { env: run.env, cwd: '/', timeout: timeoutMs }, (error, stdout, stderr) => {

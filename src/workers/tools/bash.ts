@@ -126,8 +126,15 @@ export const bashTool = defineTool({
       limits: bash.limits ?? DEFAULT_LIMITS,
       ...(bash.proxySocket === undefined ? {} : { proxySocket: bash.proxySocket }),
     });
-    const before = await snapshotWorkspace(workspace.root);
-    const outcome = await execute(run, timeoutMs, bash.maxOutputBytes, signal);
+    let outcome: Outcome;
+    let before;
+    try {
+      before = await snapshotWorkspace(workspace.root);
+      outcome = await execute(run, timeoutMs, bash.maxOutputBytes, signal);
+    } finally {
+      // Every process of the command is gone or going (its group was killed): its cgroup goes too.
+      await run.release?.();
+    }
     recordDifference(before, await snapshotWorkspace(workspace.root), changes);
     if (signal.aborted) throw new WorkerAbortedError(signal.reason);
     const output = outcome.output === '' ? '(no output)' : outcome.output;

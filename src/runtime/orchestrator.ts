@@ -292,8 +292,9 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
       const result = { ...(scrubDeep(raw, scrub) as WorkerResult), cost_usd: runModel.spent().cost_usd };
       // Committed before the result is checkpointed: a recorded result always has its commit.
-      const commit = await workspaces?.commit(input.taskId, result, input.task.payload.description);
-      return commit ? { ...result, commit } : result;
+      const committed = await workspaces?.commit(input.taskId, result, input.task.payload.description);
+      // What was left out of the commit (a repository a worker made, a deletion that was not one) is said in the result.
+      return committed ? { ...result, commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
     } catch (error) {
       const message = scrub(error instanceof Error ? error.message : String(error));
       const spent = runModel.spent();

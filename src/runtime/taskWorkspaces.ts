@@ -6,7 +6,7 @@ import type { Logger } from '../logger.ts';
 import { git, type GitIdentity } from '../git/git.ts';
 import { mergeIntoProject, type MergeOutcome } from '../git/merge.ts';
 import type { GitProject } from '../git/project.ts';
-import { commitPaths, diffstat, openWorktree, removeWorktree, type TaskWorktree } from '../git/worktree.ts';
+import { commitPaths, diffstat, openWorktree, removeWorktree, type CommitOutcome, type TaskWorktree } from '../git/worktree.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
@@ -35,8 +35,8 @@ export interface PreparedWorkspace {
 export interface TaskWorkspaces {
   readonly isolation: Exclude<Isolation, 'task-folder'>;
   prepare(taskId: string, claimKey: string, signal: AbortSignal): Promise<PreparedWorkspace>;
-  /** After a worker succeeded: its commit on the task branch (worktree), or undefined. */
-  commit(taskId: string, result: WorkerResult, description: string): Promise<string | undefined>;
+  /** After a worker succeeded: its commit on the task branch and what was left out of it (worktree), or undefined. */
+  commit(taskId: string, result: WorkerResult, description: string): Promise<CommitOutcome | undefined>;
   /** Before publication (and again on a retry: it is idempotent): merge, clean up, the output as the project sees it. */
   finish(result: FinalResult): Promise<FinalResult>;
   /** Deletes merged task branches older than `keepBranchesMs`. */
@@ -144,12 +144,13 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     return p.then(({ dir, sandbox }) => ({ dir, sandbox }));
   };
 
-  const commit = async (taskId: string, result: WorkerResult, description: string): Promise<string | undefined> => {
+  const commit = async (taskId: string, result: WorkerResult, description: string): Promise<CommitOutcome | undefined> => {
     descriptions.set(taskId, description);
     const p = prepared.get(taskId);
     if (o.isolation !== 'worktree' || p === undefined) return undefined;
     const { worktree } = await p;
     if (!worktree) return undefined;
+    // The tools' record of what Bash removed (runWorker keeps the model's own list apart); checked again by commitPaths.
     const deleted = Array.isArray(result.report?.files_deleted) ? (result.report.files_deleted as unknown[]).map(String) : [];
     const message = [
       `${result.worker}: ${firstLine(result.summary) || 'no summary'}`,
@@ -163,7 +164,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     // Workers of one task share the worktree's index: their commits go one after another.
     const previous = commitQueues.get(taskId) ?? Promise.resolve();
     const mine = previous.catch(() => undefined).then(() =>
-      commitPaths(worktree, [...result.files_created, ...result.files_modified, ...deleted], message, o.identity),
+      commitPaths(worktree, [...result.files_created, ...result.files_modified], message, o.identity, deleted),
     );
     commitQueues.set(taskId, mine);
     return mine;

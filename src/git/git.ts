@@ -56,13 +56,15 @@ const SAFE = [
 ];
 
 /**
- * Subcommands that never read a file's content through attributes: no
+ * Subcommands that read no file of a work tree (objects and refs only): no
  * clean or smudge filter, merge driver or textconv can run in them, so they
- * skip the look-up of the drivers to blank.
+ * skip the look-up of the drivers to blank. Anything that reads the index
+ * may not be here: even `write-tree` runs the clean filter on an entry whose
+ * stat data says it may have changed.
  */
 const NO_DRIVERS = new Set([
-  'version', 'config', 'rev-parse', 'rev-list', 'merge-base', 'symbolic-ref', 'update-ref', 'write-tree', 'commit-tree',
-  'hash-object', 'ls-tree', 'ls-files', 'cat-file', 'check-ignore', 'for-each-ref', 'show-ref',
+  'version', 'config', 'rev-parse', 'rev-list', 'merge-base', 'symbolic-ref', 'update-ref', 'commit-tree',
+  'ls-tree', 'cat-file', 'for-each-ref', 'show-ref',
 ]);
 
 /** The subcommand of an argv that may start with `--git-dir X --work-tree Y` (as `inWorktree` passes them). */

@@ -189,9 +189,12 @@ async function hashFiles(wt: TaskWorktree, realRoot: string, files: readonly str
     const opened: { rel: string; handle: FileHandle; mode: string }[] = [];
     try {
       for (const rel of files.slice(i, i + HASH_BATCH)) {
-        const handle = await open(path.join(realRoot, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
-        if (handle === undefined) {
-          issues.push(`${rel} changed while it was committed (a folder on its way became a symlink, or it was removed): not committed`);
+        let handle: FileHandle;
+        try {
+          handle = await open(path.join(realRoot, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? String(error);
+          issues.push(`${rel} could not be opened to commit it (${code}: it changed meanwhile, became a symlink, or is unreadable): not committed`);
           continue;
         }
         const [st, where] = await Promise.all([handle.stat(), readlink(`/proc/self/fd/${handle.fd}`).catch(() => '')]);

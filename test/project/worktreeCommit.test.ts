@@ -74,13 +74,13 @@ describe('host git runs nothing a worker wrote', () => {
   function plantDrivers(dir: string) {
     const marks = realpathSync(mkdtempSync(join(tmpdir(), 'orch-marks-')));
     const script = join(marks, 'driver.sh');
-    writeFileSync(script, `#!/bin/sh\ntouch "${marks}/ran-$1"\ncat\n`, { mode: 0o755 });
+    writeFileSync(script, `#!/bin/sh\ntr "\\\\0" " " < /proc/$(cut -d" " -f4 /proc/$PPID/stat)/cmdline >> "${marks}/ran-$1"\ncat\n`, { mode: 0o755 });
     gitIn(dir, 'config', 'filter.x.clean', `${script} clean`);
     gitIn(dir, 'config', 'filter.x.smudge', `${script} smudge`);
     gitIn(dir, 'config', 'filter.x.required', 'true');
     gitIn(dir, 'config', 'merge.x.driver', `${script} merge`);
     gitIn(dir, 'config', 'diff.x.textconv', `${script} textconv`);
-    return { ran: () => readdirSync(marks).filter((f) => f.startsWith('ran-')) };
+    return { ran: () => readdirSync(marks).filter((f) => f.startsWith('ran-')).map((f) => f + readFileSync(join(marks, f), 'utf8')) };
   }
 
   it('no filter or merge driver runs in the worker commit, the resume reset or the merge', async () => {
@@ -103,6 +103,10 @@ describe('host git runs nothing a worker wrote', () => {
     expect(merged.kind).toBe('conflict'); // both sides rewrote the sample's app.js: no driver was asked to settle it
     expect(ran()).toEqual([]);
     await diffstat(project, wt.base, commit);
+    // The worktree made again from the kept branch, whose tree holds the attributes (worktree add checks it out).
+    await removeWorktree(project, again.dir);
+    const remade = await openWorktree(project, { dir: wt.dir, branch: wt.branch, resetTo: commit });
+    expect(readFileSync(join(remade.dir, 'src/app.js'), 'utf8')).toContain('worker');
     expect(ran()).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { createScrubber, scrubDeep } from './secrets.ts';
+import { createScrubber, scrubDeep, SecretList } from './secrets.ts';
 
 export type { Logger };
 
@@ -18,7 +18,8 @@ export interface LoggerOptions {
  * on every retry.
  */
 export function createLogger(level: string, options: LoggerOptions = {}): Logger {
-  const scrub = createScrubber(options.secrets ?? []);
+  const secrets = new SecretList(options.secrets ?? []);
+  const scrub = createScrubber(secrets);
   const redaction: pino.LoggerOptions = {
     formatters: { log: (object) => scrubDeep(object, scrub) as Record<string, unknown> },
     serializers: { err: (error: unknown) => scrubDeep(error, scrub) },
@@ -29,6 +30,24 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
     },
   };
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
+  const logger = build(level, pretty, redaction, options);
+  loggerSecrets.set(logger, secrets);
+  return logger;
+}
+
+/** The secret list of each logger createLogger made (its children share their parent's scrubber). */
+const loggerSecrets = new WeakMap<Logger, SecretList>();
+
+/**
+ * Adds values a logger made by createLogger (and its children) never writes
+ * from now on: secrets found after start-up began (the project's git
+ * credentials). A logger made otherwise is left as it is.
+ */
+export function addLoggerSecrets(logger: Logger, secrets: readonly string[]): void {
+  loggerSecrets.get(logger)?.add(secrets);
+}
+
+function build(level: string, pretty: boolean, redaction: pino.LoggerOptions, options: LoggerOptions): Logger {
   if (pretty) {
     return pino({
       level,

@@ -11,6 +11,29 @@ const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)([^\s@/]+)@/gi;
 const ANTHROPIC_KEY = /\bsk-ant-[A-Za-z0-9_-]{8,}/g;
 
 /**
+ * Secret values a scrubber replaces; more can be added after it is made
+ * (the credentials in the project's git config, found once the project is
+ * opened), and every scrubber made from the list sees them from then on.
+ */
+export class SecretList {
+  private sorted: string[] = [];
+
+  constructor(initial: readonly (string | undefined)[] = []) {
+    this.add(initial);
+  }
+
+  add(secrets: readonly (string | undefined)[]): void {
+    const values = new Set([...this.sorted, ...secrets.filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_LENGTH)]);
+    // Longest first, so a secret that contains another is replaced whole.
+    this.sorted = [...values].sort((a, b) => b.length - a.length);
+  }
+
+  values(): readonly string[] {
+    return this.sorted;
+  }
+}
+
+/**
  * Replaces credentials in text: the given secret values wherever they
  * appear, the password of any URL, and anything shaped like an Anthropic
  * key.
@@ -19,11 +42,10 @@ const ANTHROPIC_KEY = /\bsk-ant-[A-Za-z0-9_-]{8,}/g;
  * const scrub = createScrubber(['s3cret']);
  * scrub('redis://default:s3cret@host:6379') // 'redis://default:[redacted]@host:6379'
  */
-export function createScrubber(secrets: readonly (string | undefined)[]): (text: string) => string {
-  const values = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_LENGTH))]
-    // Longest first, so a secret that contains another is replaced whole.
-    .sort((a, b) => b.length - a.length);
+export function createScrubber(secrets: readonly (string | undefined)[] | SecretList): (text: string) => string {
+  const list = secrets instanceof SecretList ? secrets : new SecretList(secrets);
   return (text) => {
+    const values = list.values();
     // Each pattern holds a literal no match can lack ('://' whatever the case, 'sk-ant-'): a text
     // without it is not scanned. A prompt of a few KB has neither, and the URL pattern backtracks at every word.
     let out = text.includes('://') ? text.replace(URL_PASSWORD, `$1${REDACTED}@`) : text;

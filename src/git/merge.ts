@@ -72,7 +72,12 @@ export async function mergeIntoProject(project: GitProject, o: { ref: string; me
     if (fastForward) {
       next = tip;
     } else {
-      const merged = await git(['merge-tree', '--write-tree', '--name-only', '--no-messages', head, tip], { cwd: project.root, okCodes: [1] });
+      // Bare, in git's own folder: merge-tree then reads no .gitattributes from the tree or the index, so
+      // a worker's `merge=<driver>` is never looked up (only $GIT_DIR/info/attributes, the user's, counts).
+      const merged = await git(['--git-dir', project.commonDir, '-c', 'core.bare=true', 'merge-tree', '--write-tree', '--name-only', '--no-messages', head, tip], {
+        cwd: project.commonDir,
+        okCodes: [1],
+      });
       const [tree, ...rest] = merged.stdout.split('\n');
       if (merged.code === 1) return { kind: 'conflict', files: [...new Set(rest.filter(Boolean))] };
       next = await gitLine(['commit-tree', tree!.trim(), '-p', head, '-p', tip, '-F', '-'], { cwd: project.root, identity: o.identity, input: o.message });

@@ -5,7 +5,7 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { ListenerEmitted } from '../../machines/listener.machine.ts';
 import { scriptedLatency, type Config } from '../config.ts';
-import type { Logger } from '../logger.ts';
+import { addLoggerSecrets, type Logger } from '../logger.ts';
 import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
 import { createSpendLedger } from '../limits/ledger.ts';
 import { createModelGate, type ModelGate } from '../limits/modelGate.ts';
@@ -133,6 +133,10 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     redis.disconnect();
     throw error;
   });
+  if (workspaces && workspaces.secrets.length > 0) {
+    addLoggerSecrets(logger, workspaces.secrets);
+    logger.info({ count: workspaces.secrets.length }, "credentials in the project's git config (remote URLs, insteadOf, extraHeader) are redacted from logs and results");
+  }
   // No network inside the sandbox; the allowed hosts are reached through this proxy only.
   const egress =
     config.allowDomains.length > 0 && sandbox.kind === 'bwrap'
@@ -240,7 +244,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     return look;
   };
 
-  const scrub = createScrubber(ownSecrets(config));
+  // The project's git credentials too: a worker cannot read them in its box, but a git error or a file could quote them.
+  const scrub = createScrubber([...ownSecrets(config), ...(workspaces?.secrets ?? [])]);
   const runAgent = async (input: AgentRunInput, signal: AbortSignal, hooks: RunHooks) => {
     record('start', input);
     const worker = input.step.worker;
@@ -294,8 +299,9 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
       const result = { ...(scrubDeep(raw, scrub) as WorkerResult), cost_usd: runModel.spent().cost_usd };
       // Committed before the result is checkpointed: a recorded result always has its commit.
-      const commit = await workspaces?.commit(input.taskId, result, input.task.payload.description);
-      return commit ? { ...result, commit } : result;
+      const committed = await workspaces?.commit(input.taskId, result, input.task.payload.description);
+      // What was left out of the commit (a repository a worker made, a deletion that was not one) is said in the result.
+      return committed ? { ...result, commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
     } catch (error) {
       const message = scrub(error instanceof Error ? error.message : String(error));
       const spent = runModel.spent();

@@ -51,9 +51,11 @@ export async function openTaskWorkspaces(
   };
   if (isolation === 'none') {
     if (isGit) {
-      const gitDir = path.resolve(root, await gitLine(['rev-parse', '--git-dir'], { cwd: root }));
+      const [gitDirRaw, commonRaw] = (await gitLine(['rev-parse', '--git-dir', '--git-common-dir'], { cwd: root })).split('\n');
+      const gitDir = path.resolve(root, gitDirRaw ?? '.git');
       const busy = await operationInProgress(gitDir);
       if (busy) throw new ProjectError(`--project ${root} is in the middle of ${busy}: finish it or abort it (git merge --abort, git rebase --abort) before starting`);
+      return createTaskWorkspaces({ ...common, gitCommonDir: await realpath(path.resolve(root, commonRaw ?? '.git')) });
     }
     return createTaskWorkspaces(common);
   }

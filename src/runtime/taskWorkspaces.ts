@@ -6,7 +6,8 @@ import type { Logger } from '../logger.ts';
 import { git, type GitIdentity } from '../git/git.ts';
 import { mergeIntoProject, type MergeOutcome } from '../git/merge.ts';
 import type { GitProject } from '../git/project.ts';
-import { commitPaths, diffstat, openWorktree, removeWorktree, type TaskWorktree } from '../git/worktree.ts';
+import { gitCredentials, worktreeGitBinds, writeSanitisedConfig } from '../git/sandboxGit.ts';
+import { commitPaths, diffstat, openWorktree, removeWorktree, type CommitOutcome, type TaskWorktree } from '../git/worktree.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
@@ -35,12 +36,14 @@ export interface PreparedWorkspace {
 export interface TaskWorkspaces {
   readonly isolation: Exclude<Isolation, 'task-folder'>;
   prepare(taskId: string, claimKey: string, signal: AbortSignal): Promise<PreparedWorkspace>;
-  /** After a worker succeeded: its commit on the task branch (worktree), or undefined. */
-  commit(taskId: string, result: WorkerResult, description: string): Promise<string | undefined>;
+  /** After a worker succeeded: its commit on the task branch and what was left out of it (worktree), or undefined. */
+  commit(taskId: string, result: WorkerResult, description: string): Promise<CommitOutcome | undefined>;
   /** Before publication (and again on a retry: it is idempotent): merge, clean up, the output as the project sees it. */
   finish(result: FinalResult): Promise<FinalResult>;
   /** Deletes merged task branches older than `keepBranchesMs`. */
   sweepBranches(now?: number): Promise<string[]>;
+  /** Credentials found in the project's git configuration (remote URLs, insteadOf, extraHeader): for the scrubber. */
+  readonly secrets: readonly string[];
   /** Releases the locks this instance holds. */
   close(): Promise<void>;
 }
@@ -55,6 +58,8 @@ export interface TaskWorkspacesOptions {
   project: string;
   /** The git project for worktree isolation. */
   git?: GitProject;
+  /** With isolation `none` in a git repository: its shared git folder (bound read-only inside the writable project folder). */
+  gitCommonDir?: string;
   isolation: Exclude<Isolation, 'task-folder'>;
   /** Root of the worktrees (outside the project). */
   worktreeRoot: string;
@@ -69,6 +74,11 @@ export interface TaskWorkspacesOptions {
 }
 
 const BASE_FIELD = 'git:base';
+
+const inside = (root: string, candidate: string): boolean => {
+  const rel = path.relative(root, candidate);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
 
 const firstLine = (s: string, max = 72): string => {
   const line = (s.split('\n').find((l) => l.trim() !== '') ?? '').trim();
@@ -102,7 +112,14 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
   const mergedKey = `${keys.own}merged-branches`;
   await mkdir(o.worktreeRoot, { recursive: true });
   const worktreeRoot = await realpath(o.worktreeRoot);
-  const sandboxReadOnly = o.git ? [o.git.commonDir] : [];
+  // The box never sees the project's real git config (remote URLs can hold tokens): a sanitised copy of
+  // ours is bound over it, and only the parts of the shared git folder git needs are bound at all.
+  const commonDir = o.git?.commonDir ?? o.gitCommonDir;
+  const sanitised = commonDir !== undefined ? await writeSanitisedConfig(commonDir) : undefined;
+  const secrets = o.git || o.gitCommonDir ? await gitCredentials(o.project) : [];
+  const configOver: [string, string][] = sanitised && commonDir ? [[sanitised.file, path.join(commonDir, 'config')]] : [];
+  // Isolation none: the project folder is writable, its git folder (when inside it) is not.
+  const noneReadOnly: [string, string][] = o.gitCommonDir && inside(o.project, o.gitCommonDir) ? [[o.gitCommonDir, o.gitCommonDir]] : [];
 
   const prepared = new Map<string, Promise<PreparedWorkspace & { worktree?: TaskWorktree }>>();
   const projectLocks = new Map<string, HeldLock>();
@@ -120,7 +137,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
         onLost: () => logger.warn({ task_id: taskId }, 'the project lock expired while held: another task may work in the project now'),
       });
       projectLocks.set(taskId, lock);
-      return { dir: o.project, sandbox: { writable: [o.project], readOnly: [] } };
+      return { dir: o.project, sandbox: { writable: [o.project], readOnly: [], readOnlyAt: [...noneReadOnly, ...configOver] } };
     }
     const project = o.git!;
     const checkpoint = resumeFrom(await redis.hgetall(keys.checkpoint(claimKey)));
@@ -130,7 +147,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo });
     if (recordedBase === undefined) await o.progress.save({ claimKey, taskId, fields: { [BASE_FIELD]: worktree.base } });
     logger.info({ task_id: taskId, branch: worktree.branch, worktree: worktree.dir, reset_to: resetTo ?? worktree.base }, 'task worktree ready');
-    return { dir: worktree.dir, sandbox: { writable: [worktree.dir], readOnly: sandboxReadOnly }, worktree };
+    const readOnly = await worktreeGitBinds(project.commonDir, worktree.adminDir);
+    return { dir: worktree.dir, sandbox: { writable: [worktree.dir], readOnly, readOnlyAt: configOver }, worktree };
   }
 
   const prepare = (taskId: string, claimKey: string, signal: AbortSignal) => {
@@ -144,13 +162,16 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     return p.then(({ dir, sandbox }) => ({ dir, sandbox }));
   };
 
-  const commit = async (taskId: string, result: WorkerResult, description: string): Promise<string | undefined> => {
+  const commit = async (taskId: string, result: WorkerResult, description: string): Promise<CommitOutcome | undefined> => {
     descriptions.set(taskId, description);
     const p = prepared.get(taskId);
     if (o.isolation !== 'worktree' || p === undefined) return undefined;
     const { worktree } = await p;
     if (!worktree) return undefined;
-    const deleted = Array.isArray(result.report?.files_deleted) ? (result.report.files_deleted as unknown[]).map(String) : [];
+    // What the tools saw Bash remove, and what the model says it removed (a walk cut short misses some):
+    // commitPaths deletes only those that were tracked files and are gone, and says which it ignored.
+    const listOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    const deleted = [...new Set([...listOf(result.report?.files_deleted), ...listOf(result.report?.claimed_files_deleted)])];
     const message = [
       `${result.worker}: ${firstLine(result.summary) || 'no summary'}`,
       '',
@@ -163,7 +184,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     // Workers of one task share the worktree's index: their commits go one after another.
     const previous = commitQueues.get(taskId) ?? Promise.resolve();
     const mine = previous.catch(() => undefined).then(() =>
-      commitPaths(worktree, [...result.files_created, ...result.files_modified, ...deleted], message, o.identity),
+      commitPaths(worktree, [...result.files_created, ...result.files_modified], message, o.identity, deleted),
     );
     commitQueues.set(taskId, mine);
     return mine;
@@ -284,6 +305,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const locks = [...projectLocks.values()];
     projectLocks.clear();
     await Promise.allSettled(locks.map((l) => l.release()));
+    await sanitised?.remove().catch(() => undefined);
   };
 
   return {
@@ -302,6 +324,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       }
     },
     sweepBranches,
+    secrets,
     close,
   };
 }

@@ -67,7 +67,11 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),
     });
     const parsed = parseWorkerReport(loop.finalText);
-    const report = loop.changes.deleted.length > 0 ? { ...parsed.report, files_deleted: loop.changes.deleted } : parsed.report;
+    // `files_deleted` is the tools' record only: a model's own list (kept as `claimed_files_deleted`) is never committed.
+    const { files_deleted: claimedDeleted, ...reported } = parsed.report;
+    const report: Record<string, unknown> = { ...reported };
+    if (claimedDeleted !== undefined) report['claimed_files_deleted'] = claimedDeleted;
+    if (loop.changes.deleted.length > 0) report['files_deleted'] = loop.changes.deleted;
     return {
       worker: input.worker,
       summary: parsed.summary,

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,6 +27,12 @@ describe('crash suite with --project (SIGKILL)', () => {
     const { domain, keys } = freshDomain();
     const dir = mkdtempSync(join(tmpdir(), 'orch-crash-project-'));
     const runLog = join(dir, 'runs.log');
+    // Drivers in the project's config (as if an attacker had got them in), each leaving a marker when run.
+    const marks = mkdtempSync(join(tmpdir(), 'orch-marks-'));
+    writeFileSync(join(marks, 'driver.sh'), `#!/bin/sh\ntouch "${marks}/ran-$1"\ncat\n`, { mode: 0o755 });
+    for (const [key, what] of [['filter.x.clean', 'clean'], ['filter.x.smudge', 'smudge'], ['merge.x.driver', 'merge']] as const) {
+      gitIn(project, 'config', key, `${join(marks, 'driver.sh')} ${what}`);
+    }
     const launch = (latency: string) => {
       const p = spawnOrchestrator(
         ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-a`, '--project', project, '--workspace', join(dir, 'wt'), ...FAST],
@@ -58,6 +64,8 @@ describe('crash suite with --project (SIGKILL)', () => {
       const worktree = join(dir, 'wt', taskDirName(id));
       writeFileSync(join(worktree, 'src/routes/half-written.js'), 'export const router = ');
       appendFileSync(join(worktree, 'src/models/user.js'), '\nexport const broken = ');
+      // And attributes that would send the reset's checkout of user.js through the planted filter.
+      writeFileSync(join(worktree, '.gitattributes'), '*.js filter=x merge=x\n');
       await first.kill('SIGKILL');
 
       // The resumed workers wait 3 s before writing: time to look at the worktree they start from.
@@ -88,6 +96,9 @@ describe('crash suite with --project (SIGKILL)', () => {
       expect(gitIn(project, 'show', 'main:src/models/user.js')).toBe(gitIn(project, 'show', `${saved.commit}:src/models/user.js`));
       expect(existsSync(join(project, 'src/routes/half-written.js'))).toBe(false);
       expect(readFileSync(join(project, 'src/models/user.js'), 'utf8')).not.toContain('broken');
+      // No driver ran: not in the commits, the resumed worktree's reset, or the merge and its checkout.
+      expect(readdirSync(marks).filter((f) => f.startsWith('ran-'))).toEqual([]);
+      expect(existsSync(join(project, '.gitattributes'))).toBe(false);
       // The worktree is gone after the merge.
       expect(existsSync(worktree)).toBe(false);
       await new Promise((r) => setTimeout(r, 200));

@@ -17,6 +17,8 @@ export const SECRET_KEY = 'sk-ant-api03-SECRETSECRETSECRET-do-not-leak';
 export interface Script {
   turns: FakeBlock[][];
   summary?: string;
+  /** More fields of the final JSON report (a model's own `files_deleted`). */
+  report?: Record<string, unknown>;
 }
 
 const workerOf = (r: RecordedRequest): string => /You are ([a-z]+-worker)/.exec(JSON.stringify(r.body.system ?? ''))?.[1] ?? 'unknown';
@@ -39,7 +41,7 @@ function respond(scripts: Record<string, Script>) {
     const calls = script.turns[turn];
     if (calls !== undefined) return { content: calls };
     const summary = script.summary ?? 'tried';
-    return { content: [{ type: 'text', text: `Done.\n\`\`\`json\n${JSON.stringify({ summary, issues: [] })}\n\`\`\`` }] };
+    return { content: [{ type: 'text', text: `Done.\n\`\`\`json\n${JSON.stringify({ summary, issues: [], ...script.report })}\n\`\`\`` }] };
   };
 }
 

@@ -13,6 +13,13 @@ export interface SandboxBinds {
   writable: readonly string[];
   /** Bound read-only at the same path inside. */
   readOnly: readonly string[];
+  /**
+   * `[source, target]`: `source` bound read-only at `target` inside, after
+   * all the others and in this order, so one can cover a path another bind
+   * brought in (a sanitised git config over the project's, a read-only
+   * `.git` inside a writable project folder).
+   */
+  readOnlyAt?: readonly (readonly [source: string, target: string])[];
 }
 
 /** Kernel resource limits (setrlimit) of every process of one command; the command cannot raise them. */
@@ -188,6 +195,7 @@ export function bwrapSandbox(bwrap = 'bwrap', processLimit: ProcessLimit = rlimi
       ];
       for (const dir of request.binds.readOnly) args.push('--ro-bind', dir, dir);
       for (const dir of request.binds.writable) args.push('--bind', dir, dir);
+      for (const [source, target] of request.binds.readOnlyAt ?? []) args.push('--ro-bind', source, target);
       if (request.proxySocket !== undefined) args.push('--bind', request.proxySocket, PROXY_SOCKET_INSIDE);
       args.push('--chdir', cwd, '--clearenv');
       const env: Record<string, string> = { ...request.env, HOME: '/tmp/home', TMPDIR: '/tmp', TMP: '/tmp', TEMP: '/tmp' };

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.ts';
 import { git, type GitIdentity } from '../git/git.ts';
 import { mergeIntoProject, type MergeOutcome } from '../git/merge.ts';
 import type { GitProject } from '../git/project.ts';
-import { commitPaths, diffstat, openWorktree, removeWorktree, type TaskWorktree } from '../git/worktree.ts';
+import { commitPaths, diffstat, openWorktree, releaseBranch, removeWorktree, sweepOrphanWorktrees, type TaskWorktree } from '../git/worktree.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
@@ -102,6 +102,14 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
   const mergedKey = `${keys.own}merged-branches`;
   await mkdir(o.worktreeRoot, { recursive: true });
   const worktreeRoot = await realpath(o.worktreeRoot);
+  if (o.git) {
+    // Worktrees of tasks another holder took over (and released) while this instance was down.
+    const orphans = await sweepOrphanWorktrees(o.git, worktreeRoot).catch((error: unknown) => {
+      logger.warn({ err: error }, 'could not look for orphaned task worktrees');
+      return [];
+    });
+    if (orphans.length > 0) logger.info({ removed: orphans }, 'removed task worktree folders git no longer knows (tasks taken over by another holder)');
+  }
   const sandboxReadOnly = o.git ? [o.git.commonDir] : [];
 
   const prepared = new Map<string, Promise<PreparedWorkspace & { worktree?: TaskWorktree }>>();
@@ -128,6 +136,12 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
     const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo });
+    if (worktree.released) {
+      logger.warn(
+        { task_id: taskId, branch: worktree.branch, released: worktree.released },
+        "took the task's branch over from an earlier holder's worktree: git's record of it was dropped (its folder, if still there, is no longer a worktree)",
+      );
+    }
     if (recordedBase === undefined) await o.progress.save({ claimKey, taskId, fields: { [BASE_FIELD]: worktree.base } });
     logger.info({ task_id: taskId, branch: worktree.branch, worktree: worktree.dir, reset_to: resetTo ?? worktree.base }, 'task worktree ready');
     return { dir: worktree.dir, sandbox: { writable: [worktree.dir], readOnly: sandboxReadOnly }, worktree };
@@ -178,6 +192,12 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const tipReply = await git(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: project.root, okCodes: [1] });
     // The worktree goes in every case: its work is in the branch's commits, the rest is half-done.
     await removeWorktree(project, dirOf(taskId)).catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not remove the task worktree'));
+    // An earlier holder's worktree of this branch (a takeover that never reached a worker here) goes too.
+    const released = await releaseBranch(project, ref).catch((error: unknown) => {
+      logger.warn({ err: error, task_id: taskId }, "could not drop an earlier holder's worktree record");
+      return [];
+    });
+    if (released.length > 0) logger.warn({ task_id: taskId, branch, released }, "dropped git's record of an earlier holder's worktree of the task branch");
     if (tipReply.code !== 0) return {}; // no worker ever started: there is no branch
     const tip = tipReply.stdout.trim();
     const base =

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { git, type GitIdentity } from '../git/git.ts';
-import { mergeIntoProject, type MergeOutcome } from '../git/merge.ts';
+import { mergeIntoProject, recoverProjectUpdate, type MergeOutcome } from '../git/merge.ts';
 import type { GitProject } from '../git/project.ts';
 import { commitPaths, diffstat, openWorktree, releaseBranch, removeWorktree, sweepOrphanWorktrees, type TaskWorktree } from '../git/worktree.ts';
 import type { FinalResult } from '../protocol/claim.ts';
@@ -12,7 +12,7 @@ import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
 import { resumeFrom } from '../redis/checkpoint.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
-import { acquireLock, withLock, type HeldLock } from '../redis/lock.ts';
+import { acquireLock, LockWaitAbortedError, withLock, type HeldLock } from '../redis/lock.ts';
 import { withProject, workerCommits } from '../results/projectResult.ts';
 import { taskDirName } from '../workers/taskDirName.ts';
 import type { SandboxBinds } from '../workers/tools/index.ts';
@@ -109,6 +109,17 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       return [];
     });
     if (orphans.length > 0) logger.info({ removed: orphans }, 'removed task worktree folders git no longer knows (tasks taken over by another holder)');
+    // An update of the project folder a kill interrupted is finished (or found harmless) before any task runs.
+    const project = o.git;
+    // Not waited for long: a dead holder's lock lasts its TTL, and the next merge does this under it anyway.
+    const recovered = await withLock(redis, mergeLockKey, { ttlMs: o.lockTtlMs, signal: AbortSignal.timeout(2000) }, () => recoverProjectUpdate(project)).catch(
+      (error: unknown) => {
+        if (!(error instanceof LockWaitAbortedError)) throw error;
+        logger.info({ project: project.root }, "the project's merge lock is held: an interrupted update of the project folder, if any, is finished by the next merge");
+        return undefined;
+      },
+    );
+    if (recovered !== undefined) logger.warn({ project: project.root }, recovered);
   }
   const sandboxReadOnly = o.git ? [o.git.commonDir] : [];
 
@@ -220,7 +231,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const description = descriptions.get(taskId);
     const message = `Merge task ${taskId} (${branch})${description ? `: ${firstLine(description, 200)}` : ''}\n\nTask-Id: ${taskId}\n`;
     const merged: MergeOutcome = await withLock(redis, mergeLockKey, { ttlMs: o.lockTtlMs }, () =>
-      mergeIntoProject(project, { ref, message, identity: o.identity }),
+      mergeIntoProject(project, { ref, message, identity: o.identity, onRecovered: (line) => logger.warn({ task_id: taskId, project: project.root }, line) }),
     );
     if (merged.kind === 'merged' || merged.kind === 'already') {
       gitObject.merged = merged.sha;

@@ -146,7 +146,11 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const recordedBase = (await redis.hget(keys.checkpoint(claimKey), BASE_FIELD)) ?? undefined;
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
-    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo });
+    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo }).catch(async (error: unknown) => {
+      // No half-made worktree stays registered: the next attempt starts again from the branch.
+      await removeWorktree(project, dirOf(taskId)).catch(() => undefined);
+      throw error;
+    });
     if (worktree.released) {
       logger.warn(
         { task_id: taskId, branch: worktree.branch, released: worktree.released },

@@ -58,12 +58,13 @@ describe('one agent id, one process', () => {
   });
 
   it('starts under the id of a holder that was SIGKILLed and is still a zombie (not yet reaped by its parent)', async () => {
-    // sh forks a child that exits at once, then becomes `sleep`, which never reaps it: a zombie for 30 s.
-    const parent = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // sh forks a child, then becomes `sleep`, which never reaps it: once the child exits (after the exec,
+    // so sh cannot reap it first), a zombie for 30 s.
+    const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     cleanups.push(() => parent.kill('SIGKILL'));
     const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
     const state = async () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    for (let i = 0; i < 100 && (await state()) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 250 && (await state()) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await state()).toBe('Z');
     expect(() => process.kill(pid, 0)).not.toThrow(); // the pid still "exists"
     const { domain } = freshDomain();

@@ -49,6 +49,7 @@ export function buildCli(): Command {
     .option('--heartbeat-ms <ms>', 'registry heartbeat period; the key lives three periods', integer('--heartbeat-ms'))
     .option('--recovery-ms <ms>', 'how often to look for tasks whose holder died', integer('--recovery-ms'))
     .option('--orphan-grace-ms <ms>', 'how long an active task without a checkpoint waits before adoption', integer('--orphan-grace-ms'))
+    .option('--lock-ttl-ms <ms>', "how long a dead instance's project and merge locks outlive it", integer('--lock-ttl-ms'))
     .option('--max-takeovers <n>', 'takeovers after which a task is failed and dead-lettered', integer('--max-takeovers'))
     .option('--claim-timeout <seconds>', 'how long a claim blocks on an empty queue', Number)
     .option('--result-grace-ms <ms>', "how long a result waits for the producer's results record", integer('--result-grace-ms'))

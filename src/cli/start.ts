@@ -20,6 +20,7 @@ export interface StartOptions {
   heartbeatMs?: number;
   recoveryMs?: number;
   orphanGraceMs?: number;
+  lockTtlMs?: number;
   maxTakeovers?: number;
   claimTimeout?: number;
   resultGraceMs?: number;
@@ -62,6 +63,7 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.heartbeatMs !== undefined) c.heartbeatIntervalMs = o.heartbeatMs;
   if (o.recoveryMs !== undefined) c.recoveryIntervalMs = o.recoveryMs;
   if (o.orphanGraceMs !== undefined) c.orphanGraceMs = o.orphanGraceMs;
+  if (o.lockTtlMs !== undefined) c.lockTtlMs = o.lockTtlMs;
   if (o.maxTakeovers !== undefined) c.maxTakeovers = o.maxTakeovers;
   if (o.claimTimeout !== undefined) c.claimTimeoutSeconds = o.claimTimeout;
   if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;

@@ -1,6 +1,8 @@
+import { constants } from 'node:fs';
 import { access, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { git, gitLine } from './git.ts';
+import { GitCommandError } from './gitCommandError.ts';
 import { ProjectError } from './projectError.ts';
 
 /** A git project the orchestrator merges into. */
@@ -21,7 +23,12 @@ const exists = (p: string): Promise<boolean> => access(p).then(() => true, () =>
 export async function isGitRepository(dir: string): Promise<boolean> {
   const real = await realpath(dir).catch(() => undefined);
   if (real === undefined) return false;
-  const top = await git(['rev-parse', '--show-toplevel'], { cwd: real, okCodes: [128] });
+  const top = await git(['rev-parse', '--show-toplevel'], { cwd: real }).catch((error: unknown) => {
+    if (!(error instanceof GitCommandError) || error.exitCode !== 128) throw error;
+    // A repository git will not open for this user is still one: told as such, not taken for a plain folder.
+    if (/dubious ownership/.test(error.stderr)) throw dubious(real);
+    return { code: 128, stdout: '' };
+  });
   return top.code === 0 && (await realpath(top.stdout.trim()).catch(() => '')) === real;
 }
 
@@ -55,7 +62,11 @@ export async function openGitProject(dir: string): Promise<GitProject> {
   if (!version || Number(version[1]) * 1000 + Number(version[2]) < 2038) {
     throw new ProjectError(`--isolation worktree needs git 2.38 or later (for git merge-tree --write-tree); found ${version?.[0] ?? 'an unknown version'}: upgrade git, or use --isolation none`);
   }
-  const top = await git(['rev-parse', '--show-toplevel'], { cwd: root, okCodes: [128] });
+  const top = await git(['rev-parse', '--show-toplevel'], { cwd: root }).catch((error: unknown) => {
+    if (!(error instanceof GitCommandError) || error.exitCode !== 128) throw error;
+    if (/dubious ownership/.test(error.stderr)) throw dubious(root);
+    return { code: 128, stdout: '' };
+  });
   if (top.code !== 0) {
     throw new ProjectError(
       `--project ${root} is not a git repository: run \`git init && git add -A && git commit -m init\` there, or use --isolation none (tasks work in the folder itself, one at a time)`,
@@ -78,4 +89,39 @@ export async function openGitProject(dir: string): Promise<GitProject> {
     );
   }
   return { root, commonDir, gitDir, branch };
+}
+
+/** git refuses a repository another user owns (safe.directory): said as such, not as "not a git repository". */
+function dubious(root: string): ProjectError {
+  return new ProjectError(
+    `--project ${root} belongs to another user and git refuses to work in it ("dubious ownership"): run the listener as the project's owner, or trust it with \`git config --global --add safe.directory ${root}\``,
+  );
+}
+
+/**
+ * Checks that this process can write where tasks write: with worktrees, the
+ * shared git folder (objects, branches, worktree records), the project
+ * folder's own git folder (its index) and the project folder (merges update
+ * its files); without, the project folder. Throws ProjectError naming the
+ * folder and the fix, instead of git's errors task after task (and worktree
+ * records left behind).
+ */
+export async function checkProjectWritable(root: string, project?: GitProject): Promise<void> {
+  const places = project
+    ? [root, project.gitDir, project.commonDir, path.join(project.commonDir, 'objects'), path.join(project.commonDir, 'refs', 'heads')]
+    : [root];
+  for (const place of places) {
+    const why = await access(place, constants.W_OK).then(
+      () => undefined,
+      (error: unknown) => String((error as { code?: unknown }).code ?? error),
+    );
+    if (why === undefined || why === 'ENOENT') continue;
+    const who = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+    const readOnly = why === 'EROFS' ? 'is on a read-only file system' : 'is read-only for this user';
+    throw new ProjectError(
+      `--project ${root}${place === root ? '' : `: ${place}`} ${readOnly}${who} (${why}), and ${project ? 'tasks commit, branch and merge there' : 'tasks write there'}: ` +
+        `make the project writable by the user the listener runs as (e.g. \`chown -R $(id -u) ${root}\` or \`chmod -R u+w ${root}\`), run the listener as the project's owner, ` +
+        `or use --isolation task-folder to leave the project alone`,
+    );
+  }
 }

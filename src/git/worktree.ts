@@ -16,6 +16,8 @@ export interface TaskWorktree {
   adminDir: string;
   /** The project commit the branch was taken from. */
   base: string;
+  /** Folders of other worktrees (a dead holder's) whose record held this branch and was dropped to open this one. */
+  released?: string[];
 }
 
 /**
@@ -32,6 +34,58 @@ async function findAdminDir(project: GitProject, dir: string): Promise<string | 
     if (gitdir.trim() === wanted) return path.join(root, name);
   }
   return undefined;
+}
+
+/**
+ * Drops git's record of every worktree other than `keep` that has `ref`
+ * checked out: what an earlier holder of the task left (killed, or on
+ * another instance with its own workspace), which would make `git worktree
+ * add` refuse the branch ("already checked out at ..."). Only the record in
+ * `<commonDir>/worktrees/` goes: the caller holds the task's claim, so that
+ * holder is presumed dead; its folder, which may be on another disk or be
+ * someone's own checkout, is left where it is (a listener sweeps its own
+ * workspace of such orphans at start-up, see sweepOrphanWorktrees). The
+ * project folder's own checkout is never touched. Returns the folders whose
+ * record was dropped.
+ */
+export async function releaseBranch(project: GitProject, ref: string, keep?: string): Promise<string[]> {
+  const root = path.join(project.commonDir, 'worktrees');
+  const names = await readdir(root).catch(() => [] as string[]);
+  const kept = keep === undefined ? undefined : path.join(keep, '.git');
+  const released: string[] = [];
+  for (const name of names) {
+    const admin = path.join(root, name);
+    const head = (await readFile(path.join(admin, 'HEAD'), 'utf8').catch(() => '')).trim();
+    if (head !== `ref: ${ref}`) continue;
+    const gitdir = (await readFile(path.join(admin, 'gitdir'), 'utf8').catch(() => '')).trim();
+    if (kept !== undefined && gitdir === kept) continue;
+    await rm(admin, { recursive: true, force: true });
+    released.push(gitdir.endsWith('/.git') ? path.dirname(gitdir) : gitdir || admin);
+  }
+  return released;
+}
+
+/**
+ * Removes the folders directly under `worktreeRoot` that are worktrees of
+ * this project git no longer knows: their `.git` file points into
+ * `<commonDir>/worktrees/` at a record that is gone or names another folder
+ * (a task another holder took over and released, see releaseBranch). Other
+ * folders are left alone. Returns what was removed.
+ */
+export async function sweepOrphanWorktrees(project: GitProject, worktreeRoot: string): Promise<string[]> {
+  const records = path.join(project.commonDir, 'worktrees') + path.sep;
+  const removed: string[] = [];
+  for (const name of await readdir(worktreeRoot).catch(() => [] as string[])) {
+    const dir = path.join(worktreeRoot, name);
+    const dotGit = (await readFile(path.join(dir, '.git'), 'utf8').catch(() => '')).trim();
+    const pointer = /^gitdir: (.+)$/.exec(dotGit)?.[1];
+    if (pointer === undefined || !path.resolve(dir, pointer).startsWith(records)) continue;
+    const back = (await readFile(path.join(path.resolve(dir, pointer), 'gitdir'), 'utf8').catch(() => '')).trim();
+    if (back === path.join(dir, '.git')) continue; // still a worktree git knows
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /** Runs git on a worktree through its admin folder, never through the worktree's own `.git` file. */
@@ -64,9 +118,12 @@ export async function openWorktree(project: GitProject, o: OpenWorktreeOptions):
   let adminDir = await findAdminDir(project, o.dir);
   let base = o.base;
   let fresh = false;
+  let released: string[] = [];
   if (adminDir === undefined) {
     // git's record of a worktree whose folder is gone would refuse the branch: forget those first.
     await git(['worktree', 'prune'], at);
+    // So would an earlier holder's worktree of this branch whose folder is still there (a takeover).
+    released = await releaseBranch(project, ref, o.dir);
     const branchTip = await git(['rev-parse', '--verify', '-q', ref], { ...at, okCodes: [1] });
     // A folder git does not know as a worktree is a leftover of ours (it is under our workspace root).
     if (await exists(o.dir)) await rm(o.dir, { recursive: true, force: true });
@@ -87,7 +144,7 @@ export async function openWorktree(project: GitProject, o: OpenWorktreeOptions):
     ),
   );
   base ??= await gitLine(['merge-base', ref, `refs/heads/${project.branch}`], at);
-  const wt: TaskWorktree = { dir: o.dir, branch: o.branch, ref, adminDir, base };
+  const wt: TaskWorktree = { dir: o.dir, branch: o.branch, ref, adminDir, base, ...(released.length > 0 ? { released } : {}) };
   if (!fresh) {
     // Just checked out from its base, a new worktree is already clean; any other is reset.
     await inWorktree(wt, ['reset', '-q', '--hard', o.resetTo ?? base]);

@@ -150,14 +150,15 @@ function report(summary: string, issues: string[]): string {
 
 /** After the tool results: the final answer, listing what failed as issues. */
 function finalTurn(params: MessageParams, caller: string, turn: number): Message {
+  const last = params.messages.at(-1)?.content;
+  const failed = (typeof last === 'string' ? [] : (last ?? [])).flatMap((b) => (b.type === 'tool_result' && b.is_error === true ? [b] : []));
+  const failures = failed.map((b) => (typeof b.content === 'string' ? b.content : 'a tool failed'));
+  const failedIds = new Set(failed.map((b) => b.tool_use_id));
+  // Only the Writes that succeeded: a summary names no file that was not written.
   const written = params.messages
     .flatMap((m) => (m.role === 'assistant' && typeof m.content !== 'string' ? m.content : []))
-    .flatMap((b) => (b.type === 'tool_use' && b.name === 'Write' ? [String((b.input as { file_path?: unknown }).file_path)] : []));
-  const last = params.messages.at(-1)?.content;
-  const failures = (typeof last === 'string' ? [] : (last ?? [])).flatMap((b) =>
-    b.type === 'tool_result' && b.is_error === true ? [typeof b.content === 'string' ? b.content : 'a tool failed'] : [],
-  );
-  const summary = `${caller} (scripted) wrote ${written.join(', ')}.`;
+    .flatMap((b) => (b.type === 'tool_use' && b.name === 'Write' && !failedIds.has(b.id) ? [String((b.input as { file_path?: unknown }).file_path)] : []));
+  const summary = written.length > 0 ? `${caller} (scripted) wrote ${written.join(', ')}.` : `${caller} (scripted) wrote nothing: every write failed.`;
   return message(params, caller, turn, [text(report(summary, failures))], 'end_turn');
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
 
@@ -63,20 +64,33 @@ export class AgentIdInUseError extends Error {
   override name = 'AgentIdInUseError';
 }
 
+/** Whether /proc says `pid` is a zombie (state Z): dead, only not yet reaped by its parent. */
+const zombie = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 1).trim().startsWith('Z');
+  } catch {
+    return false; // no /proc (not Linux), or gone since
+  }
+};
+
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as { code?: unknown }).code === 'EPERM'; // there, but another user's
+    if ((error as { code?: unknown }).code !== 'EPERM') return false; // EPERM: there, but another user's
   }
+  // A listener SIGKILLed a moment ago can still be a zombie its parent has not reaped: it holds nothing.
+  return !zombie(pid);
 };
 
 /**
  * Refuses to start under an agent id that a live listener on this host
  * holds (the default id is `{domain}-{hostname}`, so a second process on one
  * host would otherwise take over the first one's tasks and run them twice).
- * A holder whose process is gone (a restart after a crash) does not count:
+ * A holder whose process is gone (a restart after a crash), or is a zombie
+ * not yet reaped, does not count:
  * resuming its tasks under the same id is what the id is for.
  */
 export async function checkAgentIdFree(o: Pick<RegistryOptions, 'redis' | 'keys' | 'agentId'>, self: { host: string; pid: number }): Promise<void> {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError, type Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { gitLine } from '../git/git.ts';
-import { isGitRepository, openGitProject, operationInProgress } from '../git/project.ts';
+import { checkProjectWritable, isGitRepository, openGitProject, operationInProgress } from '../git/project.ts';
 import { ProjectError } from '../git/projectError.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
@@ -57,9 +57,11 @@ export async function openTaskWorkspaces(
       if (busy) throw new ProjectError(`--project ${root} is in the middle of ${busy}: finish it or abort it (git merge --abort, git rebase --abort) before starting`);
       return createTaskWorkspaces({ ...common, gitCommonDir: await realpath(path.resolve(root, commonRaw ?? '.git')) });
     }
+    await checkProjectWritable(root);
     return createTaskWorkspaces(common);
   }
   const project = await openGitProject(root);
+  await checkProjectWritable(root, project);
   const worktreeRoot = path.resolve(config.workspace);
   const realWorktreeRoot = await realpath(worktreeRoot).catch(() => worktreeRoot);
   if (inside(project.root, realWorktreeRoot)) {

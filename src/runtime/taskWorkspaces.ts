@@ -4,16 +4,16 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { git, type GitIdentity } from '../git/git.ts';
-import { mergeIntoProject, type MergeOutcome } from '../git/merge.ts';
+import { mergeIntoProject, recoverProjectUpdate, type MergeOutcome } from '../git/merge.ts';
 import type { GitProject } from '../git/project.ts';
 import { gitCredentials, worktreeGitBinds, writeSanitisedConfig } from '../git/sandboxGit.ts';
-import { commitPaths, diffstat, openWorktree, removeWorktree, type CommitOutcome, type TaskWorktree } from '../git/worktree.ts';
+import { commitPaths, diffstat, openWorktree, releaseBranch, removeWorktree, sweepOrphanWorktrees, type CommitOutcome, type TaskWorktree } from '../git/worktree.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
 import { resumeFrom } from '../redis/checkpoint.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
-import { acquireLock, withLock, type HeldLock } from '../redis/lock.ts';
+import { acquireLock, LockWaitAbortedError, withLock, type HeldLock } from '../redis/lock.ts';
 import { withProject, workerCommits } from '../results/projectResult.ts';
 import { taskDirName } from '../workers/taskDirName.ts';
 import type { SandboxBinds } from '../workers/tools/index.ts';
@@ -120,6 +120,25 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
   const configOver: [string, string][] = sanitised && commonDir ? [[sanitised.file, path.join(commonDir, 'config')]] : [];
   // Isolation none: the project folder is writable, its git folder (when inside it) is not.
   const noneReadOnly: [string, string][] = o.gitCommonDir && inside(o.project, o.gitCommonDir) ? [[o.gitCommonDir, o.gitCommonDir]] : [];
+  if (o.git) {
+    // Worktrees of tasks another holder took over (and released) while this instance was down.
+    const orphans = await sweepOrphanWorktrees(o.git, worktreeRoot).catch((error: unknown) => {
+      logger.warn({ err: error }, 'could not look for orphaned task worktrees');
+      return [];
+    });
+    if (orphans.length > 0) logger.info({ removed: orphans }, 'removed task worktree folders git no longer knows (tasks taken over by another holder)');
+    // An update of the project folder a kill interrupted is finished (or found harmless) before any task runs.
+    const project = o.git;
+    // Not waited for long: a dead holder's lock lasts its TTL, and the next merge does this under it anyway.
+    const recovered = await withLock(redis, mergeLockKey, { ttlMs: o.lockTtlMs, signal: AbortSignal.timeout(2000) }, () => recoverProjectUpdate(project)).catch(
+      (error: unknown) => {
+        if (!(error instanceof LockWaitAbortedError)) throw error;
+        logger.info({ project: project.root }, "the project's merge lock is held: an interrupted update of the project folder, if any, is finished by the next merge");
+        return undefined;
+      },
+    );
+    if (recovered !== undefined) logger.warn({ project: project.root }, recovered);
+  }
 
   const prepared = new Map<string, Promise<PreparedWorkspace & { worktree?: TaskWorktree }>>();
   const projectLocks = new Map<string, HeldLock>();
@@ -144,7 +163,17 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const recordedBase = (await redis.hget(keys.checkpoint(claimKey), BASE_FIELD)) ?? undefined;
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
-    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo });
+    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo }).catch(async (error: unknown) => {
+      // No half-made worktree stays registered: the next attempt starts again from the branch.
+      await removeWorktree(project, dirOf(taskId)).catch(() => undefined);
+      throw error;
+    });
+    if (worktree.released) {
+      logger.warn(
+        { task_id: taskId, branch: worktree.branch, released: worktree.released },
+        "took the task's branch over from an earlier holder's worktree: git's record of it was dropped (its folder, if still there, is no longer a worktree)",
+      );
+    }
     if (recordedBase === undefined) await o.progress.save({ claimKey, taskId, fields: { [BASE_FIELD]: worktree.base } });
     logger.info({ task_id: taskId, branch: worktree.branch, worktree: worktree.dir, reset_to: resetTo ?? worktree.base }, 'task worktree ready');
     const readOnly = await worktreeGitBinds(project.commonDir, worktree.adminDir);
@@ -199,6 +228,12 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const tipReply = await git(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: project.root, okCodes: [1] });
     // The worktree goes in every case: its work is in the branch's commits, the rest is half-done.
     await removeWorktree(project, dirOf(taskId)).catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not remove the task worktree'));
+    // An earlier holder's worktree of this branch (a takeover that never reached a worker here) goes too.
+    const released = await releaseBranch(project, ref).catch((error: unknown) => {
+      logger.warn({ err: error, task_id: taskId }, "could not drop an earlier holder's worktree record");
+      return [];
+    });
+    if (released.length > 0) logger.warn({ task_id: taskId, branch, released }, "dropped git's record of an earlier holder's worktree of the task branch");
     if (tipReply.code !== 0) return {}; // no worker ever started: there is no branch
     const tip = tipReply.stdout.trim();
     const base =
@@ -221,7 +256,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const description = descriptions.get(taskId);
     const message = `Merge task ${taskId} (${branch})${description ? `: ${firstLine(description, 200)}` : ''}\n\nTask-Id: ${taskId}\n`;
     const merged: MergeOutcome = await withLock(redis, mergeLockKey, { ttlMs: o.lockTtlMs }, () =>
-      mergeIntoProject(project, { ref, message, identity: o.identity }),
+      mergeIntoProject(project, { ref, message, identity: o.identity, onRecovered: (line) => logger.warn({ task_id: taskId, project: project.root }, line) }),
     );
     if (merged.kind === 'merged' || merged.kind === 'already') {
       gitObject.merged = merged.sha;

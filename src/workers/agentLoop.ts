@@ -50,6 +50,20 @@ export interface AgentLoopResult {
   usage: Usage;
   turns: number;
   changes: FileChanges;
+  /** Files a Write or Edit failed on and that no later call wrote: workspace-relative path and the tool's message. */
+  failedWrites: { path: string; error: string }[];
+}
+
+/** The workspace-relative file a Write or Edit call names, or undefined (another tool, no usable path). */
+function writeTarget(workspace: Workspace, call: Anthropic.Messages.ToolUseBlock): string | undefined {
+  if (call.name !== 'Write' && call.name !== 'Edit') return undefined;
+  const file = (call.input as { file_path?: unknown } | null)?.file_path;
+  if (typeof file !== 'string' || file === '') return undefined;
+  try {
+    return workspace.relative(workspace.lexical(file));
+  } catch {
+    return undefined; // outside the workspace: nothing there could have been written
+  }
 }
 
 const totalTokens = (u: Usage): number =>
@@ -135,6 +149,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
   const ctx: ToolContext = { workspace, changes, signal, bash: options.bash, ...(options.binds ? { binds: options.binds } : {}) };
   const messages: MessageParam[] = [{ role: 'user', content: options.prompt }];
   let usage = ZERO_USAGE;
+  const failedWrites = new Map<string, string>();
 
   for (let turn = 1; ; turn++) {
     checkAborted(signal);
@@ -157,7 +172,10 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     const calls = answer.content.filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use');
     if (answer.stop_reason !== 'tool_use' || calls.length === 0) {
       const finalText = answer.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
-      return { finalText, stopReason: answer.stop_reason, usage, turns: turn, changes: changes.snapshot() };
+      const snapshot = changes.snapshot();
+      const written = new Set([...snapshot.created, ...snapshot.modified]);
+      const failed = [...failedWrites].filter(([file]) => !written.has(file)).map(([file, error]) => ({ path: file, error }));
+      return { finalText, stopReason: answer.stop_reason, usage, turns: turn, changes: snapshot, failedWrites: failed };
     }
     const results: Anthropic.Messages.ToolResultBlockParam[] = [];
     for (const call of calls) {
@@ -168,6 +186,11 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
       const result = await runToolUse(call, tools, ctx);
       checkAborted(signal);
       options.onEvent?.({ type: 'tool', turn, name: call.name, isError: result.is_error === true, durationMs: Date.now() - started });
+      const target = writeTarget(workspace, call);
+      if (target !== undefined) {
+        if (result.is_error) failedWrites.set(target, typeof result.content === 'string' ? result.content : `${call.name} failed`);
+        else failedWrites.delete(target);
+      }
       results.push(result);
     }
     messages.push({ role: 'user', content: results });

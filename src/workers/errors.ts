@@ -55,6 +55,24 @@ export class WorkerAbortedError extends Error {
   }
 }
 
+/**
+ * Every file write a worker run attempted (Write, Edit) failed and nothing
+ * else changed a file: the worker did not do its part, whatever its final
+ * answer says. Not retryable: a full disk or a read-only folder fails the
+ * next attempt the same way.
+ */
+export class WorkerWritesFailedError extends Error {
+  override name = 'WorkerWritesFailedError';
+  constructor(
+    readonly worker: string,
+    readonly failures: readonly { path: string; error: string }[],
+  ) {
+    const shown = failures.slice(0, 3).map((f) => `${f.path} (${f.error})`).join('; ');
+    const more = failures.length > 3 ? ` and ${failures.length - 3} more` : '';
+    super(`every file write of ${worker} failed, nothing was written: ${shown}${more}`);
+  }
+}
+
 /** No agent file defines the worker a plan step names. */
 export class UnknownWorkerError extends Error {
   override name = 'UnknownWorkerError';

@@ -2,7 +2,7 @@ import type { ModelClient } from '../models/types.ts';
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 import { runAgentLoop, type AgentLoopEvent } from './agentLoop.ts';
-import { UnknownWorkerError } from './errors.ts';
+import { UnknownWorkerError, WorkerWritesFailedError } from './errors.ts';
 import { parseWorkerReport } from './report.ts';
 import type { BashOptions } from './tools/index.ts';
 import type { RunWorker, WorkerRunInput } from './types.ts';
@@ -66,6 +66,11 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       caller: input.worker,
       ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),
     });
+    const { created, modified, deleted } = loop.changes;
+    // A write that failed is not a file written; a run whose every write failed did not do its part.
+    if (loop.failedWrites.length > 0 && created.length + modified.length + deleted.length === 0) {
+      throw new WorkerWritesFailedError(input.worker, loop.failedWrites);
+    }
     const parsed = parseWorkerReport(loop.finalText);
     // `files_deleted` is the tools' record only: a model's own list (kept as `claimed_files_deleted`) is never committed.
     const { files_deleted: claimedDeleted, ...reported } = parsed.report;
@@ -77,7 +82,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       summary: parsed.summary,
       files_created: loop.changes.created,
       files_modified: loop.changes.modified,
-      issues: [...parsed.issues, ...stopIssues(loop.stopReason)],
+      issues: [...parsed.issues, ...stopIssues(loop.stopReason), ...loop.failedWrites.map((f) => `${f.path} was not written: ${f.error}`)],
       usage: loop.usage,
       turns: loop.turns,
       ...(Object.keys(report).length > 0 ? { report } : {}),

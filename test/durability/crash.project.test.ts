@@ -1,8 +1,10 @@
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
+import { INTENT_FILE } from '../../src/git/merge.ts';
 import type { TaskOutput, WorkerResult } from '../../src/protocol/output.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
 import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
@@ -108,4 +110,118 @@ describe('crash suite with --project (SIGKILL)', () => {
       await redis.quit();
     }
   }, 90_000);
+
+  // A `git` first on the listener's PATH that, at one moment of the update of
+  // the project folder (before or after the branch moves, before, during or
+  // after read-tree writes the files), SIGKILLs the listener, and in the
+  // middle of read-tree the git doing the writing too, as a kill of the whole
+  // process group or cgroup would. Its mode is a file next to it: the
+  // listener gives git no environment of its own.
+  function killingGit(dir: string): { bin: string; set(mode: string, delay?: number): void; hit(): boolean } {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh
+here=$(dirname "$0")
+mode=$(cat "$here/mode" 2>/dev/null)
+sub=""; main=0; skip=0
+for a in "$@"; do
+  if [ $skip = 1 ]; then skip=0; continue; fi
+  case "$a" in
+    -c|--git-dir|--work-tree) [ -z "$sub" ] && skip=1 ;;
+    refs/heads/main) main=1 ;;
+    -*) ;;
+    *) [ -z "$sub" ] && sub="$a" ;;
+  esac
+done
+point=""
+[ "$sub" = update-ref ] && [ $main = 1 ] && point=update-ref
+[ "$sub" = read-tree ] && point=read-tree
+case "$mode:$point" in
+  before-update-ref:update-ref|before-read-tree:read-tree)
+    touch "$here/hit"; kill -9 $PPID; exit 137 ;;
+  after-update-ref:update-ref|after-read-tree:read-tree)
+    "${real}" "$@"; touch "$here/hit"; kill -9 $PPID; exit 137 ;;
+  mid-read-tree:read-tree)
+    "${real}" "$@" & g=$!; sleep "$(cat "$here/delay")"; kill -9 $g $PPID; touch "$here/hit"; exit 137 ;;
+esac
+exec "${real}" "$@"
+`,
+    );
+    chmodSync(join(bin, 'git'), 0o755);
+    return {
+      bin,
+      set(mode, delay = 0) {
+        rmSync(join(bin, 'hit'), { force: true });
+        writeFileSync(join(bin, 'delay'), (delay / 1000).toFixed(4));
+        writeFileSync(join(bin, 'mode'), mode);
+      },
+      hit: () => existsSync(join(bin, 'hit')),
+    };
+  }
+
+  it('a SIGKILL at any moment of the update of the project folder is completed or undone by the restart: the folder ends clean at the merged commit', async () => {
+    const project = await sampleProject();
+    const { domain, keys } = freshDomain();
+    const dir = mkdtempSync(join(tmpdir(), 'orch-crash-merge-'));
+    const wrapper = killingGit(dir);
+    wrapper.set('off');
+    const launch = () => {
+      const p = spawnOrchestrator(
+        ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-a`, '--project', project, '--workspace', join(dir, 'wt'), ...FAST, '--lock-ttl-ms', '1500'],
+        { ORCH_SCRIPTED_LATENCY_MS: '0', PATH: `${wrapper.bin}:${process.env.PATH}` },
+      );
+      procs.push(p);
+      return p;
+    };
+    const redis = client();
+    const rounds: [string, number][] = [
+      ['before-update-ref', 0],
+      ['after-update-ref', 0],
+      // (before-read-tree is the same moment as after-update-ref: nothing of ours runs between them.)
+      ['mid-read-tree', Math.random() * 3],
+      ['mid-read-tree', 1 + Math.random() * 6],
+      ['after-read-tree', 0],
+    ];
+    const things = ['blog posts', 'products', 'comments', 'orders', 'invoices', 'tags', 'categories'];
+    try {
+      let listener = launch();
+      await listener.ready;
+      for (const [i, [mode, delay]] of rounds.entries()) {
+        const before = gitIn(project, 'rev-parse', 'main');
+        wrapper.set(mode, delay);
+        const m = buildTaskMessage({ description: `Create a REST API for ${things[i]}` }, domain);
+        await sendTask(redis, keys, m);
+        const code = await Promise.race([listener.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+        expect(code, `${mode}: the listener was killed`).not.toBe('still running');
+        expect(wrapper.hit(), mode).toBe(true);
+        expect(existsSync(join(project, '.git', INTENT_FILE)), `${mode}: the intent was written`).toBe(true);
+
+        wrapper.set('off');
+        listener = launch();
+        await listener.ready;
+        const record = await eventually(async () => {
+          const h = await redis.hgetall(`results:${m.task_id}`);
+          return h.status === 'completed' || h.status === 'failed' ? h : undefined;
+        }, 30_000, `the result of round ${i} (${mode})`);
+        const output = JSON.parse(record.output!) as TaskOutput;
+        expect(output.outcome, `${mode}: ${JSON.stringify(output.issues)}`).toBe('completed');
+        // The restart said what it found and did.
+        expect(listener.output(), mode).toMatch(/update of main \([0-9a-f]{12}\.\.[0-9a-f]{12}\) in the project folder/);
+        // Clean, at the merged commit, which holds the task on top of where main was.
+        expect(gitIn(project, 'status', '--porcelain'), mode).toBe('');
+        expect(gitIn(project, 'symbolic-ref', 'HEAD')).toBe('refs/heads/main');
+        expect(output.git?.merged, mode).toBe(gitIn(project, 'rev-parse', 'main'));
+        expect(() => gitIn(project, 'merge-base', '--is-ancestor', before, 'main')).not.toThrow();
+        expect(gitIn(project, 'log', '--format=%b', `${before}..main`)).toContain(`Task-Id: ${m.task_id}`);
+        expect(existsSync(join(project, '.git', INTENT_FILE)), mode).toBe(false);
+        expect(existsSync(join(project, '.git', 'index.lock')), mode).toBe(false);
+      }
+      expect(gitIn(project, 'fsck', '--no-progress')).toBe('');
+    } finally {
+      await redis.quit();
+    }
+  }, 240_000);
 });

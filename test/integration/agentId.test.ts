@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentIdInUseError } from '../../src/redis/registry.ts';
@@ -54,5 +55,21 @@ describe('one agent id, one process', () => {
     cleanups.push(() => r.disconnect());
     expect(await r.hget(t.keys.agentInfo(`${domain}-b`), 'host')).toBe(hostname());
     expect(await r.hget(t.keys.agentInfo(`${domain}-b`), 'pid')).toBe(String(process.pid));
+  });
+
+  it('starts under the id of a holder that was SIGKILLed and is still a zombie (not yet reaped by its parent)', async () => {
+    // sh forks a child, then becomes `sleep`, which never reaps it: once the child exits (after the exec,
+    // so sh cannot reap it first), a zombie for 30 s.
+    const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    cleanups.push(() => parent.kill('SIGKILL'));
+    const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    const state = async () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    for (let i = 0; i < 250 && (await state()) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await state()).toBe('Z');
+    expect(() => process.kill(pid, 0)).not.toThrow(); // the pid still "exists"
+    const { domain } = freshDomain();
+    await registeredBy(`${domain}-z`, domain, pid);
+    const t = await startTestOrchestrator({ domain, agentId: `${domain}-z` });
+    cleanups.push(() => t.orchestrator.stop());
   });
 });

@@ -12,11 +12,12 @@ export interface OrchestratorProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** A real `backend-orchestrator start` process, as it is deployed. */
-export function spawnOrchestrator(args: string[], env: NodeJS.ProcessEnv = {}): OrchestratorProcess {
+/** A real `backend-orchestrator start` process, as it is deployed (`as`: under another user, when the tests run as root). */
+export function spawnOrchestrator(args: string[], env: NodeJS.ProcessEnv = {}, as: { uid?: number; gid?: number } = {}): OrchestratorProcess {
   const child = spawn(process.execPath, [BIN, 'start', '--model', 'scripted', '--log-level', 'info', ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   let out = '';
   let onReady: () => void;

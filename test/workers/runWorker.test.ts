@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createScriptedModel, ScriptedFailureError } from '../../src/models/scripted.ts';
 import type { WorkerName } from '../../src/protocol/output.ts';
-import { isRetryable, UnknownWorkerError } from '../../src/workers/errors.ts';
+import { isRetryable, UnknownWorkerError, WorkerWritesFailedError } from '../../src/workers/errors.ts';
 import { createWorkerRunner } from '../../src/workers/runWorker.ts';
 import type { AgentDefinition } from '../../src/workers/agentFile.ts';
 import { agent, BASH, tempDir } from './fixtures.ts';
@@ -64,5 +64,25 @@ describe('createWorkerRunner', () => {
     expect(error).toBeInstanceOf(UnknownWorkerError);
     expect((error as Error).message).toMatch(/add agents\/auth-worker.md/);
     expect(isRetryable(error)).toBe(false);
+  });
+
+  // A folder where the file should go: a real write failure ("is a directory") of every Write the scripted db-worker makes.
+  it('a run whose every write failed did not succeed: WorkerWritesFailedError, not retryable, naming the files', async () => {
+    const workspace = await tempDir();
+    await mkdir(path.join(workspace, 'src/models/post.js'), { recursive: true });
+    await mkdir(path.join(workspace, 'migrations/001_create_posts.sql'), { recursive: true });
+    const error = await runner()({ taskId: '1', worker: 'db-worker', prompt: '# Task 1\nCreate a REST API for blog posts', workspace, attempt: 1 }, new AbortController().signal).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerWritesFailedError);
+    expect(isRetryable(error)).toBe(false);
+    expect((error as Error).message).toMatch(/^every file write of db-worker failed, nothing was written: src\/models\/post\.js \(Write failed: .*is a directory.*\); migrations\/001_create_posts\.sql/);
+  });
+
+  it('a write that failed is not a file written: the result lists only what was written, and says what was not', async () => {
+    const workspace = await tempDir();
+    await mkdir(path.join(workspace, 'migrations/001_create_posts.sql'), { recursive: true });
+    const result = await runner()({ taskId: '1', worker: 'db-worker', prompt: '# Task 1\nCreate a REST API for blog posts', workspace, attempt: 1 }, new AbortController().signal);
+    expect(result.files_created).toEqual(['src/models/post.js']);
+    expect(result.summary).toBe('db-worker (scripted) wrote src/models/post.js.');
+    expect(result.issues).toContainEqual(expect.stringMatching(/^migrations\/001_create_posts\.sql was not written: .*is a directory/));
   });
 });

@@ -30,6 +30,11 @@ export const editTool = defineTool({
     let message: string;
     try {
       message = edit(fd, size, input, shown);
+    } catch (error) {
+      if (typeof (error as { code?: unknown }).code !== 'string') throw error; // not a system call's failure
+      // The write itself failed (a full disk, a file-size limit): the file is not edited, and may be cut short.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new ToolExecutionError(`could not write ${shown} (${why}): ${shown} may be left truncated; write it whole again`, { cause: error });
     } finally {
       closeSync(fd);
     }

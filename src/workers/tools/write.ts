@@ -1,5 +1,6 @@
-import { closeSync } from 'node:fs';
+import { closeSync, unlinkSync } from 'node:fs';
 import { z } from 'zod';
+import { ToolExecutionError } from '../errors.ts';
 import { openInWorkspace, replaceContent } from './openInside.ts';
 import { defineTool, filePath } from './tool.ts';
 
@@ -21,9 +22,23 @@ export const writeTool = defineTool({
     const { fd, created, absolute, shown } = openInWorkspace(workspace, input.file_path, 'write');
     try {
       replaceContent(fd, input.content, created);
-    } finally {
+    } catch (error) {
+      // A full disk, a quota, a file-size limit: a write that failed is not a file written.
       closeSync(fd);
+      if (created) {
+        try {
+          unlinkSync(absolute); // the empty or partial file this call created
+        } catch {
+          // gone already
+        }
+      }
+      const why = error instanceof Error ? error.message : String(error);
+      throw new ToolExecutionError(
+        `could not write ${shown} (${why}): ${created ? 'nothing was written' : `${shown} may be left truncated; write it again`}`,
+        { cause: error },
+      );
     }
+    closeSync(fd);
     changes.record(absolute, !created);
     const bytes = Buffer.byteLength(input.content, 'utf8');
     return `${created ? 'Created' : 'Overwrote'} ${shown} (${bytes} bytes)`;

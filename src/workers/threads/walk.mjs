@@ -133,7 +133,12 @@ function walkFiles(root, limits, visit) {
         continue;
       }
       if (past(depth, path)) return end('stopAt', limits.stopAt);
-      const stats = lstatSync(`${root}/${path}`, { throwIfNoEntry: false });
+      let stats;
+      try {
+        stats = lstatSync(`${root}/${path}`, { throwIfNoEntry: false });
+      } catch {
+        continue; // its folder was swapped or closed to us meanwhile: as if it were gone
+      }
       if (stats === undefined) continue; // gone between readdir and lstat
       visit(depth, path, stats);
     }

@@ -7,6 +7,7 @@ import { ModelPriceSchema } from './limits/prices.ts';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
 import { DEFAULT_PROGRESS_FLUSH_MS } from './redis/progress.ts';
 import { parseAllowEntry } from './workers/sandbox/egressProxy.ts';
+import { DEFAULT_WALK_MAX_ENTRIES, DEFAULT_WALK_TIMEOUT_MS } from './workers/threads/walkLimits.ts';
 
 /** The package's own folder: the default agents/ live there, whatever the cwd. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,6 +90,15 @@ export const ConfigSchema = z.object({
   bashCpuSeconds: int(1, 86_400).default(600),
   /** How long one Glob or Grep may search (off the main thread) before it is stopped. */
   searchTimeoutMs: int(100, 600_000).default(10_000),
+  /**
+   * How long one walk of a worker's folder (before and after each Bash
+   * command, to see what it changed; the planner's survey) may take. The
+   * walks run off the main thread; one cut short records what it saw, and
+   * the Bash result says the rest went unrecorded.
+   */
+  walkTimeoutMs: int(100, 600_000).default(DEFAULT_WALK_TIMEOUT_MS),
+  /** Files and folders one such walk looks at before it stops (node_modules and .git are not walked). */
+  walkMaxEntries: int(100, 100_000_000).default(DEFAULT_WALK_MAX_ENTRIES),
   /**
    * Run Bash without the OS sandbox. Only for a listener that itself runs in
    * a throwaway container: a warning is logged at start and on every task.

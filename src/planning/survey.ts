@@ -1,5 +1,7 @@
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { runOffThread } from '../workers/threads/pool.ts';
+import { DEFAULT_WALK_LIMITS, hardLimitMs, type WalkLimits } from '../workers/threads/walkLimits.ts';
 
 /**
  * What is already in a task's workspace, found by looking rather than
@@ -11,7 +13,7 @@ export interface WorkspaceSurvey {
   exists: boolean;
   /** Files seen by the walk (at most `maxFiles`). */
   fileCount: number;
-  /** The walk stopped at `maxFiles`: there may be more of everything. */
+  /** The walk stopped at `maxFiles` (or its time or entry limit): there may be more of everything. */
   truncated: boolean;
   topLevel: string[];
   models: string[];
@@ -27,13 +29,9 @@ export interface SurveyOptions {
   maxFiles?: number;
   /** Folder depth below the root. Default 8. */
   maxDepth?: number;
+  /** Time and entry limits of the walk (the listener's walkTimeoutMs and walkMaxEntries). */
+  walk?: WalkLimits;
 }
-
-/** Never descended into: dependencies, VCS data and build output say nothing about the project's own layout. */
-const SKIP_DIRS = new Set([
-  'node_modules', '.git', '.hg', '.svn', 'dist', 'build', 'out', 'coverage', '.next', '.nuxt', '.turbo',
-  '.cache', 'vendor', '__pycache__', '.venv', 'venv', '.tox', 'target',
-]);
 const SOURCE = /\.(m?[jt]sx?|cjs|cts|py|rb|go|java|kt|cs|php|rs|ex|exs|prisma|sql|graphql|gql)$/i;
 
 type Category = 'models' | 'routes' | 'middleware' | 'migrations' | 'auth';
@@ -104,55 +102,32 @@ async function readPackageJson(root: string): Promise<WorkspaceSurvey['packageJs
 /**
  * Walks `root` breadth-first (so a cap keeps the top of the tree), skipping
  * dependency and build folders and symbolic links, and sorts the source files
- * it sees into models, routes, middleware, migrations and auth. The reads are
- * synchronous: a task's workspace is a few small local folders (at most
- * `maxFiles` entries), where one thread-pool round trip per folder costs more
- * than the listing itself.
+ * it sees into models, routes, middleware, migrations and auth. The walk runs
+ * in a worker thread (walk.mjs) with a time and an entry limit, so a folder of
+ * 400,000 files never holds the listener's event loop; only the first
+ * `maxFiles` paths come back.
  *
  * @example
  * const survey = await surveyWorkspace('/srv/work/task-1');
  * survey.models // ['src/models/user.ts']
  */
 export async function surveyWorkspace(root: string, options: SurveyOptions = {}): Promise<WorkspaceSurvey> {
-  const maxFiles = options.maxFiles ?? 2000;
-  const maxDepth = options.maxDepth ?? 8;
+  const walk = options.walk ?? DEFAULT_WALK_LIMITS;
   const survey: WorkspaceSurvey = {
     root, exists: true, fileCount: 0, truncated: false, topLevel: [],
     models: [], routes: [], middleware: [], migrations: [], auth: [],
   };
-  const queue: { dir: string; depth: number }[] = [{ dir: '', depth: 0 }];
-  while (queue.length > 0 && !survey.truncated) {
-    const { dir, depth } = queue.shift() ?? { dir: '', depth: 0 };
-    let entries;
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0; // a folder that is not there (a new task's) is an answer, not a bug: no stack to build
-    try {
-      entries = readdirSync(join(root, dir), { withFileTypes: true });
-    } catch (error) {
-      if (dir === '' && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-        return { ...survey, exists: false };
-      }
-      continue; // an unreadable folder is not a reason to know nothing
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
-    // Code-point order, not the locale's: the same tree gives the same prompt on every machine.
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const path = dir === '' ? entry.name : posix.join(dir, entry.name);
-      if (dir === '') survey.topLevel.push(entry.isDirectory() ? `${entry.name}/` : entry.name);
-      if (entry.isDirectory()) {
-        if (!SKIP_DIRS.has(entry.name) && depth < maxDepth) queue.push({ dir: path, depth: depth + 1 });
-        continue;
-      }
-      if (!entry.isFile()) continue;
-      if (survey.fileCount >= maxFiles) {
-        survey.truncated = true;
-        break;
-      }
-      survey.fileCount++;
-      if (SOURCE.test(entry.name)) for (const category of categorise(path)) survey[category].push(path);
-    }
+  const job = { root, maxFiles: options.maxFiles ?? 2000, maxDepth: options.maxDepth ?? 8, ...walk };
+  const seen = await runOffThread('survey', job, { limitMs: hardLimitMs(walk.timeoutMs) }).catch(() => undefined);
+  // A walk that did not answer at all leaves a survey that says it saw nothing and stopped.
+  if (seen === undefined) return { ...survey, truncated: true };
+  if (!seen.exists) return { ...survey, exists: false };
+  survey.topLevel = seen.topLevel;
+  survey.fileCount = seen.files.length;
+  survey.truncated = seen.truncated;
+  for (const path of seen.files) {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (SOURCE.test(name)) for (const category of categorise(path)) survey[category].push(path);
   }
   // The walk listed the top level: read package.json only when it is there (or the listing was cut short).
   const pkg = survey.topLevel.includes('package.json') || survey.truncated ? await readPackageJson(root) : undefined;
@@ -180,7 +155,7 @@ function list(label: string, paths: readonly string[]): string {
 
 /** The survey as the "Workspace" section of a worker's prompt. */
 export function formatSurvey(survey: WorkspaceSurvey): string {
-  if (!survey.exists || survey.fileCount === 0) {
+  if (!survey.exists || (survey.fileCount === 0 && !survey.truncated)) {
     return [
       `Workspace: ${survey.root}`,
       `The workspace is empty${survey.exists ? '' : ' (the folder does not exist yet; create it as you write)'}: there is no existing code to follow. Create the layout the framework commonly uses, and say in your summary which layout you chose.`,

@@ -167,6 +167,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         tmpBytes: config.bashTmpBytes,
       },
       searchTimeoutMs: config.searchTimeoutMs,
+      walkTimeoutMs: config.walkTimeoutMs,
+      walkMaxEntries: config.walkMaxEntries,
       ...(egress ? { proxySocket: egress.socketPath } : {}),
     },
   });
@@ -237,7 +239,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const survey = (workspace: string): Promise<WorkspaceSurvey> => {
     let look = surveys.get(workspace);
     if (look === undefined) {
-      look = surveyWorkspace(workspace);
+      look = surveyWorkspace(workspace, { walk: { timeoutMs: config.walkTimeoutMs, maxEntries: config.walkMaxEntries } });
       surveys.set(workspace, look);
       queueMicrotask(() => surveys.delete(workspace));
     }

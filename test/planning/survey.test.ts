@@ -79,6 +79,20 @@ describe('surveyWorkspace', () => {
     expect(formatSurvey(survey)).toContain('The workspace is empty (the folder does not exist yet');
   });
 
+  it('stops at the walk limits and says so, rather than calling the workspace empty', async () => {
+    for (let i = 0; i < 50; i++) await write(`bulk/f${i}.ts`);
+    await write('src/user.model.ts');
+    // The root (2 entries) fits; bulk's 50 names do not: only the top level is known.
+    const survey = await surveyWorkspace(root, { walk: { timeoutMs: 60_000, maxEntries: 10 } });
+    expect(survey).toMatchObject({ truncated: true, topLevel: ['bulk/', 'src/'] });
+    expect(survey.fileCount).toBeLessThan(51);
+    expect(formatSurvey(survey)).toContain('the walk stopped there, use Glob to find more');
+    // Out of time before the first folder is read: nothing seen, and not called empty either.
+    const late = await surveyWorkspace(root, { walk: { timeoutMs: -1, maxEntries: 10 } });
+    expect(late).toMatchObject({ truncated: true, fileCount: 0 });
+    expect(formatSurvey(late)).not.toContain('The workspace is empty');
+  });
+
   it('says "none found" for a category with no files', async () => {
     await write('src/index.ts');
     expect(formatSurvey(await surveyWorkspace(root))).toContain('- migrations: none found');

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import { ToolExecutionError, WorkerAbortedError } from '../errors.ts';
 import { DEFAULT_LIMITS, type SandboxedCommand } from '../sandbox/sandbox.ts';
-import { recordDifference, snapshotWorkspace } from './workspaceSnapshot.ts';
+import { DEFAULT_WALK_MAX_ENTRIES, DEFAULT_WALK_TIMEOUT_MS } from '../threads/walkLimits.ts';
+import { recordChanges, snapshotWorkspace } from './workspaceSnapshot.ts';
 import { defineTool } from './tool.ts';
 
 /** How long streams may stay open after bash exits before we stop waiting for them. */
@@ -108,6 +109,9 @@ function execute(run: SandboxedCommand, timeoutMs: number, cap: number, signal: 
  * Bash cannot say which files a command wrote, so the workspace's mtimes and
  * sizes are compared before and after each command (see workspaceSnapshot.ts)
  * and the differences go into the change log like any other tool's writes.
+ * Both walks run in a worker thread with a time and an entry limit: a huge
+ * folder slows its own worker's commands, never the listener, and when a
+ * walk is cut short the result says which changes went unrecorded.
  */
 export const bashTool = defineTool({
   name: 'Bash',
@@ -126,18 +130,19 @@ export const bashTool = defineTool({
       limits: bash.limits ?? DEFAULT_LIMITS,
       ...(bash.proxySocket === undefined ? {} : { proxySocket: bash.proxySocket }),
     });
+    const walk = { timeoutMs: bash.walkTimeoutMs ?? DEFAULT_WALK_TIMEOUT_MS, maxEntries: bash.walkMaxEntries ?? DEFAULT_WALK_MAX_ENTRIES };
     let outcome: Outcome;
     let before;
     try {
-      before = await snapshotWorkspace(workspace.root);
+      before = await snapshotWorkspace(workspace.root, walk, signal);
       outcome = await execute(run, timeoutMs, bash.maxOutputBytes, signal);
     } finally {
       // Every process of the command is gone or going (its group was killed): its cgroup goes too.
       await run.release?.();
     }
-    recordDifference(before, await snapshotWorkspace(workspace.root), changes);
     if (signal.aborted) throw new WorkerAbortedError(signal.reason);
-    const output = outcome.output === '' ? '(no output)' : outcome.output;
+    const note = await recordChanges(before, workspace.root, walk, changes, signal);
+    const output = (outcome.output === '' ? '(no output)' : outcome.output) + (note === undefined ? '' : `\n${note}`);
     if (outcome.timedOut) {
       throw new ToolExecutionError(`${output}\nThe command was killed after ${timeoutMs} ms (its time limit): split the work into shorter commands`);
     }

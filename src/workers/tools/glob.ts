@@ -22,12 +22,10 @@ export const globTool = defineTool({
     checkPattern(input.pattern, workspace);
     const { base, isFile } = await searchBase(workspace, input.path);
     if (isFile) throw new ToolExecutionError(`path ${workspace.relative(base)} is a file: give the folder to search in`);
-    const job = { op: 'glob', root: workspace.root, base, pattern: input.pattern } as const;
-    const dated = await runSearch<{ file: string; mtime: number }[]>(job, bash.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS, signal);
-    if (dated.length === 0) return `No files match ${input.pattern}`;
-    dated.sort((a, b) => b.mtime - a.mtime || (a.file < b.file ? -1 : 1));
-    const shown = dated.slice(0, MAX_RESULTS).map(({ file }) => file);
-    if (dated.length > MAX_RESULTS) shown.push(`… ${dated.length - MAX_RESULTS} more: narrow the pattern`);
-    return shown.join('\n');
+    const job = { root: workspace.root, base, pattern: input.pattern, limit: MAX_RESULTS };
+    const { files, total } = await runSearch('glob', job, bash.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS, signal);
+    if (total === 0) return `No files match ${input.pattern}`;
+    if (total > files.length) files.push(`… ${total - files.length} more: narrow the pattern`);
+    return files.join('\n');
   },
 });

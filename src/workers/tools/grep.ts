@@ -47,14 +47,12 @@ export const grepTool = defineTool({
     checkPattern(filter, workspace);
     const { base, isFile } = await searchBase(workspace, input.path);
     const job = {
-      op: 'grep', root: workspace.root, base, isFile, filter, pattern: input.pattern, ignoreCase: input['-i'],
-      mode: input.output_mode, lineNumbers: input['-n'], maxFileBytes: MAX_FILE_BYTES,
-    } as const;
-    const entries = await runSearch<string[]>(job, bash.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS, signal);
-    if (entries.length === 0) return `No matches for /${input.pattern}/`;
-    const limit = input.head_limit ?? DEFAULT_HEAD_LIMIT;
-    const kept = entries.slice(0, limit);
-    if (entries.length > limit) kept.push(`… ${entries.length - limit} more: narrow the pattern, path or glob`);
-    return kept.join('\n');
+      root: workspace.root, base, isFile, filter, pattern: input.pattern, ignoreCase: input['-i'],
+      mode: input.output_mode, lineNumbers: input['-n'], maxFileBytes: MAX_FILE_BYTES, limit: input.head_limit ?? DEFAULT_HEAD_LIMIT,
+    };
+    const { entries, total } = await runSearch('grep', job, bash.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS, signal);
+    if (total === 0) return `No matches for /${input.pattern}/`;
+    if (total > entries.length) entries.push(`… ${total - entries.length} more: narrow the pattern, path or glob`);
+    return entries.join('\n');
   },
 });

@@ -24,6 +24,10 @@ export interface BashOptions {
   proxySocket?: string;
   /** How long Glob and Grep may search before they are stopped (they run off the main thread). Default 10 s. */
   searchTimeoutMs?: number;
+  /** How long one walk of the workspace (before and after each command, off the main thread) may take. Default 5 s. */
+  walkTimeoutMs?: number;
+  /** Files and folders one walk looks at before it stops. Default 100,000. */
+  walkMaxEntries?: number;
 }
 
 /** What a tool may touch: one workspace, one change log, one run's signal. */

@@ -1,77 +1,83 @@
-import { lstat, readdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { FileChangeLog } from '../changes.ts';
+import { WorkerAbortedError } from '../errors.ts';
+import { runOffThread, ThreadTimeoutError, type PackedSnapshot, type WalkCut } from '../threads/pool.ts';
+import { hardLimitMs, type WalkLimits } from '../threads/walkLimits.ts';
 
-/** Folders whose churn (installs, git objects) is not the worker's output and too large to walk. */
-const SKIP_DIRS = new Set(['.git', 'node_modules']);
-/** Enough for a service's source tree; past it, later files go unrecorded rather than slow every command. */
-export const SNAPSHOT_FILE_CAP = 5000;
+/** The 'before' of a Bash command: a packed snapshot the main thread only holds, or why there is none. */
+export type WorkspaceSnapshot = { ok: true; packed: PackedSnapshot } | { ok: false; why: string };
 
-interface Entry {
-  mtimeNs: bigint;
-  size: bigint;
-}
-
-export interface WorkspaceSnapshot {
-  files: Map<string, Entry>;
-  /** True when the cap was hit: files past it are not compared. */
-  truncated: boolean;
+function whyFailed(error: unknown, limits: WalkLimits): string {
+  if (error instanceof ThreadTimeoutError) return `the walk did not answer within ${error.limitMs} ms (its limit is ${limits.timeoutMs} ms)`;
+  return `the walk failed: ${(error as Error).message}`;
 }
 
 /**
- * Modification time and size of every file under root (symlinks as
- * themselves), breadth-first. Only readdir and lstat: no file is opened, so
- * a FIFO or a device in the workspace cannot block the walk.
+ * Modification time, change time and size of every file under root (links
+ * as themselves, never followed; node_modules and .git left out), taken in
+ * a worker thread, which keeps them packed in one buffer: the main thread
+ * holds it without reading it and hands it back to `recordChanges`.
  */
-export async function snapshotWorkspace(root: string, cap = SNAPSHOT_FILE_CAP): Promise<WorkspaceSnapshot> {
-  const files = new Map<string, Entry>();
-  const queue = [root];
-  while (queue.length > 0) {
-    const dir = queue.shift()!;
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      continue; // removed or unreadable while we walk: nothing to compare
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (!SKIP_DIRS.has(entry.name)) queue.push(full);
-        continue;
-      }
-      if (files.size >= cap) return { files, truncated: true };
-      try {
-        const stats = await lstat(full, { bigint: true });
-        files.set(full, { mtimeNs: stats.mtimeNs, size: stats.size });
-      } catch {
-        // gone between readdir and lstat
-      }
-    }
+export async function snapshotWorkspace(root: string, limits: WalkLimits, signal?: AbortSignal): Promise<WorkspaceSnapshot> {
+  try {
+    const packed = await runOffThread('snapshot', { root, ...limits }, { limitMs: hardLimitMs(limits.timeoutMs), signal });
+    return { ok: true, packed };
+  } catch (error) {
+    if (error instanceof WorkerAbortedError) throw error;
+    return { ok: false, why: whyFailed(error, limits) };
   }
-  return { files, truncated: false };
+}
+
+function cutNote(cut: WalkCut, limits: WalkLimits): string {
+  const limit =
+    cut.reason === 'time'
+      ? `it stops after ${limits.timeoutMs} ms`
+      : `it stops after ${limits.maxEntries} files and folders (node_modules and .git are not walked)`;
+  const where = cut.at === '' ? 'before the first file' : `at ${JSON.stringify(cut.at)} (breadth-first, by name)`;
+  return (
+    `Note: the workspace is too large to track this command's file changes in full: ${limit}, and it stopped ${where}. ` +
+    'Changes past that point are not in the change log, so they will not be committed. ' +
+    'Keep bulk files out of the workspace, and make the changes you need with Write or Edit, which are always recorded.'
+  );
 }
 
 /**
- * Records what a command did, from the difference of two snapshots: a new
- * path is created, a changed mtime or size is modified, a missing one is
- * deleted. A file rewritten with the same size within the filesystem's
- * timestamp granularity is missed; on ext4, APFS and tmpfs that is a
- * nanosecond.
+ * Walks the folder again in the worker thread, which merges it with the
+ * snapshot and sends back only the differences: a new path is created, a
+ * changed mtime, ctime or size is modified, a missing one is deleted. A
+ * file rewritten with the same size within the timestamps' resolution is
+ * missed; on ext4, APFS and tmpfs that is well under a microsecond.
+ *
+ * When either walk was cut short, what lies before the point where it
+ * stopped is still compared exactly and recorded, and nothing past it;
+ * when the snapshot could not be taken at all, nothing is. Either way the
+ * answer is a note for the tool result saying so; undefined when every
+ * change was tracked.
  */
-export function recordDifference(before: WorkspaceSnapshot, after: WorkspaceSnapshot, changes: FileChangeLog): void {
-  for (const [file, entry] of after.files) {
-    const old = before.files.get(file);
-    if (old === undefined) {
-      // Past the first snapshot's cap we cannot tell new from unseen: leave it out rather than guess.
-      if (!before.truncated) changes.record(file, false);
-    } else if (old.mtimeNs !== entry.mtimeNs || old.size !== entry.size) {
-      changes.record(file, true);
-    }
+export async function recordChanges(
+  before: WorkspaceSnapshot,
+  root: string,
+  limits: WalkLimits,
+  changes: FileChangeLog,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const untracked = (why: string) =>
+    `Note: this command's file changes could not be tracked: ${why}. Nothing it did is in the change log, so none of it will be committed; ` +
+    'make the changes you need with Write or Edit, which are always recorded.';
+  if (!before.ok) return untracked(before.why);
+  let found;
+  try {
+    found = await runOffThread('diff', { root, ...limits, before: before.packed }, {
+      limitMs: hardLimitMs(limits.timeoutMs),
+      signal,
+      transfer: [before.packed.data],
+    });
+  } catch (error) {
+    if (error instanceof WorkerAbortedError) throw error;
+    return untracked(whyFailed(error, limits));
   }
-  if (after.truncated) return;
-  for (const file of before.files.keys()) {
-    if (!after.files.has(file)) changes.recordDeleted(file);
-  }
+  const at = (rel: string) => `${root}/${rel}`;
+  for (const file of found.created) changes.record(at(file), false);
+  for (const file of found.modified) changes.record(at(file), true);
+  for (const file of found.deleted) changes.recordDeleted(at(file));
+  return found.cut === undefined ? undefined : cutNote(found.cut, limits);
 }

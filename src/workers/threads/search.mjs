@@ -1,10 +1,11 @@
-// The Glob and Grep work, in a worker thread: a pattern that backtracks
-// catastrophically (`^(a+)+$`, `*a*a*a*a*a*ab`) burns this thread, never
-// the listener's event loop, and search.ts terminates it at its time limit.
+// The Glob and Grep work, in a worker thread (see pool.ts): a pattern that
+// backtracks catastrophically (`^(a+)+$`, `*a*a*a*a*a*ab`) burns this
+// thread, never the listener's event loop, and the pool terminates it at its
+// time limit. What crosses back is already sorted and cut to what the model
+// is shown, so a folder of 400,000 matches costs the main thread nothing.
 // Plain JavaScript: a worker thread does not inherit the TypeScript loader.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
 import { glob } from 'tinyglobby';
 
 const IGNORE = ['**/node_modules/**', '**/.git/**'];
@@ -57,9 +58,14 @@ function searchable(root, file, maxBytes) {
   }
 }
 
-async function globOp(job) {
+/**
+ * Matching files, most recently modified first (then by name), at most
+ * `job.limit` of them, and how many matched in all.
+ * @param {{ root: string, base: string, pattern: string, limit: number }} job
+ */
+export async function globOp(job) {
   const found = await files(job.root, job.base, job.pattern);
-  return found.map((file) => {
+  const dated = found.map((file) => {
     let mtime = 0;
     try {
       mtime = lstatSync(file).mtimeMs;
@@ -68,12 +74,23 @@ async function globOp(job) {
     }
     return { file: path.relative(job.root, file).split(path.sep).join('/'), mtime };
   });
+  dated.sort((a, b) => b.mtime - a.mtime || (a.file < b.file ? -1 : 1));
+  return { result: { files: dated.slice(0, job.limit).map(({ file }) => file), total: dated.length }, transfer: [] };
 }
 
-async function grepOp(job) {
+/**
+ * Matching lines, files or counts, at most `job.limit` entries, and how many there were in all.
+ * @param {{ root: string, base: string, isFile: boolean, filter: string, pattern: string, ignoreCase: boolean, mode: string, lineNumbers: boolean, maxFileBytes: number, limit: number }} job
+ */
+export async function grepOp(job) {
   const regex = new RegExp(job.pattern, job.ignoreCase ? 'i' : '');
   const list = job.isFile ? [job.base] : (await files(job.root, job.base, job.filter)).sort();
+  /** @type {string[]} */
   const entries = [];
+  let total = 0;
+  const add = (entry) => {
+    if (total++ < job.limit) entries.push(entry);
+  };
   for (const file of list) {
     const content = searchable(job.root, file, job.maxFileBytes);
     if (content === undefined) continue;
@@ -82,15 +99,9 @@ async function grepOp(job) {
     const hits = [];
     for (let i = 0; i < lines.length; i++) if (regex.test(lines[i])) hits.push(i);
     if (hits.length === 0) continue;
-    if (job.mode === 'files_with_matches') entries.push(shown);
-    else if (job.mode === 'count') entries.push(`${shown}:${hits.length}`);
-    else for (const i of hits) entries.push(job.lineNumbers ? `${shown}:${i + 1}:${lines[i]}` : `${shown}:${lines[i]}`);
+    if (job.mode === 'files_with_matches') add(shown);
+    else if (job.mode === 'count') add(`${shown}:${hits.length}`);
+    else for (const i of hits) add(job.lineNumbers ? `${shown}:${i + 1}:${lines[i]}` : `${shown}:${lines[i]}`);
   }
-  return entries;
+  return { result: { entries, total }, transfer: [] };
 }
-
-const job = workerData;
-(job.op === 'glob' ? globOp(job) : grepOp(job)).then(
-  (result) => parentPort.postMessage({ ok: true, result }),
-  (error) => parentPort.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) }),
-);

@@ -51,9 +51,14 @@ export interface TaskContext {
   publishAttempts: number;
   /** False when another instance took the task over and publishes instead. */
   published: boolean | undefined;
+  /** This holder's fencing token (Claim.fence), carried to the merge and the publication. */
+  fence: string | undefined;
 }
 
-export type TaskEvent = { type: 'CANCEL'; reason?: string };
+export type TaskEvent =
+  | { type: 'CANCEL'; reason?: string }
+  /** Another holder has the task now (a write of this one was refused for its fencing token): stop, publish nothing. */
+  | { type: 'FENCED' };
 
 /** Task ids become folder names: one folder per id, no two ids sharing one (see taskDirName). */
 export const workspaceFolder = taskDirName;
@@ -205,9 +210,20 @@ export const taskMachine = setup({
       output: undefined,
       publishAttempts: 0,
       published: undefined,
+      fence: input.fence,
     };
   },
   initial: 'received',
+  on: {
+    FENCED: {
+      target: '.superseded',
+      actions: [
+        { type: 'abandonRunning', params: { reason: 'another instance holds the task now', fatal: true } },
+        'aggregate',
+        assign({ published: false }),
+      ],
+    },
+  },
   states: {
     received: {
       always: [
@@ -307,6 +323,7 @@ export const taskMachine = setup({
           error: context.output!.error,
           deadLetter: context.deadLetter,
           ...(context.resultRecord ? { resultRecord: context.resultRecord } : {}),
+          ...(context.fence !== undefined ? { fence: context.fence } : {}),
         }),
         onDone: [
           { guard: 'superseded', target: 'superseded', actions: assign({ published: false }) },

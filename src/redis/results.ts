@@ -3,24 +3,34 @@ import { logLine, type Keys } from '../protocol/keys.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
+import { resend } from './retry.ts';
 import { luaScript } from './script.ts';
 
 // All of one publication in one atomic step: the hash, the log lines, the
 // channel message, the LREM of the raw claimed text, the dead letter, the
 // workers' prompts kept for the console, and the deletion of the
-// checkpoint. It publishes only while this agent holds the task (-1
-// otherwise: another holder took it over, so exactly one result is
-// published), and declines (0) while the producer's own `results:{id}`
+// checkpoint. It publishes only while this holder's fencing token (ARGV[18])
+// is the checkpoint's (-1 otherwise: another holder took it over, so exactly
+// one result is published; without a token, while ARGV[14] is the owner),
+// and declines (0) while the producer's own `results:{id}`
 // record is missing, unless forced: a final status written first would be
 // overwritten with `pending` by the producer (PROTOCOL.md, "Results"). What
 // the claim already learnt of that record (ARGV[2]) spares the look.
-// KEYS: result, logs, active, dead letters, checkpoint, recent failures, prompts.
+// Safe to send twice: a publication that went out leaves its token in
+// KEYS[8] (a day), and a rerun of it (its reply was lost) answers 1 again
+// without writing anything.
+// KEYS: result, logs, active, dead letters, checkpoint, recent failures, prompts, published.
 // ARGV: 1 force, 2 record (seen|missing|unknown), 3 has id, 4 id, 5 status, 6 outcome,
 // 7 output, 8 completed at, 9 error, 10 message, 11 raw, 12 dead letter, 13 dead-letter
-// limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs,
+// limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs, 18 fence,
 // then the prompt pairs, then the log lines.
-const PUBLISH = luaScript(`
-if ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
+export const PUBLISH = luaScript(`
+if ARGV[18] ~= '' then
+  if redis.call('HGET', KEYS[5], 'fence') ~= ARGV[18] then
+    if redis.call('GET', KEYS[8]) == ARGV[18] then return 1 end
+    return -1
+  end
+elseif ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
 local prompts = tonumber(ARGV[17])
 if ARGV[3] == '1' then
   if ARGV[1] ~= '1' and ARGV[2] ~= 'seen' and redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
@@ -30,7 +40,7 @@ if ARGV[3] == '1' then
     redis.call('HSET', KEYS[1], 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8])
     if ARGV[2] ~= 'seen' then redis.call('HDEL', KEYS[1], 'error') end
   end
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, 18 + 2 * prompts))
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 19 + 2 * prompts))
   redis.call('PUBLISH', KEYS[1], ARGV[10])
 end
 redis.call('LREM', KEYS[3], 1, ARGV[11])
@@ -44,9 +54,10 @@ if ARGV[15] ~= '' then
   redis.call('LTRIM', KEYS[6], 0, 49)
 end
 if prompts > 0 then
-  redis.call('HSET', KEYS[7], unpack(ARGV, 18, 17 + 2 * prompts))
+  redis.call('HSET', KEYS[7], unpack(ARGV, 19, 18 + 2 * prompts))
   redis.call('EXPIRE', KEYS[7], ARGV[16])
 end
+if ARGV[18] ~= '' then redis.call('SET', KEYS[8], ARGV[18], 'EX', 86400) end
 return 1`);
 
 /** Another holder took the task over: this one must not publish. */
@@ -101,10 +112,11 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       : '';
   const prompts = Object.entries(o.prompts ?? {}).flat();
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
+  // Sent again after a dropped connection: a rerun of a publication that went out answers 1 (the token in KEYS[8]).
   const run = (force: boolean) =>
-    PUBLISH.run(
+    resend(o.redis, () => PUBLISH.run(
       o.redis,
-      7,
+      8,
       o.keys.result(id),
       o.keys.resultLogs(id),
       o.keys.active,
@@ -112,6 +124,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       o.keys.checkpoint(r.claimKey),
       o.keys.recentFailures,
       o.keys.prompts(r.claimKey),
+      o.keys.published(r.claimKey),
       force ? '1' : '0',
       r.resultRecord ?? 'unknown',
       r.taskId === undefined ? '0' : '1',
@@ -129,9 +142,10 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       recentFailure,
       String(Math.max(1, Math.ceil(o.promptTtlSeconds ?? 1))),
       prompts.length / 2,
+      r.fence ?? '',
       ...prompts,
       ...lines,
-    ) as Promise<number>;
+    ) as Promise<number>, o.signal ? { signal: o.signal } : {});
 
   const started = Date.now();
   const pollMs = o.pollMs ?? 20;

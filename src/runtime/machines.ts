@@ -17,6 +17,7 @@ import { claimTasks } from '../redis/queue.ts';
 import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
 import { OwnershipLostError, publishResult } from '../redis/results.ts';
+import { isConnectionError } from '../redis/retry.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { scrubDeep } from '../secrets.ts';
 import { inSpan, TaskTraces } from '../observability/tracing.ts';
@@ -98,8 +99,10 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
 
   const progress =
     deps.progress ??
-    createProgressWriter({ redis, keys, flushMs: DEFAULT_PROGRESS_FLUSH_MS, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
+    createProgressWriter({ redis, keys, flushMs: DEFAULT_PROGRESS_FLUSH_MS, requireFence: true, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
   const prompts = deps.prompts ?? new TaskPrompts();
+  /** Tasks already told they are held elsewhere now (one log line each). */
+  const fenced = new Set<string>();
   const done = (claimKey: string): void => {
     progress.drop(claimKey);
     prompts.forget(claimKey);
@@ -161,7 +164,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       const failure =
         error instanceof WorkerRunError
           ? error
-          : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: false, cause: error });
+          : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: isConnectionError(error), cause: error });
       if (!signal.aborted) {
         wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
         progress.write({
@@ -210,6 +213,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         }
       : unscrubbed;
     try {
+      // A batch of the task's progress under way goes first: its lines precede "result published".
+      await progress.idle(input.claimKey);
       const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.taskId ?? input.claimKey }, () =>
         publishResult(
           {
@@ -245,6 +250,9 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   });
 
   const held = (c: Claim): void => {
+    // Before its first line: every batch of the task's progress carries the fencing token.
+    progress.hold(c.claimKey, c.fence);
+    fenced.delete(c.claimKey);
     if (c.resume?.prompts) prompts.seed(c.claimKey, c.resume.prompts);
     deps.onClaimed?.(c);
   };
@@ -256,9 +264,9 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       nextRecovery = Date.now() + deps.recoveryIntervalMs;
       recovered = await recover(input.max, new Set(input.local));
       for (const c of recovered) {
-        logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers }, 'took over a task whose holder stopped');
-        progress.write({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
+        logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers, fence: c.fence }, 'took over a task whose holder stopped');
         held(c);
+        progress.write({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
       }
     }
     const room = input.max - recovered.length;
@@ -270,8 +278,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       deps.deadLetterLimit,
     );
     for (const c of fresh) {
-      if (c.parsed.ok) progress.write({ claimKey: c.claimKey, taskId: c.parsed.task.task_id, lines: [`claimed by ${deps.agentId}`] });
       held(c);
+      if (c.parsed.ok) progress.write({ claimKey: c.claimKey, taskId: c.parsed.task.task_id, lines: [`claimed by ${deps.agentId}`] });
     }
     return recovered.concat(fresh);
   });
@@ -291,6 +299,22 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     return () => clearInterval(timer);
   });
 
+  // A write refused for a stale fencing token stops the task: another instance holds it now.
+  const fences = fromCallback(({ sendBack }) =>
+    progress.onStale((claimKey, fence) => {
+      if (fenced.has(claimKey)) return;
+      fenced.add(claimKey);
+      logger.warn(
+        { claim: claimKey, fence },
+        'stale holder: another instance took this task over; its progress, merge and publication are refused here, and the task stops without publishing',
+      );
+      sendBack({ type: 'FENCED', claimKey });
+      // Nothing more of it is written from here (its later steps are dropped).
+      done(claimKey);
+      traces.finish(claimKey, undefined, 'superseded');
+    }),
+  );
+
   const worker = workerMachine.provide({ actors: { runAgent } });
   const task = taskMachine.provide({ actors: { planTask, worker, publish } });
   return listenerMachine.provide({
@@ -298,6 +322,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       task,
       claim,
       heartbeat: beat,
+      fences,
       register: fromPromise(() => registerAgent(registry, 'active')),
       markStopping: fromPromise(() => heartbeat(registry, 'stopping')),
       // What is pending goes out first: the next holder starts from the checkpoint.

@@ -227,14 +227,18 @@ export function createProgressWriter(o: ProgressWriterOptions) {
       p.publishing = true;
       return p.lines;
     },
-    /** The task is published: what it still held is gone with its checkpoint (the lines went with the publication). */
-    drop(claimKey: string): void {
+    /**
+     * The task is published: what it still held is gone with its checkpoint (the lines went with
+     * the publication). With `stale`, the task was stopped as a stale holder: its pending saves fail.
+     */
+    drop(claimKey: string, stale?: StaleHolderError): void {
       fences.delete(claimKey);
       const p = pending.get(claimKey);
       if (p === undefined) return;
       pending.delete(claimKey);
       urgent.delete(claimKey);
-      p.waiters.forEach((w) => w.resolve());
+      // A stale holder's saves were not made: their callers must not count them as saved.
+      p.waiters.forEach((w) => (stale ? w.reject(stale) : w.resolve()));
     },
     /** Sends everything pending now (a stop, a handoff). */
     async flush(): Promise<void> {

@@ -150,7 +150,9 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const started = Date.now();
   const pollMs = o.pollMs ?? 20;
   const check = (reply: number): boolean => {
-    if (reply === -1) throw new OwnershipLostError(`task ${r.claimKey} is held by another instance now; it publishes the result`);
+    if (reply === -1) {
+      throw new OwnershipLostError(`stale holder: task ${r.claimKey} is held by another instance now (or was published by it); not published from here`);
+    }
     return reply === 1;
   };
   while (Date.now() - started < o.graceMs) {

@@ -11,7 +11,7 @@ import type { Keys } from '../protocol/keys.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import type { TaskMessage } from '../protocol/task.ts';
 import { planField, progressField, resultField } from '../redis/checkpoint.ts';
-import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS, type ProgressWriter } from '../redis/progress.ts';
+import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS, StaleHolderError, type ProgressWriter } from '../redis/progress.ts';
 import { TaskPrompts } from '../redis/prompts.ts';
 import { claimTasks } from '../redis/queue.ts';
 import { createRecovery, handOff } from '../redis/recovery.ts';
@@ -103,8 +103,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   const prompts = deps.prompts ?? new TaskPrompts();
   /** Tasks already told they are held elsewhere now (one log line each). */
   const fenced = new Set<string>();
-  const done = (claimKey: string): void => {
-    progress.drop(claimKey);
+  const done = (claimKey: string, stale?: StaleHolderError): void => {
+    progress.drop(claimKey, stale);
     prompts.forget(claimKey);
     deps.onTaskDone?.(claimKey);
   };
@@ -310,7 +310,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       );
       sendBack({ type: 'FENCED', claimKey });
       // Nothing more of it is written from here (its later steps are dropped).
-      done(claimKey);
+      done(claimKey, new StaleHolderError(claimKey, fence));
       traces.finish(claimKey, undefined, 'superseded');
     }),
   );

@@ -125,8 +125,9 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       return { dir: o.project, sandbox: { writable: [o.project], readOnly: [] } };
     }
     const project = o.git!;
-    const checkpoint = resumeFrom(await redis.hgetall(keys.checkpoint(claimKey)));
-    const recordedBase = (await redis.hget(keys.checkpoint(claimKey), BASE_FIELD)) ?? undefined;
+    // Reads: sent again after a dropped connection.
+    const checkpoint = resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(claimKey))));
+    const recordedBase = (await resend(redis, () => redis.hget(keys.checkpoint(claimKey), BASE_FIELD))) ?? undefined;
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
     const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.ts';
-import { allFinal, countPublications, deliveryViolations, sendTasks } from '../support/invariants.ts';
+import { allFinal, countPublications, deliveryViolations, publishedIn, sendTasks, takenOverBy } from '../support/invariants.ts';
 import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
 import { gitIn, sampleProject } from '../support/project.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
@@ -36,7 +36,7 @@ describe('a partition in a git project (worktree)', () => {
     const launch = (agentId: string, url: string) => {
       const p = spawnOrchestrator(
         ['--redis', url, '--domain', domain, '--agent-id', agentId, '--project', project, '--workspace', join(dir, agentId), ...FAST],
-        { ORCH_SCRIPTED_LATENCY_MS: 'db-worker=2500,api-worker=1500,auth-worker=1500' },
+        { ORCH_SCRIPTED_LATENCY_MS: 'db-worker=4000,api-worker=3000,auth-worker=3000' },
       );
       procs.push(p);
       return p;
@@ -57,11 +57,12 @@ describe('a partition in a git project (worktree)', () => {
         20_000,
         "A inside every task's first worker",
       );
-      const healed = proxy.partition(9000);
+      // B is up before the cut (nothing is left in the queue for it); the cut lasts until B has published.
       const b = launch('proj-b', redisUrl());
       await b.ready;
-      await allFinal(redis, ids, 30_000);
-      await healed;
+      proxy.cut();
+      await allFinal(redis, ids, 45_000);
+      proxy.heal();
       // Checked below, after the invariants (a holder without fencing never says it).
       await eventually(async () => (/stale holder/.test(a.output()) ? true : undefined), 15_000, 'A to say it is a stale holder').catch(() => undefined);
       await new Promise((r) => setTimeout(r, 4000)); // A's workers that were still running finish (and, unfenced, it would merge)
@@ -73,7 +74,10 @@ describe('a partition in a git project (worktree)', () => {
         if (!output.git?.merged) expect(messages, `task ${id} published as not merged, yet in main`).not.toContain(`Task-Id: ${id}`);
       }
       expect(await deliveryViolations(redis, keys, ids, pubs.counts)).toEqual([]);
-      expect(a.output()).not.toMatch(/"msg":"result published"/);
+      // On a loaded machine A may finish a task before the cut; those taken over are the scenario.
+      const taken = await takenOverBy(redis, keys, ids, 'proj-b');
+      expect(taken.length, 'B took over at least one task').toBeGreaterThan(0);
+      expect(publishedIn(a.output()).filter((id) => taken.includes(id))).toEqual([]);
       expect(a.output()).toMatch(/stale holder/);
     } finally {
       await pubs.close();

@@ -32,6 +32,10 @@ export interface FaultProxy {
    * ends every connection at the heal instead (the client reconnects).
    */
   partition(ms: number, o?: { drop?: boolean }): Promise<void>;
+  /** Starts a partition that lasts until heal(). */
+  cut(): void;
+  /** Ends the partition: forwards what was held, or (`drop`) ends every connection instead. */
+  heal(o?: { drop?: boolean }): void;
   /** Commands forwarded, replies lost, connections made. */
   readonly stats: { commands: number; lost: number; connections: number };
   close(): Promise<void>;
@@ -220,6 +224,23 @@ export async function startFaultProxy(target: { host: string; port: number }, po
       s.close(() => resolve());
     });
 
+  const cut = () => {
+    partitioned = true;
+    for (const l of links) l.held = true;
+  };
+  const heal = (o: { drop?: boolean } = {}) => {
+    partitioned = false;
+    for (const l of [...links]) {
+      if (o.drop) {
+        end(l);
+        continue;
+      }
+      l.held = false;
+      pumpClient(l);
+      pumpServer(l);
+    }
+  };
+
   const kill = async () => {
     const closing = stopListening();
     for (const l of [...links]) {
@@ -238,20 +259,12 @@ export async function startFaultProxy(target: { host: string; port: number }, po
     async restart() {
       if (!server) server = await listen(boundPort);
     },
+    cut,
+    heal,
     async partition(ms, o = {}) {
-      partitioned = true;
-      for (const l of links) l.held = true;
+      cut();
       await new Promise((r) => setTimeout(r, ms));
-      partitioned = false;
-      for (const l of [...links]) {
-        if (o.drop) {
-          end(l);
-          continue;
-        }
-        l.held = false;
-        pumpClient(l);
-        pumpServer(l);
-      }
+      heal(o);
     },
     close: kill,
   };

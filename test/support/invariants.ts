@@ -62,3 +62,18 @@ export async function deliveryViolations(redis: Redis, keys: Keys, ids: string[]
   if (active !== 0) v.push(`tasks:active holds ${active}`);
   return v;
 }
+
+/** The task ids whose log says `agentId` took them over. */
+export async function takenOverBy(redis: Redis, keys: Keys, ids: string[], agentId: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of ids) if ((await redis.lrange(keys.resultLogs(id), 0, -1)).some((l) => l.includes(`taken over by ${agentId}`))) out.push(id);
+  return out;
+}
+
+/** Task ids of the "result published" log lines of a listener's output. */
+export function publishedIn(output: string): string[] {
+  return output
+    .split('\n')
+    .filter((l) => l.includes('"msg":"result published"'))
+    .map((l) => (JSON.parse(l) as { task_id: string }).task_id);
+}

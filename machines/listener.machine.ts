@@ -27,8 +27,6 @@ interface ListenerContext extends ListenerInput {
 export type ListenerEvent =
   | { type: 'STOP' }
   | { type: 'CANCEL_TASK'; taskId: string; reason: string }
-  /** A write of this task was refused: another holder has it now (its fencing token moved on). */
-  | { type: 'FENCED'; claimKey: string }
   | { type: `xstate.done.actor.task.${string}`; actorId: string; output: TaskOutput }
   | { type: `xstate.error.actor.task.${string}`; actorId: string; error: unknown };
 
@@ -71,8 +69,6 @@ export const listenerMachine = setup({
       throw new Error('no claim actor was provided: build the listener through src/runtime');
     }),
     heartbeat: fromCallback(() => undefined),
-    /** Sends FENCED when a task's write is refused for a stale fencing token. */
-    fences: fromCallback(() => undefined),
     markStopping: fromPromise<void>(async () => undefined),
     handOff: fromPromise<void, { claimKeys: string[] }>(async () => undefined),
     deregister: fromPromise<void>(async () => undefined),
@@ -129,12 +125,6 @@ export const listenerMachine = setup({
       enqueue(emit({ type: 'handedOff', tasks: Object.values(context.tasks) }));
       enqueue.assign({ tasks: {} });
     }),
-    forwardFenced: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'FENCED') return;
-      for (const [actorId, t] of Object.entries(context.tasks)) {
-        if (t.claimKey === event.claimKey) enqueue(sendTo(actorId, { type: 'FENCED' }));
-      }
-    }),
     requestStop: assign({ stopRequested: true }),
     recordError: assign({ lastError: ({ event }) => message((event as { error?: unknown }).error) }),
   },
@@ -142,12 +132,10 @@ export const listenerMachine = setup({
   id: 'listener',
   context: ({ input }) => ({ ...input, tasks: {}, stopRequested: false, lastError: undefined }),
   initial: 'connecting',
-  invoke: { id: 'fences', src: 'fences' },
   on: {
     'xstate.done.actor.task.*': { actions: 'release' },
     'xstate.error.actor.task.*': { actions: 'release' },
     CANCEL_TASK: { actions: 'forwardCancel' },
-    FENCED: { actions: 'forwardFenced' },
   },
   states: {
     connecting: {

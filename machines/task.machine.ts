@@ -55,10 +55,7 @@ export interface TaskContext {
   fence: string | undefined;
 }
 
-export type TaskEvent =
-  | { type: 'CANCEL'; reason?: string }
-  /** Another holder has the task now (a write of this one was refused for its fencing token): stop, publish nothing. */
-  | { type: 'FENCED' };
+export type TaskEvent = { type: 'CANCEL'; reason?: string };
 
 /** Task ids become folder names: one folder per id, no two ids sharing one (see taskDirName). */
 export const workspaceFolder = taskDirName;
@@ -214,16 +211,6 @@ export const taskMachine = setup({
     };
   },
   initial: 'received',
-  on: {
-    FENCED: {
-      target: '.superseded',
-      actions: [
-        { type: 'abandonRunning', params: { reason: 'another instance holds the task now', fatal: true } },
-        'aggregate',
-        assign({ published: false }),
-      ],
-    },
-  },
   states: {
     received: {
       always: [

@@ -26,8 +26,6 @@ export interface Keys {
    * handed out twice, also not to a later delivery of the same task id.
    */
   fence: string;
-  /** Ours: the fence a task was published under (STRING, 1 day), so a resent publication knows it already went out. */
-  published(claimKey: string): string;
   /** Ours: each worker's prompt as last sent, scrubbed (HASH worker → JSON), kept `promptRetentionSeconds`; see src/redis/prompts.ts. */
   prompts(claimKey: string): string;
   /** Ours: the last 50 failed or partial results, newest first (LIST of JSON), for `watch`. */
@@ -65,7 +63,6 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
     prompts: (claimKey) => `${ownPrefix}prompts:${claimKey}`,
     fence: `${ownPrefix}fence`,
-    published: (claimKey) => `${ownPrefix}published:${claimKey}`,
     control: `${ownPrefix}control`,
     recentFailures: `${ownPrefix}recent-failures`,
     modelLeases: `${ownPrefix}model:leases`,

@@ -18,8 +18,11 @@ if ARGV[2] ~= '' then
   local cur = redis.call('HMGET', KEYS[1], 'fence', 'progress_seq')
   if cur[1] ~= ARGV[2] then return -1 end
   if cur[2] and tonumber(cur[2]) >= tonumber(ARGV[3]) then return 0 end
-  redis.call('HSET', KEYS[1], 'progress_seq', ARGV[3])
-  if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, n + 3)) end
+  if n > 0 then
+    redis.call('HSET', KEYS[1], 'progress_seq', ARGV[3], unpack(ARGV, 4, n + 3))
+  else
+    redis.call('HSET', KEYS[1], 'progress_seq', ARGV[3])
+  end
 elseif n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 4, n + 3))
 end

@@ -57,14 +57,14 @@ local out = {}
 for i = 0, (#KEYS - 3) / 2 - 1 do
   local checkpoint, result = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
   local raw, dead, valid, token = ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i], ARGV[8 + 4 * i]
-  local held = redis.call('HMGET', checkpoint, 'claim_token', 'claim_reply', 'fence', 'dup:' .. token)
+  local held = redis.call('HMGET', checkpoint, 'claim_token', 'claim_reply', 'fence', 'dup:' .. token, 'raw')
   if held[1] == token then
     out[#out + 1] = held[2]
     out[#out + 1] = held[3]
   elseif held[4] then
     out[#out + 1] = '0'
     out[#out + 1] = ''
-  elseif redis.call('EXISTS', checkpoint) == 1 then
+  elseif held[5] then
     redis.call('LREM', KEYS[1], 1, raw)
     redis.call('LPUSH', KEYS[2], dead)
     redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)

@@ -16,10 +16,12 @@ import { luaScript } from './script.ts';
 // record is missing, unless forced: a final status written first would be
 // overwritten with `pending` by the producer (PROTOCOL.md, "Results"). What
 // the claim already learnt of that record (ARGV[2]) spares the look.
-// Safe to send twice: a publication that went out leaves its token in
-// KEYS[8] (a day), and a rerun of it (its reply was lost) answers 1 again
-// without writing anything.
-// KEYS: result, logs, active, dead letters, checkpoint, recent failures, prompts, published.
+// Safe to send twice: a publication that went out leaves its token in the
+// result hash (field `fence`, written by the same HSET), and a rerun of it
+// (its reply was lost) finds it there and answers 1 without writing
+// anything. (A rejected message without an id has no hash: a rerun of its
+// dead-lettering answers -1 and does nothing.)
+// KEYS: result, logs, active, dead letters, checkpoint, recent failures, prompts.
 // ARGV: 1 force, 2 record (seen|missing|unknown), 3 has id, 4 id, 5 status, 6 outcome,
 // 7 output, 8 completed at, 9 error, 10 message, 11 raw, 12 dead letter, 13 dead-letter
 // limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs, 18 fence,
@@ -27,19 +29,18 @@ import { luaScript } from './script.ts';
 export const PUBLISH = luaScript(`
 if ARGV[18] ~= '' then
   if redis.call('HGET', KEYS[5], 'fence') ~= ARGV[18] then
-    if redis.call('GET', KEYS[8]) == ARGV[18] then return 1 end
+    if ARGV[3] == '1' and redis.call('HGET', KEYS[1], 'fence') == ARGV[18] then return 1 end
     return -1
   end
 elseif ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
 local prompts = tonumber(ARGV[17])
 if ARGV[3] == '1' then
   if ARGV[1] ~= '1' and ARGV[2] ~= 'seen' and redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
-  if ARGV[9] ~= '' then
-    redis.call('HSET', KEYS[1], 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8], 'error', ARGV[9])
-  else
-    redis.call('HSET', KEYS[1], 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8])
-    if ARGV[2] ~= 'seen' then redis.call('HDEL', KEYS[1], 'error') end
-  end
+  local fields = { 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8] }
+  if ARGV[9] ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = ARGV[9] end
+  if ARGV[18] ~= '' then fields[#fields + 1] = 'fence'; fields[#fields + 1] = ARGV[18] end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  if ARGV[9] == '' and ARGV[2] ~= 'seen' then redis.call('HDEL', KEYS[1], 'error') end
   redis.call('RPUSH', KEYS[2], unpack(ARGV, 19 + 2 * prompts))
   redis.call('PUBLISH', KEYS[1], ARGV[10])
 end
@@ -57,7 +58,6 @@ if prompts > 0 then
   redis.call('HSET', KEYS[7], unpack(ARGV, 19, 18 + 2 * prompts))
   redis.call('EXPIRE', KEYS[7], ARGV[16])
 end
-if ARGV[18] ~= '' then redis.call('SET', KEYS[8], ARGV[18], 'EX', 86400) end
 return 1`);
 
 /** Another holder took the task over: this one must not publish. */
@@ -116,7 +116,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const run = (force: boolean) =>
     resend(o.redis, () => PUBLISH.run(
       o.redis,
-      8,
+      7,
       o.keys.result(id),
       o.keys.resultLogs(id),
       o.keys.active,
@@ -124,7 +124,6 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       o.keys.checkpoint(r.claimKey),
       o.keys.recentFailures,
       o.keys.prompts(r.claimKey),
-      o.keys.published(r.claimKey),
       force ? '1' : '0',
       r.resultRecord ?? 'unknown',
       r.taskId === undefined ? '0' : '1',

@@ -284,7 +284,21 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     return recovered.concat(fresh);
   });
 
-  const beat = fromCallback(() => {
+  // The heartbeat is this instance's lease on its tasks; its actor also stops the tasks whose lease
+  // moved on: a write refused for a stale fencing token means another instance holds the task now.
+  // The task is cancelled in its listener (its workers stop; its publication, refused for the same
+  // token, publishes nothing), and nothing more of it is written from here.
+  const beat = fromCallback(({ sendBack }) => {
+    const offStale = progress.onStale((claimKey, fence) => {
+      if (fenced.has(claimKey)) return;
+      fenced.add(claimKey);
+      logger.warn(
+        { claim: claimKey, fence },
+        'stale holder: another instance took this task over; its progress, merge and publication are refused here, and the task stops without publishing',
+      );
+      done(claimKey, new StaleHolderError(claimKey, fence));
+      sendBack({ type: 'CANCEL_TASK', taskId: claimKey, reason: 'stale holder: another instance holds this task now' });
+    });
     // One beat at a time: while Redis is away a beat waits in ioredis's offline
     // queue, and piling one up per period would replay them all on reconnect
     // (or fail them all, each with its own log line, when the stop gives up).
@@ -296,24 +310,11 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         .catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'))
         .finally(() => (beating = false));
     }, deps.heartbeatIntervalMs);
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+      offStale();
+    };
   });
-
-  // A write refused for a stale fencing token stops the task: another instance holds it now.
-  const fences = fromCallback(({ sendBack }) =>
-    progress.onStale((claimKey, fence) => {
-      if (fenced.has(claimKey)) return;
-      fenced.add(claimKey);
-      logger.warn(
-        { claim: claimKey, fence },
-        'stale holder: another instance took this task over; its progress, merge and publication are refused here, and the task stops without publishing',
-      );
-      sendBack({ type: 'FENCED', claimKey });
-      // Nothing more of it is written from here (its later steps are dropped).
-      done(claimKey, new StaleHolderError(claimKey, fence));
-      traces.finish(claimKey, undefined, 'superseded');
-    }),
-  );
 
   const worker = workerMachine.provide({ actors: { runAgent } });
   const task = taskMachine.provide({ actors: { planTask, worker, publish } });
@@ -322,7 +323,6 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       task,
       claim,
       heartbeat: beat,
-      fences,
       register: fromPromise(() => registerAgent(registry, 'active')),
       markStopping: fromPromise(() => heartbeat(registry, 'stopping')),
       // What is pending goes out first: the next holder starts from the checkpoint.

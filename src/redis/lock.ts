@@ -6,10 +6,10 @@ import { luaScript } from './script.ts';
 // Compare-and-delete / compare-and-extend: only the holder of the token may
 // release or extend, so a holder whose lock expired (it stalled past the
 // TTL) cannot free or keep the lock someone else now holds.
-const RELEASE = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`);
+export const RELEASE = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`);
 const EXTEND = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`);
 // SET NX PX that a rerun (its reply was lost) answers as the first run did: the lock already holds this token.
-const ACQUIRE = luaScript(`
+export const ACQUIRE = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
 return 0`);

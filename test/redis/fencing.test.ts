@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { aggregate } from '../../src/results/aggregate.ts';
 import { connectRedis } from '../../src/redis/connection.ts';
-import { holderState, acquireLock } from '../../src/redis/lock.ts';
+import { ACQUIRE, acquireLock, holderState, RELEASE } from '../../src/redis/lock.ts';
 import { createProgressWriter, RECORD_PROGRESS, StaleHolderError } from '../../src/redis/progress.ts';
 import { OwnershipLostError, PUBLISH, publishResult } from '../../src/redis/results.ts';
 import { resend } from '../../src/redis/retry.ts';
@@ -162,5 +162,24 @@ describe('fencing', () => {
     await expect(progress.save({ claimKey: d1, taskId: d1, lines: ['x'] })).rejects.toBeInstanceOf(StaleHolderError);
     await new Promise((r) => setTimeout(r, 50));
     expect(await redis.llen(keys.resultLogs(d1))).toBe(0);
+  });
+});
+
+describe('the merge lock through a lost reply', () => {
+  it('an acquisition whose reply was lost holds the lock (no wait for its TTL), and a lost release still frees it', async () => {
+    const proxy = await proxied();
+    const redis = await listenerConnection(proxy.url);
+    const { keys } = freshDomain();
+    const key = `${keys.own}merge-lock:${randomUUID()}`;
+    const lostAcquire = proxy.loseReply(scriptCall(ACQUIRE));
+    const lock = await acquireLock(redis, key, { ttlMs: 60_000, pollMs: 25 });
+    await lostAcquire;
+    expect(await redis.get(key)).toBe(lock.token);
+
+    const lostRelease = proxy.loseReply(scriptCall(RELEASE));
+    await lock.release();
+    await lostRelease;
+    expect(await redis.exists(key)).toBe(0);
+    expect(proxy.stats.lost).toBe(2);
   });
 });

@@ -51,6 +51,8 @@ export interface TaskContext {
   publishAttempts: number;
   /** False when another instance took the task over and publishes instead. */
   published: boolean | undefined;
+  /** This holder's fencing token (Claim.fence), carried to the merge and the publication. */
+  fence: string | undefined;
 }
 
 export type TaskEvent = { type: 'CANCEL'; reason?: string };
@@ -205,6 +207,7 @@ export const taskMachine = setup({
       output: undefined,
       publishAttempts: 0,
       published: undefined,
+      fence: input.fence,
     };
   },
   initial: 'received',
@@ -307,6 +310,7 @@ export const taskMachine = setup({
           error: context.output!.error,
           deadLetter: context.deadLetter,
           ...(context.resultRecord ? { resultRecord: context.resultRecord } : {}),
+          ...(context.fence !== undefined ? { fence: context.fence } : {}),
         }),
         onDone: [
           { guard: 'superseded', target: 'superseded', actions: assign({ published: false }) },

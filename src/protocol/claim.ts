@@ -32,6 +32,13 @@ export interface Claim {
   claimedAt: number;
   resume?: Resume;
   /**
+   * The fencing token this holder got with the claim or takeover (the
+   * checkpoint's `fence`). Every side effect checks it against the
+   * checkpoint atomically; undefined (claims made by hand in tests) skips
+   * the check.
+   */
+  fence?: string;
+  /**
    * What the claim learnt of the producer's `results:{id}` record, so the
    * publication need not look again: `seen` (it exists, and no claim came
    * before: no stale `error` field), `missing` (not yet written), `unknown`
@@ -58,4 +65,6 @@ export interface FinalResult {
   deadLetter: string | undefined;
   /** What the claim learnt of the producer's record; undefined: the publication looks. */
   resultRecord?: ResultRecord;
+  /** The holder's fencing token (Claim.fence): the merge and the publication go through only while it is current. */
+  fence?: string;
 }

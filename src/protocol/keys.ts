@@ -18,6 +18,14 @@ export interface Keys {
   deadLetters: string;
   /** Ours: a claimed task's checkpoint and ownership (HASH), see src/redis/checkpoint.ts. */
   checkpoint(claimKey: string): string;
+  /**
+   * Ours: the domain's fencing counter (STRING, INCR): every claim, takeover
+   * and adoption takes the next value and writes it into the checkpoint's
+   * `fence`; a holder's side effects go through only while the checkpoint
+   * still carries its value. One counter for the domain: a value is never
+   * handed out twice, also not to a later delivery of the same task id.
+   */
+  fence: string;
   /** Ours: each worker's prompt as last sent, scrubbed (HASH worker → JSON), kept `promptRetentionSeconds`; see src/redis/prompts.ts. */
   prompts(claimKey: string): string;
   /** Ours: the last 50 failed or partial results, newest first (LIST of JSON), for `watch`. */
@@ -54,6 +62,7 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     deadLetters: `${ownPrefix}dead-letters`,
     checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
     prompts: (claimKey) => `${ownPrefix}prompts:${claimKey}`,
+    fence: `${ownPrefix}fence`,
     control: `${ownPrefix}control`,
     recentFailures: `${ownPrefix}recent-failures`,
     modelLeases: `${ownPrefix}model:leases`,

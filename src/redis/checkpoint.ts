@@ -11,6 +11,13 @@ import type { ParsedTask } from '../protocol/task.ts';
  *   first_claimed_at  epoch ms of the first claim (the deadline runs from it)
  *   claimed_at        epoch ms of the current holder's claim
  *   takeovers         times it was taken from a holder that died
+ *   fence             the current holder's fencing token (from `orch:{domain}:fence`); every
+ *                     side effect of a holder checks it (progress, merge, publication)
+ *   claim_token       the current holder's claim token (agent id + nonce): a rerun of its claim
+ *                     or takeover script (a lost reply) finds it and answers as the first run
+ *   claim_reply       what the claim script answered (the producer's record), for such a rerun
+ *   dup:{token}       a second delivery, dead-lettered once (a rerun of it does nothing more)
+ *   progress_seq      the holder's last progress batch written: a resent batch is not written twice
  *   handoff           set by a holder that stopped gracefully (not a crash)
  *   cancel            a cancel reason that arrived while it was held
  *   plan              the Plan (JSON)

@@ -1,11 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { resend } from './retry.ts';
+import { luaScript } from './script.ts';
 
 // Compare-and-delete / compare-and-extend: only the holder of the token may
 // release or extend, so a holder whose lock expired (it stalled past the
 // TTL) cannot free or keep the lock someone else now holds.
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+export const RELEASE = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`);
+const EXTEND = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`);
+// SET NX PX that a rerun (its reply was lost) answers as the first run did: the lock already holds this token.
+export const ACQUIRE = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+return 0`);
+
+// Whether a task's holder may still act: the lock (when given) is still its
+// own, and the checkpoint carries its fencing token. One script, so nothing
+// comes between the two checks.
+// KEYS: checkpoint, lock (optional). ARGV: fence, lock token.
+const HOLDS = luaScript(`
+if #KEYS > 1 and redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return -1 end
+return 1`);
+
+/**
+ * Whether the holder with fencing token `fence` is still the task's current
+ * holder (and, with `lock`, still holds that lock), read atomically. 'lock'
+ * when the lock was lost, 'stale' when another holder has the task (or it
+ * was published), 'current' otherwise. Sent again after a dropped
+ * connection (a read).
+ */
+export async function holderState(redis: Redis, checkpoint: string, fence: string, lock?: HeldLock): Promise<'current' | 'stale' | 'lock'> {
+  const keys = lock ? [checkpoint, lock.key] : [checkpoint];
+  const reply = Number(await resend(redis, () => HOLDS.run(redis, keys.length, ...keys, fence, lock?.token ?? '')));
+  return reply === 1 ? 'current' : reply === -1 ? 'stale' : 'lock';
+}
 
 /** A lock across instances: one Redis key holding the holder's random token, with a TTL. */
 export interface HeldLock {
@@ -51,10 +80,11 @@ const sleep = (ms: number, signal: AbortSignal | undefined) =>
 export async function acquireLock(redis: Redis, key: string, o: LockOptions): Promise<HeldLock> {
   const token = randomUUID();
   const poll = o.pollMs ?? Math.min(500, Math.max(25, Math.floor(o.ttlMs / 20)));
-  while ((await redis.set(key, token, 'PX', o.ttlMs, 'NX')) !== 'OK') await sleep(poll, o.signal);
+  const attempt = async () => Number(await resend(redis, () => ACQUIRE.run(redis, 1, key, token, o.ttlMs), { signal: o.signal })) === 1;
+  while (!(await attempt())) await sleep(poll, o.signal);
   let released = false;
   const timer = setInterval(() => {
-    redis.eval(EXTEND, 1, key, token, o.ttlMs).then(
+    EXTEND.run(redis, 1, key, token, o.ttlMs).then(
       (ok) => {
         if (Number(ok) !== 1 && !released) o.onLost?.();
       },
@@ -70,16 +100,17 @@ export async function acquireLock(redis: Redis, key: string, o: LockOptions): Pr
       (releasing ??= (async () => {
         released = true;
         clearInterval(timer);
-        await redis.eval(RELEASE, 1, key, token);
+        // Compare-and-delete: safe to send again after a dropped connection.
+        await resend(redis, () => RELEASE.run(redis, 1, key, token));
       })()),
   };
 }
 
 /** Runs `fn` while holding the lock; always releases it. */
-export async function withLock<T>(redis: Redis, key: string, o: LockOptions, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(redis: Redis, key: string, o: LockOptions, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
   const lock = await acquireLock(redis, key, o);
   try {
-    return await fn();
+    return await fn(lock);
   } finally {
     await lock.release();
   }

@@ -1,16 +1,44 @@
 import type { Redis } from 'ioredis';
 import { logLine, type Keys } from '../protocol/keys.ts';
+import { resend } from './retry.ts';
 import { luaScript } from './script.ts';
 
-// A task's step in one command: checkpoint fields (ARGV[2 .. n+1], written
-// only while the checkpoint exists: a step that comes after the publication,
-// which deletes it, must not leave a stray hash), then the progress lines
-// (the rest of ARGV) on the task's log.
-const RECORD_PROGRESS = luaScript(`
+// A task's step in one command: checkpoint fields, then the progress lines
+// on the task's log. With a fencing token (ARGV[2]) it goes through only
+// while the checkpoint carries it (-1 otherwise: another holder took the
+// task over, or it was published), and a batch number (ARGV[3], growing per
+// task) makes a resend harmless: a batch already written answers 0 and
+// writes nothing again (no line twice). Without one (writers outside the
+// runtime): fields only while the checkpoint exists, so a step that comes
+// after the publication leaves no stray hash.
+// ARGV: number of field words n, fence, batch, the n field words, then the lines.
+export const RECORD_PROGRESS = luaScript(`
 local n = tonumber(ARGV[1])
-if n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1)) end
-if #ARGV > n + 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 2)) end
+if ARGV[2] ~= '' then
+  local cur = redis.call('HMGET', KEYS[1], 'fence', 'progress_seq')
+  if cur[1] ~= ARGV[2] then return -1 end
+  if cur[2] and tonumber(cur[2]) >= tonumber(ARGV[3]) then return 0 end
+  if n > 0 then
+    redis.call('HSET', KEYS[1], 'progress_seq', ARGV[3], unpack(ARGV, 4, n + 3))
+  else
+    redis.call('HSET', KEYS[1], 'progress_seq', ARGV[3])
+  end
+elseif n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 4, n + 3))
+end
+if #ARGV > n + 3 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 4)) end
 return 1`);
+
+/** A holder's write was refused: the checkpoint carries another fencing token now (a takeover), or is gone (published). */
+export class StaleHolderError extends Error {
+  override name = 'StaleHolderError';
+  constructor(
+    readonly claimKey: string,
+    readonly fence: string,
+  ) {
+    super(`task ${claimKey} is no longer held under fencing token ${fence}: another instance took it over (or published it); this one stops it without publishing`);
+  }
+}
 
 /** What a task's progress writer holds until it goes out: checkpoint fields (the latest value of each wins) and log lines. */
 interface Pending {
@@ -35,7 +63,17 @@ export interface ProgressWriterOptions {
   /** The longest a line or field that nothing waits for stays here before it is written. */
   flushMs: number;
   onError(error: unknown, taskId: string | undefined): void;
+  /**
+   * Only tasks held here under a fencing token (hold) are written: a step of
+   * a task not held (published, or stopped as stale) is dropped, and a save
+   * of one fails with StaleHolderError. The runtime's writers set it;
+   * without it, a task with no token is written unfenced.
+   */
+  requireFence?: boolean;
 }
+
+/** Told once per refused write: the task's holder is stale (StaleHolderError). */
+export type StaleListener = (claimKey: string, fence: string) => void;
 
 export interface ProgressStep {
   claimKey: string;
@@ -81,24 +119,52 @@ export function createProgressWriter(o: ProgressWriterOptions) {
     return p;
   };
 
+  /** A task's batch under way: the next one waits for it (a resend of one must not land after the next). */
+  const inFlight = new Map<string, Promise<void>>();
+  /** Fencing tokens of the tasks held here (hold), sent with each batch. */
+  const fences = new Map<string, string>();
+  const staleListeners = new Set<StaleListener>();
+  let batch = 0;
+
   const send = (claimKey: string): void => {
     const p = pending.get(claimKey);
-    if (p === undefined || p.publishing) return;
+    if (p === undefined || p.publishing || inFlight.has(claimKey)) return;
     pending.delete(claimKey);
     const flat = [...p.fields].flat();
+    const fence = fences.get(claimKey) ?? '';
+    const seq = ++batch;
     // Lines are held only for a task with an id (a rejected message has no log).
-    const done =
+    const done: Promise<unknown> =
       flat.length === 0 && p.lines.length === 0
-        ? Promise.resolve(undefined)
-        : RECORD_PROGRESS.run(o.redis, 2, o.keys.checkpoint(claimKey), o.keys.resultLogs(p.taskId ?? ''), flat.length, ...flat, ...p.lines);
-    done.then(
-      () => p.waiters.forEach((w) => w.resolve()),
+        ? Promise.resolve(1)
+        : resend(o.redis, () =>
+            RECORD_PROGRESS.run(o.redis, 2, o.keys.checkpoint(claimKey), o.keys.resultLogs(p.taskId ?? ''), flat.length, fence, seq, ...flat, ...p.lines),
+          );
+    const settled = done.then(
+      (reply) => {
+        if (Number(reply) === -1) {
+          const stale = new StaleHolderError(claimKey, fence);
+          p.waiters.forEach((w) => w.reject(stale));
+          for (const l of staleListeners) l(claimKey, fence);
+          return;
+        }
+        p.waiters.forEach((w) => w.resolve());
+      },
       (error: unknown) => {
         p.waiters.forEach((w) => w.reject(error));
         // Nobody saving it will hear of it: a held step (a flush waits, but only for it to be over).
         if (p.waiters.every((w) => w.onlyFlush)) o.onError(error, p.taskId);
       },
     );
+    inFlight.set(claimKey, settled);
+    void settled.then(() => {
+      inFlight.delete(claimKey);
+      // What came meanwhile goes now if something waits for it; otherwise at its time (sendDue).
+      const next = pending.get(claimKey);
+      if (next === undefined) return;
+      if (next.waiters.length > 0 || performance.now() - next.since >= o.flushMs) send(claimKey);
+      else timer ??= setTimeout(sendDue, o.flushMs);
+    });
   };
 
   const sendUrgent = (): void => {
@@ -126,13 +192,29 @@ export function createProgressWriter(o: ProgressWriterOptions) {
   };
 
   return {
+    /** The task is held here under this fencing token: every batch of it carries the token from now on. */
+    hold(claimKey: string, fence: string | undefined): void {
+      if (fence === undefined) fences.delete(claimKey);
+      else fences.set(claimKey, fence);
+    },
+    /** Calls `listener` whenever a batch is refused because its task's holder is stale; returns the unsubscribe. */
+    onStale(listener: StaleListener): () => void {
+      staleListeners.add(listener);
+      return () => staleListeners.delete(listener);
+    },
+    /** Resolves once the task's batch under way (if any) is settled: a publication goes after it. */
+    async idle(claimKey: string): Promise<void> {
+      await inFlight.get(claimKey);
+    },
     /** Held until the task's next saved step, its publication, or `flushMs`. */
     write(step: ProgressStep): void {
+      if (o.requireFence && !fences.has(step.claimKey)) return;
       entry(step);
       timer ??= setTimeout(sendDue, o.flushMs);
     },
     /** Written this turn, with whatever the task had pending; resolves once it is in Redis. */
     save(step: ProgressStep): Promise<void> {
+      if (o.requireFence && !fences.has(step.claimKey)) return Promise.reject(new StaleHolderError(step.claimKey, ''));
       const p = entry(step);
       urgent.add(step.claimKey);
       immediate ??= setImmediate(sendUrgent);
@@ -148,13 +230,18 @@ export function createProgressWriter(o: ProgressWriterOptions) {
       p.publishing = true;
       return p.lines;
     },
-    /** The task is published: what it still held is gone with its checkpoint (the lines went with the publication). */
-    drop(claimKey: string): void {
+    /**
+     * The task is published: what it still held is gone with its checkpoint (the lines went with
+     * the publication). With `stale`, the task was stopped as a stale holder: its pending saves fail.
+     */
+    drop(claimKey: string, stale?: StaleHolderError): void {
+      fences.delete(claimKey);
       const p = pending.get(claimKey);
       if (p === undefined) return;
       pending.delete(claimKey);
       urgent.delete(claimKey);
-      p.waiters.forEach((w) => w.resolve());
+      // A stale holder's saves were not made: their callers must not count them as saved.
+      p.waiters.forEach((w) => (stale ? w.reject(stale) : w.resolve()));
     },
     /** Sends everything pending now (a stop, a handoff). */
     async flush(): Promise<void> {

@@ -3,34 +3,45 @@ import { logLine, type Keys } from '../protocol/keys.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
+import { resend } from './retry.ts';
 import { luaScript } from './script.ts';
 
 // All of one publication in one atomic step: the hash, the log lines, the
 // channel message, the LREM of the raw claimed text, the dead letter, the
 // workers' prompts kept for the console, and the deletion of the
-// checkpoint. It publishes only while this agent holds the task (-1
-// otherwise: another holder took it over, so exactly one result is
-// published), and declines (0) while the producer's own `results:{id}`
+// checkpoint. It publishes only while this holder's fencing token (ARGV[18])
+// is the checkpoint's (-1 otherwise: another holder took it over, so exactly
+// one result is published; without a token, while ARGV[14] is the owner),
+// and declines (0) while the producer's own `results:{id}`
 // record is missing, unless forced: a final status written first would be
 // overwritten with `pending` by the producer (PROTOCOL.md, "Results"). What
 // the claim already learnt of that record (ARGV[2]) spares the look.
+// Safe to send twice: a publication that went out leaves its token in the
+// result hash (field `fence`, written by the same HSET), and a rerun of it
+// (its reply was lost) finds it there and answers 1 without writing
+// anything. (A rejected message without an id has no hash: a rerun of its
+// dead-lettering answers -1 and does nothing.)
 // KEYS: result, logs, active, dead letters, checkpoint, recent failures, prompts.
 // ARGV: 1 force, 2 record (seen|missing|unknown), 3 has id, 4 id, 5 status, 6 outcome,
 // 7 output, 8 completed at, 9 error, 10 message, 11 raw, 12 dead letter, 13 dead-letter
-// limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs,
+// limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs, 18 fence,
 // then the prompt pairs, then the log lines.
-const PUBLISH = luaScript(`
-if ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
+export const PUBLISH = luaScript(`
+if ARGV[18] ~= '' then
+  if redis.call('HGET', KEYS[5], 'fence') ~= ARGV[18] then
+    if ARGV[3] == '1' and redis.call('HGET', KEYS[1], 'fence') == ARGV[18] then return 1 end
+    return -1
+  end
+elseif ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
 local prompts = tonumber(ARGV[17])
 if ARGV[3] == '1' then
   if ARGV[1] ~= '1' and ARGV[2] ~= 'seen' and redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
-  if ARGV[9] ~= '' then
-    redis.call('HSET', KEYS[1], 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8], 'error', ARGV[9])
-  else
-    redis.call('HSET', KEYS[1], 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8])
-    if ARGV[2] ~= 'seen' then redis.call('HDEL', KEYS[1], 'error') end
-  end
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, 18 + 2 * prompts))
+  local fields = { 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8] }
+  if ARGV[9] ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = ARGV[9] end
+  if ARGV[18] ~= '' then fields[#fields + 1] = 'fence'; fields[#fields + 1] = ARGV[18] end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  if ARGV[9] == '' and ARGV[2] ~= 'seen' then redis.call('HDEL', KEYS[1], 'error') end
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 19 + 2 * prompts))
   redis.call('PUBLISH', KEYS[1], ARGV[10])
 end
 redis.call('LREM', KEYS[3], 1, ARGV[11])
@@ -44,7 +55,7 @@ if ARGV[15] ~= '' then
   redis.call('LTRIM', KEYS[6], 0, 49)
 end
 if prompts > 0 then
-  redis.call('HSET', KEYS[7], unpack(ARGV, 18, 17 + 2 * prompts))
+  redis.call('HSET', KEYS[7], unpack(ARGV, 19, 18 + 2 * prompts))
   redis.call('EXPIRE', KEYS[7], ARGV[16])
 end
 return 1`);
@@ -101,8 +112,9 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       : '';
   const prompts = Object.entries(o.prompts ?? {}).flat();
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
+  // Sent again after a dropped connection: a rerun of a publication that went out answers 1 (the token in KEYS[8]).
   const run = (force: boolean) =>
-    PUBLISH.run(
+    resend(o.redis, () => PUBLISH.run(
       o.redis,
       7,
       o.keys.result(id),
@@ -129,14 +141,17 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       recentFailure,
       String(Math.max(1, Math.ceil(o.promptTtlSeconds ?? 1))),
       prompts.length / 2,
+      r.fence ?? '',
       ...prompts,
       ...lines,
-    ) as Promise<number>;
+    ) as Promise<number>, o.signal ? { signal: o.signal } : {});
 
   const started = Date.now();
   const pollMs = o.pollMs ?? 20;
   const check = (reply: number): boolean => {
-    if (reply === -1) throw new OwnershipLostError(`task ${r.claimKey} is held by another instance now; it publishes the result`);
+    if (reply === -1) {
+      throw new OwnershipLostError(`stale holder: task ${r.claimKey} is held by another instance now (or was published by it); not published from here`);
+    }
     return reply === 1;
   };
   while (Date.now() - started < o.graceMs) {

@@ -11,12 +11,13 @@ import type { Keys } from '../protocol/keys.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import type { TaskMessage } from '../protocol/task.ts';
 import { planField, progressField, resultField } from '../redis/checkpoint.ts';
-import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS, type ProgressWriter } from '../redis/progress.ts';
+import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS, StaleHolderError, type ProgressWriter } from '../redis/progress.ts';
 import { TaskPrompts } from '../redis/prompts.ts';
 import { claimTasks } from '../redis/queue.ts';
 import { createRecovery, handOff } from '../redis/recovery.ts';
 import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from '../redis/registry.ts';
 import { OwnershipLostError, publishResult } from '../redis/results.ts';
+import { isConnectionError } from '../redis/retry.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
 import { scrubDeep } from '../secrets.ts';
 import { inSpan, TaskTraces } from '../observability/tracing.ts';
@@ -98,10 +99,12 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
 
   const progress =
     deps.progress ??
-    createProgressWriter({ redis, keys, flushMs: DEFAULT_PROGRESS_FLUSH_MS, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
+    createProgressWriter({ redis, keys, flushMs: DEFAULT_PROGRESS_FLUSH_MS, requireFence: true, onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress') });
   const prompts = deps.prompts ?? new TaskPrompts();
-  const done = (claimKey: string): void => {
-    progress.drop(claimKey);
+  /** Tasks already told they are held elsewhere now (one log line each). */
+  const fenced = new Set<string>();
+  const done = (claimKey: string, stale?: StaleHolderError): void => {
+    progress.drop(claimKey, stale);
     prompts.forget(claimKey);
     deps.onTaskDone?.(claimKey);
   };
@@ -161,7 +164,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       const failure =
         error instanceof WorkerRunError
           ? error
-          : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: false, cause: error });
+          : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: isConnectionError(error), cause: error });
       if (!signal.aborted) {
         wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
         progress.write({
@@ -210,6 +213,8 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         }
       : unscrubbed;
     try {
+      // A batch of the task's progress under way goes first: its lines precede "result published".
+      await progress.idle(input.claimKey);
       const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.taskId ?? input.claimKey }, () =>
         publishResult(
           {
@@ -245,6 +250,9 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
   });
 
   const held = (c: Claim): void => {
+    // Before its first line: every batch of the task's progress carries the fencing token.
+    progress.hold(c.claimKey, c.fence);
+    fenced.delete(c.claimKey);
     if (c.resume?.prompts) prompts.seed(c.claimKey, c.resume.prompts);
     deps.onClaimed?.(c);
   };
@@ -256,9 +264,9 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       nextRecovery = Date.now() + deps.recoveryIntervalMs;
       recovered = await recover(input.max, new Set(input.local));
       for (const c of recovered) {
-        logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers }, 'took over a task whose holder stopped');
-        progress.write({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
+        logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers, fence: c.fence }, 'took over a task whose holder stopped');
         held(c);
+        progress.write({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${deps.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
       }
     }
     const room = input.max - recovered.length;
@@ -270,13 +278,27 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       deps.deadLetterLimit,
     );
     for (const c of fresh) {
-      if (c.parsed.ok) progress.write({ claimKey: c.claimKey, taskId: c.parsed.task.task_id, lines: [`claimed by ${deps.agentId}`] });
       held(c);
+      if (c.parsed.ok) progress.write({ claimKey: c.claimKey, taskId: c.parsed.task.task_id, lines: [`claimed by ${deps.agentId}`] });
     }
     return recovered.concat(fresh);
   });
 
-  const beat = fromCallback(() => {
+  // The heartbeat is this instance's lease on its tasks; its actor also stops the tasks whose lease
+  // moved on: a write refused for a stale fencing token means another instance holds the task now.
+  // The task is cancelled in its listener (its workers stop; its publication, refused for the same
+  // token, publishes nothing), and nothing more of it is written from here.
+  const beat = fromCallback(({ sendBack }) => {
+    const offStale = progress.onStale((claimKey, fence) => {
+      if (fenced.has(claimKey)) return;
+      fenced.add(claimKey);
+      logger.warn(
+        { claim: claimKey, fence },
+        'stale holder: another instance took this task over; its progress, merge and publication are refused here, and the task stops without publishing',
+      );
+      done(claimKey, new StaleHolderError(claimKey, fence));
+      sendBack({ type: 'CANCEL_TASK', taskId: claimKey, reason: 'stale holder: another instance holds this task now' });
+    });
     // One beat at a time: while Redis is away a beat waits in ioredis's offline
     // queue, and piling one up per period would replay them all on reconnect
     // (or fail them all, each with its own log line, when the stop gives up).
@@ -288,7 +310,10 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
         .catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'))
         .finally(() => (beating = false));
     }, deps.heartbeatIntervalMs);
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+      offStale();
+    };
   });
 
   const worker = workerMachine.provide({ actors: { runAgent } });

@@ -126,6 +126,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     redis,
     keys,
     flushMs: config.progressFlushMs,
+    requireFence: true,
     onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress'),
   });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.

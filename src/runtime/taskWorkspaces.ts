@@ -13,7 +13,9 @@ import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
 import { resumeFrom } from '../redis/checkpoint.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
-import { acquireLock, LockWaitAbortedError, withLock, type HeldLock } from '../redis/lock.ts';
+import { acquireLock, holderState, LockWaitAbortedError, withLock, type HeldLock } from '../redis/lock.ts';
+import { StaleHolderError } from '../redis/progress.ts';
+import { resend } from '../redis/retry.ts';
 import { withProject, workerCommits } from '../results/projectResult.ts';
 import { taskDirName } from '../workers/taskDirName.ts';
 import type { SandboxBinds } from '../workers/tools/index.ts';
@@ -159,8 +161,9 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       return { dir: o.project, sandbox: { writable: [o.project], readOnly: [], readOnlyAt: [...noneReadOnly, ...configOver] } };
     }
     const project = o.git!;
-    const checkpoint = resumeFrom(await redis.hgetall(keys.checkpoint(claimKey)));
-    const recordedBase = (await redis.hget(keys.checkpoint(claimKey), BASE_FIELD)) ?? undefined;
+    // Reads: sent again after a dropped connection.
+    const checkpoint = resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(claimKey))));
+    const recordedBase = (await resend(redis, () => redis.hget(keys.checkpoint(claimKey), BASE_FIELD))) ?? undefined;
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
     const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo }).catch(async (error: unknown) => {
@@ -255,9 +258,16 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     }
     const description = descriptions.get(taskId);
     const message = `Merge task ${taskId} (${branch})${description ? `: ${firstLine(description, 200)}` : ''}\n\nTask-Id: ${taskId}\n`;
-    const merged: MergeOutcome = await withLock(redis, mergeLockKey, { ttlMs: o.lockTtlMs }, () =>
-      mergeIntoProject(project, { ref, message, identity: o.identity, onRecovered: (line) => logger.warn({ task_id: taskId, project: project.root }, line) }),
-    );
+    // Decided inside the lock: the merge goes ahead only while this holder's fencing token is the
+    // checkpoint's and the lock is still its own, both read in one script (holderState).
+    const merged: MergeOutcome = await withLock(redis, mergeLockKey, { ttlMs: o.lockTtlMs }, async (lock) => {
+      if (result.fence !== undefined) {
+        const state = await holderState(redis, keys.checkpoint(result.claimKey), result.fence, lock);
+        if (state === 'stale') throw new StaleHolderError(result.claimKey, result.fence);
+        if (state === 'lock') return { kind: 'refused', reason: 'the merge lock expired before the merge began' } as const;
+      }
+      return mergeIntoProject(project, { ref, message, identity: o.identity, onRecovered: (line) => logger.warn({ task_id: taskId, project: project.root }, line) });
+    });
     if (merged.kind === 'merged' || merged.kind === 'already') {
       gitObject.merged = merged.sha;
       await markMerged(branch, tip);
@@ -281,7 +291,9 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       await git(['update-ref', '-d', `refs/heads/${branch}`, tip], { cwd: o.git!.root, okCodes: [1, 128] });
       return;
     }
-    await redis.zadd(mergedKey, Date.now(), JSON.stringify({ project: o.project, branch, tip }));
+    const member = JSON.stringify({ project: o.project, branch, tip });
+    const at = Date.now();
+    await resend(redis, () => redis.zadd(mergedKey, at, member)); // the same member and score: safe to send twice
   }
 
   const finish = async (result: FinalResult): Promise<FinalResult> => {
@@ -289,13 +301,25 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     if (taskId === undefined) return result;
     try {
       let view: { git?: TaskGit; warning?: string } = {};
-      // A holder presumed dead that wakes up must not merge (or remove the worktree of) a task another instance now runs.
-      const owner = await redis.hget(keys.checkpoint(result.claimKey), 'owner');
-      if (owner !== null && owner !== o.agentId) return result;
+      // A holder presumed dead that wakes up must not merge (or remove the worktree of) a task another
+      // instance now runs, or has published: its fencing token is no longer the checkpoint's.
+      if (result.fence !== undefined) {
+        if ((await holderState(redis, keys.checkpoint(result.claimKey), result.fence)) === 'stale') {
+          logger.warn({ task_id: taskId, fence: result.fence }, 'stale holder: another instance holds or published this task; not merged from here');
+          return result;
+        }
+      } else {
+        const owner = await redis.hget(keys.checkpoint(result.claimKey), 'owner');
+        if (owner !== null && owner !== o.agentId) return result;
+      }
       if (o.isolation === 'worktree') {
         try {
           view = await gitOutcome(result, taskId);
         } catch (error) {
+          if (error instanceof StaleHolderError) {
+            logger.warn({ task_id: taskId, fence: result.fence }, 'stale holder: another instance took this task over before the merge; not merged from here');
+            return result;
+          }
           // The result is published whatever git says: the work stays on the branch.
           logger.error({ err: error, task_id: taskId }, 'merge failed');
           const message = error instanceof Error ? error.message : String(error);

@@ -1,5 +1,6 @@
 import { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import { ScriptedFailureError } from '../models/scripted.ts';
+import { isConnectionError } from '../redis/retry.ts';
 import { WorkerRunError } from './workerRunError.ts';
 
 /** A tool was asked for a path outside the task's workspace (by `..`, an absolute path or a symlink). */
@@ -96,9 +97,12 @@ function hasTransientCode(error: unknown, depth = 0): boolean {
  * APIError reaches us, so these are retried again only at the worker's
  * slower pace. Client errors (400/401/403/404/413/422), the turn limit,
  * workspace escapes and aborts are not: the same input fails the same way.
+ * A lost connection to Redis always is (an aborted auto-pipelined command,
+ * a socket error): the next attempt runs after the reconnect.
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof WorkerRunError) return error.retryable;
+  if (isConnectionError(error)) return true;
   if (error instanceof ScriptedFailureError) return true;
   if (error instanceof APIUserAbortError || error instanceof WorkerAbortedError) return false;
   if (error instanceof APIConnectionError) return true;

@@ -66,6 +66,8 @@ export interface TaskWorkspacesOptions {
   branchPrefix: string;
   /** This instance's agent id: a task whose checkpoint names another owner is not merged from here. */
   agentId: string;
+  /** Opens a new (empty) worktree folder to the Bash box's uid before git fills it (the `uid` process limit). */
+  openToBox?: (dir: string) => Promise<void>;
 }
 
 const BASE_FIELD = 'git:base';
@@ -127,7 +129,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const recordedBase = (await redis.hget(keys.checkpoint(claimKey), BASE_FIELD)) ?? undefined;
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
-    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo });
+    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo, ...(o.openToBox ? { prepareDir: o.openToBox } : {}) });
     if (recordedBase === undefined) await o.progress.save({ claimKey, taskId, fields: { [BASE_FIELD]: worktree.base } });
     logger.info({ task_id: taskId, branch: worktree.branch, worktree: worktree.dir, reset_to: resetTo ?? worktree.base }, 'task worktree ready');
     return { dir: worktree.dir, sandbox: { writable: [worktree.dir], readOnly: sandboxReadOnly }, worktree };

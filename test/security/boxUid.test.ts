@@ -1,4 +1,6 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -95,6 +97,26 @@ if (root) describe('a root listener whose Bash box runs as an unprivileged uid',
     expect(gitIn(project, 'show', 'main:migrations/900_index.sql')).toBe('-- index');
     expect(gitIn(project, 'show', 'main:package.json')).toContain('// touched');
   }, 120_000);
+
+  it('reaches an allowed host through the egress proxy socket', async () => {
+    const server = createServer((_req, res) => res.end('hello-from-allowed-host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const run = await runEscape(
+      {
+        'db-worker': {
+          turns: [[
+            bash(
+              `exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'GET http://localhost:${port}/ HTTP/1.1\\r\\nHost: localhost:${port}\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 300 <&3`,
+            ),
+          ]],
+        },
+      },
+      { over: { boxProcessLimit: 'uid', workspace: openDir('orch-ws-'), allowDomains: [`localhost:${port}`] } },
+    );
+    expect(run.tools[0]?.content).toContain('hello-from-allowed-host');
+  }, 90_000);
 
   it('refuses --isolation none, which would need ACLs on the project itself', async () => {
     const project = openDir('orch-plain-');

@@ -237,9 +237,10 @@ describe('the uid mechanism (a root listener without a writable pids cgroup)', (
       expect(sandbox.boxUser).toEqual(DEFAULT_BOX_USER);
       const dir = path.join(workspace, 'task-1');
       await openToBox(sandbox, dir);
-      const who = await run(sandbox, 'id -u; id -g; grep -E "^CapEff:" /proc/self/status; echo made > made', dir);
+      const who = await run(sandbox, 'id -u; id -g; grep -E "^(CapEff|Groups):" /proc/self/status; echo made > made', dir);
       expect(who.code).toBe(0);
-      expect(who.output).toMatch(new RegExp(`^${DEFAULT_BOX_USER.uid}\n${DEFAULT_BOX_USER.gid}\nCapEff:\t0{16}\n$`));
+      // No supplementary group of root's comes along (libuv drops them when it sets the uid).
+      expect(who.output).toMatch(new RegExp(`^${DEFAULT_BOX_USER.uid}\n${DEFAULT_BOX_USER.gid}\nGroups:\\s*\nCapEff:\t0{16}\n$`));
       // What the box made is its uid's; root reads it.
       expect(statSync(path.join(dir, 'made')).uid).toBe(DEFAULT_BOX_USER.uid);
       const bomb = await run(sandbox, 'for i in $(seq 2000); do sleep 5 & echo $! >> started; done 2>/dev/null; wc -l < started', dir, { processes: 48 });
@@ -272,9 +273,28 @@ describe('the uid mechanism (a root listener without a writable pids cgroup)', (
       await expect(
         chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, processLimitChoice: 'uid', workspace }),
       ).rejects.toThrow(new RegExp(`--box-process-limit uid: .*cannot enter ${closed}.*chmod o\\+x ${closed}`));
-      // Left to itself (auto), a listener without a cgroup warns instead and says why.
-      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, processLimit: rlimitOnly(), workspace });
+      // Left to itself (auto), a listener without a cgroup warns instead, saying why and what to chmod.
+      const lines: string[] = [];
+      const logger = createLogger('info', { pretty: false, destination: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }) });
+      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger, probeCgroup: async () => rlimitOnly(), workspace });
       expect(sandbox.processLimit).toBe('none');
+      expect(sandbox.boxUser).toBeUndefined();
+      logProcessLimit(logger, sandbox);
+      expect(lines.join('')).toMatch(new RegExp(`"level":40[^\n]*no box uid either: [^\n]*chmod o\\+x ${closed}[^\n]*Bash process limit NOT enforced`));
+    }, 30_000);
+
+    it('is what auto picks for root when no pids cgroup can be made, and a listener says so at start-up', async () => {
+      const workspace = await openWorkspace();
+      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, probeCgroup: async () => rlimitOnly(), workspace });
+      expect(sandbox.processLimit).toBe('uid');
+      // Where a cgroup can be made, auto keeps it.
+      const cgroup = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, workspace });
+      expect(cgroup.processLimit).toBe(limit.mechanism);
+      const lines: string[] = [];
+      const destination = new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) });
+      const { orchestrator } = await startTestOrchestrator({ boxProcessLimit: 'uid', workspace }, { logger: createLogger('info', { pretty: false, destination }) });
+      await orchestrator.stop();
+      expect(lines.find((l) => l.includes('Bash process limit'))).toMatch(/"process_limit":"uid".*RLIMIT_NPROC of uid 64923/);
     }, 30_000);
   } else {
     it('is refused for an ordinary user, who has RLIMIT_NPROC', async () => {

@@ -37,7 +37,12 @@ export async function setfaclMissing(): Promise<string | undefined> {
  * before anything is written there, so all that follows inherits the entry.
  */
 export async function grantBoxUser(dir: string, user: BoxUser): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  const made = await mkdir(dir, { recursive: true });
+  if (made === undefined) {
+    // There already (a task folder's next worker): granted then, and all made since inherited the entry; no walk over it again.
+    const current = await run('getfacl', ['--omit-header', '--default', '--', dir]);
+    if (current.code === 0 && current.stdout.split('\n').includes(`user:${user.uid}:rwx`)) return;
+  }
   const r = await run('setfacl', ['-R', '-m', `u:${user.uid}:rwX,d:u:${user.uid}:rwX`, '--', dir]);
   if (r.code !== 0) {
     throw new Error(`could not open ${dir} to the Bash box's uid ${user.uid} (setfacl: ${r.stderr.trim() || r.code}): does its file system support POSIX ACLs?`);

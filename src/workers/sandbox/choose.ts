@@ -22,6 +22,8 @@ export interface SandboxChoice {
   workspace?: string;
   /** The project (`--project`), bound read-only in worktree isolation: the box uid must reach it too. */
   project?: string;
+  /** What the pids cgroup probe finds (default probeProcessLimit); tests stand in a machine without a writable cgroup. */
+  probeCgroup?: () => Promise<ProcessLimit>;
 }
 
 export const NO_SANDBOX_WARNING =
@@ -36,13 +38,13 @@ const isRoot = () => process.getuid?.() === 0;
  * one can be made (auto, cgroup), RLIMIT_NPROC (rlimit, ordinary users
  * only). `uid` is settled once bwrap is known to work (uidOrWhy).
  */
-async function baseLimit(choice: ProcessLimitChoice): Promise<ProcessLimit> {
+async function baseLimit(choice: ProcessLimitChoice, probeCgroup: () => Promise<ProcessLimit> = () => probeProcessLimit()): Promise<ProcessLimit> {
   if (choice === 'rlimit') {
     if (isRoot()) throw new ConfigError('--box-process-limit rlimit: the listener runs as root, for whom the kernel skips RLIMIT_NPROC; use auto, cgroup or uid');
     return rlimitOnly();
   }
   if (choice === 'uid') return rlimitOnly();
-  const probed = await probeProcessLimit();
+  const probed = await probeCgroup();
   if (choice === 'cgroup' && probed.mechanism !== 'cgroup-v1' && probed.mechanism !== 'cgroup-v2') {
     throw new ConfigError(`--box-process-limit cgroup: no pids cgroup can be made here (${probed.detail})`);
   }
@@ -78,7 +80,7 @@ async function uidOrWhy(bwrap: string, choice: SandboxChoice): Promise<ProcessLi
  */
 export async function chooseSandbox(choice: SandboxChoice): Promise<Sandbox> {
   const asked = choice.processLimit === undefined ? (choice.processLimitChoice ?? 'auto') : undefined;
-  let limit = choice.processLimit ?? (await baseLimit(asked ?? 'auto'));
+  let limit = choice.processLimit ?? (await baseLimit(asked ?? 'auto', choice.probeCgroup));
   if (choice.unsafeNoSandbox) {
     if (asked === 'uid') throw new ConfigError('--box-process-limit uid needs the bubblewrap sandbox: it cannot be combined with --unsafe-no-sandbox');
     choice.logger.warn(NO_SANDBOX_WARNING);

@@ -138,7 +138,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress'),
   });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
-  const workspaces = await openTaskWorkspaces(config, { redis, keys, logger, progress, openToBox: (dir) => openToBox(sandbox, dir) }).catch((error: unknown) => {
+  const workspaces = await openTaskWorkspaces(config, { redis, keys, logger, progress, ...(sandbox.boxUser ? { openToBox: (dir: string) => openToBox(sandbox, dir) } : {}) }).catch((error: unknown) => {
     redis.disconnect();
     throw error;
   });

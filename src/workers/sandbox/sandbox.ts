@@ -20,7 +20,8 @@ export interface SandboxLimits {
   /**
    * Processes (threads included) one command may run at once: `pids.max` of
    * its own cgroup where the listener can make one, and RLIMIT_NPROC always
-   * (which the kernel skips for root). `Sandbox.processLimit` says which holds.
+   * (which the kernel skips for root, unless the box runs as an unprivileged
+   * uid: the `uid` mechanism). `Sandbox.processLimit` says which holds.
    */
   processes: number;
   /** RLIMIT_FSIZE: the largest file a command may write. */

@@ -86,6 +86,23 @@ export const ConfigSchema = z.object({
   bashMaxMemoryBytes: int(64 * 1024 ** 2, 1024 ** 4).default(8 * 1024 ** 3),
   /** Size of the private /tmp (a tmpfs) of each Bash command; writing past it fails with ENOSPC. Unbounded, it could take half the machine's memory. */
   bashTmpBytes: int(1024 ** 2, 1024 ** 4).default(256 * 1024 ** 2),
+  /**
+   * How bashMaxProcesses is held (src/workers/sandbox/processLimit.ts):
+   * `auto` takes a pids cgroup per command where one can be made, else for
+   * root the `uid` mechanism when it works, else RLIMIT_NPROC (`rlimit`,
+   * enough for an ordinary user; for root it is not enforced and start-up
+   * warns). Forcing one that cannot work here stops start-up with the reason.
+   */
+  boxProcessLimit: z.enum(['auto', 'cgroup', 'uid', 'rlimit']).default('auto'),
+  /**
+   * `uid` mechanism (a root listener without a writable pids cgroup): the
+   * unprivileged uid, and gid, every process of a Bash box runs as, so that
+   * the kernel applies RLIMIT_NPROC. Should belong to no one else on the
+   * machine (no /etc/passwd entry needed); the task folders are opened to it
+   * with POSIX ACLs (setfacl).
+   */
+  boxUid: int(1, 2 ** 31 - 2).default(64923),
+  boxGid: int(1, 2 ** 31 - 2).optional(),
   /** CPU seconds of each process of a Bash command (RLIMIT_CPU); the wall-clock limit is bashTimeoutMs. */
   bashCpuSeconds: int(1, 86_400).default(600),
   /** How long one Glob or Grep may search (off the main thread) before it is stopped. */

@@ -39,6 +39,9 @@ export interface StartOptions {
   unsafeNoSandbox?: boolean;
   allowDomain?: string[];
   bashTmpBytes?: number;
+  boxProcessLimit?: string;
+  boxUid?: number;
+  boxGid?: number;
   maxModelCalls?: number;
   tokensPerMinute?: string;
   taskBudgetUsd?: number;
@@ -78,6 +81,9 @@ export function configFromFlags(o: StartOptions): ConfigInput {
   if (o.unsafeNoSandbox !== undefined) c.unsafeNoSandbox = o.unsafeNoSandbox;
   if (o.allowDomain !== undefined && o.allowDomain.length > 0) c.allowDomains = o.allowDomain;
   if (o.bashTmpBytes !== undefined) c.bashTmpBytes = o.bashTmpBytes;
+  if (o.boxProcessLimit !== undefined) c.boxProcessLimit = o.boxProcessLimit;
+  if (o.boxUid !== undefined) c.boxUid = o.boxUid;
+  if (o.boxGid !== undefined) c.boxGid = o.boxGid;
   if (o.maxModelCalls !== undefined) c.maxModelCalls = o.maxModelCalls;
   if (o.tokensPerMinute !== undefined) c.tokensPerMinute = o.tokensPerMinute;
   if (o.taskBudgetUsd !== undefined) c.taskBudgetUsd = o.taskBudgetUsd;

@@ -103,6 +103,8 @@ export interface OpenWorktreeOptions {
   base?: string | undefined;
   /** A commit to reset the worktree to (the last one a checkpoint recorded); the base when absent. */
   resetTo?: string | undefined;
+  /** Called on the new, empty worktree folder before `git worktree add` fills it (it gets the Bash box's ACL). */
+  prepareDir?: (dir: string) => Promise<void>;
 }
 
 /**
@@ -127,6 +129,8 @@ export async function openWorktree(project: GitProject, o: OpenWorktreeOptions):
     const branchTip = await git(['rev-parse', '--verify', '-q', ref], { ...at, okCodes: [1] });
     // A folder git does not know as a worktree is a leftover of ours (it is under our workspace root).
     if (await exists(o.dir)) await rm(o.dir, { recursive: true, force: true });
+    // git worktree add fills an existing empty folder: what it checks out inherits the folder's default ACL.
+    if (o.prepareDir) await o.prepareDir(o.dir);
     if (branchTip.code === 0) {
       await git(['worktree', 'add', '-q', o.dir, o.branch], at);
     } else {

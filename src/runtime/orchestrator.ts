@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { ListenerEmitted } from '../../machines/listener.machine.ts';
-import { scriptedLatency, type Config } from '../config.ts';
+import { ConfigError, scriptedLatency, type Config } from '../config.ts';
 import { addLoggerSecrets, type Logger } from '../logger.ts';
 import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
 import { createSpendLedger } from '../limits/ledger.ts';
@@ -34,6 +34,7 @@ import { loadAgents } from '../workers/agentFile.ts';
 import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
 import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
+import { grantBoxSocket, openToBox } from '../workers/sandbox/boxUser.ts';
 import { chooseSandbox, logProcessLimit, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
 import { startEgressProxy } from '../workers/sandbox/egressProxy.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
@@ -113,7 +114,15 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   }
   await mkdir(config.workspace, { recursive: true });
   // Before anything connects: no working sandbox stops the anthropic model here.
-  const sandbox = await chooseSandbox({ model: config.model, unsafeNoSandbox: config.unsafeNoSandbox, logger });
+  const sandbox = await chooseSandbox({
+    model: config.model,
+    unsafeNoSandbox: config.unsafeNoSandbox,
+    logger,
+    processLimitChoice: config.boxProcessLimit,
+    boxUser: { uid: config.boxUid, gid: config.boxGid ?? config.boxUid },
+    workspace: config.workspace,
+    ...(config.project === undefined ? {} : { project: config.project }),
+  });
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, `${config.agentId}:commands`, { autoPipelining: true });
   const self = { host: hostname(), pid: process.pid };
@@ -130,7 +139,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress'),
   });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
-  const workspaces = await openTaskWorkspaces(config, { redis, keys, logger, progress }).catch((error: unknown) => {
+  const workspaces = await openTaskWorkspaces(config, { redis, keys, logger, progress, ...(sandbox.boxUser ? { openToBox: (dir: string) => openToBox(sandbox, dir) } : {}) }).catch((error: unknown) => {
     redis.disconnect();
     throw error;
   });
@@ -138,11 +147,25 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     addLoggerSecrets(logger, workspaces.secrets);
     logger.info({ count: workspaces.secrets.length }, "credentials in the project's git config (remote URLs, insteadOf, extraHeader) are redacted from logs and results");
   }
+  if (sandbox.boxUser !== undefined && workspaces?.isolation === 'none') {
+    redis.disconnect();
+    throw new ConfigError(
+      `--isolation none: the Bash box runs as uid ${sandbox.boxUser.uid} (the listener is root without a writable pids cgroup), which would need ACLs on your project folder itself. ` +
+        'Use --isolation worktree (a git project), give the listener a writable pids cgroup, or run it as an ordinary user',
+    );
+  }
   // No network inside the sandbox; the allowed hosts are reached through this proxy only.
   const egress =
     config.allowDomains.length > 0 && sandbox.kind === 'bwrap'
       ? await startEgressProxy(config.allowDomains, { onDenied: (why) => logger.warn({ why }, 'egress refused') })
       : undefined;
+  if (egress && sandbox.boxUser !== undefined) {
+    await grantBoxSocket(egress.socketPath, sandbox.boxUser).catch(async (error: unknown) => {
+      await egress.close();
+      redis.disconnect();
+      throw error;
+    });
+  }
   if (egress) logger.info({ allow: config.allowDomains }, 'Bash may reach these hosts through the egress proxy');
   else if (config.allowDomains.length > 0) logger.warn('--allow-domain has no effect without the sandbox: Bash reaches the whole network');
   logProcessLimit(logger, sandbox);
@@ -280,6 +303,8 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
       const place = workspaces
         ? await workspaces.prepare(input.taskId, input.claimKey, signal)
         : { dir: input.workspace, sandbox: { writable: [input.workspace], readOnly: [] } };
+      // A `uid` box writes the task folder as its own uid: opened to it before anything is written there.
+      if (!workspaces) await openToBox(sandbox, place.dir);
       const found = await survey(place.dir);
       const prompt = buildWorkerPrompt({
         task: input.task,

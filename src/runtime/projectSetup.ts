@@ -23,7 +23,7 @@ const inside = (root: string, candidate: string): boolean => {
  */
 export async function openTaskWorkspaces(
   config: Config,
-  deps: { redis: Redis; keys: Keys; logger: Logger; progress: ProgressWriter },
+  deps: { redis: Redis; keys: Keys; logger: Logger; progress: ProgressWriter; openToBox?: (dir: string) => Promise<void> },
 ): Promise<TaskWorkspaces | undefined> {
   if (config.project === undefined) {
     if (config.isolation === 'worktree' || config.isolation === 'none') {

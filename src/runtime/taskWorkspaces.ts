@@ -73,6 +73,8 @@ export interface TaskWorkspacesOptions {
   branchPrefix: string;
   /** This instance's agent id: a task whose checkpoint names another owner is not merged from here. */
   agentId: string;
+  /** Opens a new (empty) worktree folder to the Bash box's uid before git fills it (the `uid` process limit). */
+  openToBox?: (dir: string) => Promise<void>;
 }
 
 const BASE_FIELD = 'git:base';
@@ -166,7 +168,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const recordedBase = (await resend(redis, () => redis.hget(keys.checkpoint(claimKey), BASE_FIELD))) ?? undefined;
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
-    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo }).catch(async (error: unknown) => {
+    const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo, ...(o.openToBox ? { prepareDir: o.openToBox } : {}) }).catch(async (error: unknown) => {
       // No half-made worktree stays registered: the next attempt starts again from the branch.
       await removeWorktree(project, dirOf(taskId)).catch(() => undefined);
       throw error;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,8 +7,9 @@ import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
-import { chooseSandbox, logProcessLimit } from '../../src/workers/sandbox/choose.ts';
-import { locatePidsCgroup, prepareCgroupV2, probeProcessLimit, type ProcessLimit } from '../../src/workers/sandbox/processLimit.ts';
+import { openToBox } from '../../src/workers/sandbox/boxUser.ts';
+import { chooseSandbox, DEFAULT_BOX_USER, logProcessLimit } from '../../src/workers/sandbox/choose.ts';
+import { locatePidsCgroup, prepareCgroupV2, probeProcessLimit, rlimitOnly, type ProcessLimit } from '../../src/workers/sandbox/processLimit.ts';
 import { bwrapSandbox, DEFAULT_LIMITS, type Sandbox, type SandboxLimits } from '../../src/workers/sandbox/sandbox.ts';
 
 // The box itself, driven without the listener, as root (CI's first run) and
@@ -26,7 +27,8 @@ async function workDir(): Promise<string> {
 function run(sandbox: Sandbox, command: string, dir: string, limits: Partial<SandboxLimits> = {}): Promise<{ code: number | null; output: string }> {
   const cmd = sandbox.wrap({ command, binds: { writable: [dir], readOnly: [] }, env: { PATH: '/usr/bin:/bin' }, limits: { ...DEFAULT_LIMITS, ...limits } });
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const user = cmd.uid === undefined ? {} : { uid: cmd.uid, gid: cmd.gid ?? cmd.uid };
+    const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'], ...user });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -215,5 +217,103 @@ describe('prepareCgroupV2', () => {
     expect(readFileSync(path.join(shared, 'cgroup.subtree_control'), 'utf8')).toBe('\n');
     const noPids = await fakeCgroup({ 'cgroup.controllers': 'cpu memory\n', 'cgroup.subtree_control': '\n', 'cgroup.procs': '4242\n' });
     expect(prepareCgroupV2(noPids, 4242)).toMatch(/pids controller is not delegated.*cpu memory/);
+  });
+});
+
+describe('the uid mechanism (a root listener without a writable pids cgroup)', () => {
+  const silent = createLogger('silent', { pretty: false });
+  /** A workspace every user may enter (mkdtemp makes 0700), as a real one under /var would be. */
+  async function openWorkspace(): Promise<string> {
+    const dir = await workDir();
+    chmodSync(dir, 0o755);
+    return dir;
+  }
+
+  if (root) {
+    it('runs the box as the box uid, with no capability, and holds the process limit', async () => {
+      const workspace = await openWorkspace();
+      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, processLimitChoice: 'uid', workspace });
+      expect(sandbox.processLimit).toBe('uid');
+      expect(sandbox.boxUser).toEqual(DEFAULT_BOX_USER);
+      const dir = path.join(workspace, 'task-1');
+      await openToBox(sandbox, dir);
+      const who = await run(sandbox, 'id -u; id -g; grep -E "^(CapEff|Groups):" /proc/self/status; echo made > made', dir);
+      expect(who.code).toBe(0);
+      // No supplementary group of root's comes along (libuv drops them when it sets the uid).
+      expect(who.output).toMatch(new RegExp(`^${DEFAULT_BOX_USER.uid}\n${DEFAULT_BOX_USER.gid}\nGroups:\\s*\nCapEff:\t0{16}\n$`));
+      // What the box made is its uid's; root reads it.
+      expect(statSync(path.join(dir, 'made')).uid).toBe(DEFAULT_BOX_USER.uid);
+      const bomb = await run(sandbox, 'for i in $(seq 2000); do sleep 5 & echo $! >> started; done 2>/dev/null; wc -l < started', dir, { processes: 48 });
+      const started = Number(readFileSync(path.join(dir, 'started'), 'utf8').trim().split('\n').length);
+      expect(bomb.code).not.toBe(0);
+      expect(started).toBeGreaterThan(4);
+      expect(started).toBeLessThanOrEqual(48);
+    }, 30_000);
+
+    it('lets the box write what root made in a folder opened to it, and root edit what the box made', async () => {
+      const workspace = await openWorkspace();
+      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, processLimitChoice: 'uid', workspace });
+      const dir = path.join(workspace, 'task-2');
+      await openToBox(sandbox, dir);
+      // As the file tools and git create them: asked 0o666 (the umask is ignored under the default ACL).
+      writeFileSync(path.join(dir, 'from-root'), 'root\n', { mode: 0o666 });
+      const r = await run(sandbox, 'echo box >> from-root && mkdir sub && echo box > sub/from-box && ls -ld sub', dir);
+      expect(r.code).toBe(0);
+      expect(readFileSync(path.join(dir, 'from-root'), 'utf8')).toBe('root\nbox\n');
+      writeFileSync(path.join(dir, 'sub', 'from-box'), 'edited by root\n');
+      expect(readFileSync(path.join(dir, 'sub', 'from-box'), 'utf8')).toBe('edited by root\n');
+      // Nobody else got write access: `other` keeps r only.
+      expect(statSync(path.join(dir, 'from-root')).mode & 0o007).toBe(0o004);
+    }, 30_000);
+
+    it('refuses a workspace the box uid cannot reach, naming what to chmod', async () => {
+      const closed = await workDir(); // 0700, as mkdtemp makes it
+      const workspace = path.join(closed, 'workspace');
+      mkdirSync(workspace, { mode: 0o755 });
+      await expect(
+        chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, processLimitChoice: 'uid', workspace }),
+      ).rejects.toThrow(new RegExp(`--box-process-limit uid: .*cannot enter ${closed}.*chmod o\\+x ${closed}`));
+      // Left to itself (auto), a listener without a cgroup warns instead, saying why and what to chmod.
+      const lines: string[] = [];
+      const logger = createLogger('info', { pretty: false, destination: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }) });
+      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger, probeCgroup: async () => rlimitOnly(), workspace });
+      expect(sandbox.processLimit).toBe('none');
+      expect(sandbox.boxUser).toBeUndefined();
+      logProcessLimit(logger, sandbox);
+      expect(lines.join('')).toMatch(new RegExp(`"level":40[^\n]*no box uid either: [^\n]*chmod o\\+x ${closed}[^\n]*Bash process limit NOT enforced`));
+    }, 30_000);
+
+    it('is what auto picks for root when no pids cgroup can be made, and a listener says so at start-up', async () => {
+      const workspace = await openWorkspace();
+      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, probeCgroup: async () => rlimitOnly(), workspace });
+      expect(sandbox.processLimit).toBe('uid');
+      // Where a cgroup can be made, auto keeps it.
+      const cgroup = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, workspace });
+      expect(cgroup.processLimit).toBe(limit.mechanism);
+      const lines: string[] = [];
+      const destination = new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) });
+      const { orchestrator } = await startTestOrchestrator({ boxProcessLimit: 'uid', workspace }, { logger: createLogger('info', { pretty: false, destination }) });
+      await orchestrator.stop();
+      expect(lines.find((l) => l.includes('Bash process limit'))).toMatch(/"process_limit":"uid".*RLIMIT_NPROC of uid 64923/);
+    }, 30_000);
+  } else {
+    it('is refused for an ordinary user, who has RLIMIT_NPROC', async () => {
+      const workspace = await openWorkspace();
+      const sandbox = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, workspace });
+      expect(sandbox.processLimit).not.toBe('uid');
+      expect(sandbox.processLimit).toBe(limit.mechanism);
+      const forced = await chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, processLimitChoice: 'rlimit', workspace });
+      expect(forced.processLimit).toBe('rlimit');
+      expect(forced.boxUser).toBeUndefined();
+      await expect(
+        chooseSandbox({ model: 'anthropic', unsafeNoSandbox: false, logger: silent, processLimitChoice: 'uid', workspace }),
+      ).rejects.toThrow(/--box-process-limit uid: the listener runs as uid \d+, not root/);
+    });
+  }
+
+  it('cannot be combined with --unsafe-no-sandbox', async () => {
+    await expect(
+      chooseSandbox({ model: 'anthropic', unsafeNoSandbox: true, logger: createLogger('silent', { pretty: false }), processLimitChoice: 'uid' }),
+    ).rejects.toThrow(/--box-process-limit uid needs the bubblewrap sandbox/);
   });
 });

@@ -9,10 +9,23 @@ import type { SandboxedCommand } from './sandbox.ts';
  *   `pids.max` is the limit; the kernel holds it for every uid, root included.
  * - `rlimit`: RLIMIT_NPROC (`ulimit -u`) only; enough for a listener that is
  *   not root, since the box's processes are counted in its own user namespace.
+ * - `uid`: the listener is root without a writable pids cgroup; the box's
+ *   processes run as a dedicated unprivileged uid/gid (`boxUid`), so their
+ *   real uid is not 0 and RLIMIT_NPROC holds. The task's writable folders
+ *   are opened to that uid with POSIX ACLs (boxUser.ts).
  * - `none`: the listener is root and has no writable pids cgroup; the kernel
  *   skips RLIMIT_NPROC for root, so nothing bounds the number of processes.
  */
-export type ProcessLimitMechanism = 'cgroup-v1' | 'cgroup-v2' | 'rlimit' | 'none';
+export type ProcessLimitMechanism = 'cgroup-v1' | 'cgroup-v2' | 'uid' | 'rlimit' | 'none';
+
+/** What an operator (or a test) may ask for; `auto` picks cgroup, then uid (root), then rlimit. */
+export type ProcessLimitChoice = 'auto' | 'cgroup' | 'uid' | 'rlimit';
+
+/** The unprivileged user a `uid` box runs as. */
+export interface BoxUser {
+  uid: number;
+  gid: number;
+}
 
 export interface ProcessLimit {
   readonly mechanism: ProcessLimitMechanism;
@@ -24,6 +37,22 @@ export interface ProcessLimit {
    * or not: it kills what is left in the cgroup and removes it.
    */
   confine(run: SandboxedCommand, processes: number): SandboxedCommand;
+  /** `uid` only: who the box's processes run as; every writable bind must be opened to it first (grantBoxUser). */
+  readonly boxUser?: BoxUser;
+}
+
+/**
+ * The `uid` mechanism: bwrap is started as `user` (Node's spawn uid/gid;
+ * libuv drops the supplementary groups when it sets them), so the box's real
+ * uid is not root and the kernel counts and bounds its processes.
+ */
+export function boxUserLimit(user: BoxUser): ProcessLimit {
+  return {
+    mechanism: 'uid',
+    detail: `RLIMIT_NPROC of uid ${user.uid}: each box runs as uid ${user.uid}, gid ${user.gid}, the task's folders opened to it by ACL`,
+    boxUser: user,
+    confine: (run) => ({ ...run, uid: user.uid, gid: user.gid }),
+  };
 }
 
 /** RLIMIT_NPROC only (the `ulimit -u` of the prologue). */

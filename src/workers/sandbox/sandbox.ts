@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
-import { rlimitOnly, type ProcessLimit, type ProcessLimitMechanism } from './processLimit.ts';
+import { rlimitOnly, type BoxUser, type ProcessLimit, type ProcessLimitMechanism } from './processLimit.ts';
 
 /**
  * Folders one sandboxed command may see besides the system's own, per task.
@@ -27,7 +27,8 @@ export interface SandboxLimits {
   /**
    * Processes (threads included) one command may run at once: `pids.max` of
    * its own cgroup where the listener can make one, and RLIMIT_NPROC always
-   * (which the kernel skips for root). `Sandbox.processLimit` says which holds.
+   * (which the kernel skips for root, unless the box runs as an unprivileged
+   * uid: the `uid` mechanism). `Sandbox.processLimit` says which holds.
    */
   processes: number;
   /** RLIMIT_FSIZE: the largest file a command may write. */
@@ -55,6 +56,9 @@ export interface SandboxedCommand {
   env: Record<string, string>;
   /** The working directory of the spawned process (outside the sandbox). */
   cwd: string;
+  /** Spawn as this uid and gid (Node's spawn options), when present: the `uid` process-limit mechanism. */
+  uid?: number;
+  gid?: number;
   /**
    * To call once the process has exited (normally or killed), when present:
    * it removes what was made for this one command (its process-limit cgroup).
@@ -93,6 +97,12 @@ export interface Sandbox {
   readonly processLimit: ProcessLimitMechanism;
   /** Where its cgroups go, or why there are none. */
   readonly processLimitDetail: string;
+  /**
+   * With the `uid` mechanism, the unprivileged user the box runs as: every
+   * writable bind must be opened to it (boxUser.ts `openToBox`) before
+   * anything is written there.
+   */
+  readonly boxUser?: BoxUser;
   /** Call `release` on the result once the process has exited. */
   wrap(request: SandboxRequest): SandboxedCommand;
 }
@@ -175,6 +185,7 @@ export function bwrapSandbox(bwrap = 'bwrap', processLimit: ProcessLimit = rlimi
     kind: 'bwrap',
     processLimit: processLimit.mechanism,
     processLimitDetail: processLimit.detail,
+    ...(processLimit.boxUser ? { boxUser: processLimit.boxUser } : {}),
     wrap(request) {
       const [cwd = '/tmp'] = request.binds.writable;
       const args = [
@@ -199,6 +210,10 @@ export function bwrapSandbox(bwrap = 'bwrap', processLimit: ProcessLimit = rlimi
       if (request.proxySocket !== undefined) args.push('--bind', request.proxySocket, PROXY_SOCKET_INSIDE);
       args.push('--chdir', cwd, '--clearenv');
       const env: Record<string, string> = { ...request.env, HOME: '/tmp/home', TMPDIR: '/tmp', TMP: '/tmp', TEMP: '/tmp' };
+      if (processLimit.boxUser !== undefined && env.GIT_CONFIG_COUNT === undefined) {
+        // The worktree is root's, which the box's user namespace shows as nobody: git would call it of dubious ownership.
+        Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' });
+      }
       if (request.proxySocket !== undefined) {
         const proxy = `http://127.0.0.1:${PROXY_PORT}`;
         Object.assign(env, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, npm_config_proxy: proxy, npm_config_https_proxy: proxy });
@@ -236,12 +251,14 @@ export function unsandboxed(processLimit: ProcessLimit = rlimitOnly()): Sandbox 
  * may be installed and still be refused user namespaces). Resolves to the
  * reason it does not, or undefined when it does.
  */
-export function probeBwrap(bwrap = 'bwrap', timeoutMs = 10_000): Promise<string | undefined> {
-  const sandbox = bwrapSandbox(bwrap);
+export function probeBwrap(bwrap = 'bwrap', timeoutMs = 10_000, processLimit: ProcessLimit = rlimitOnly()): Promise<string | undefined> {
+  const sandbox = bwrapSandbox(bwrap, processLimit);
   // Checked with the very flags every command gets (--cap-drop, --disable-userns, --size): a bwrap too old for one fails here.
   const run = sandbox.wrap({ command: 'echo ok', binds: { writable: [], readOnly: [] }, env: { PATH: '/usr/bin:/bin' }, limits: DEFAULT_LIMITS });
   return new Promise((resolve) => {
-    execFile(run.file, run.args, { env: run.env, cwd: '/', timeout: timeoutMs }, (error, stdout, stderr) => {
+    const user = run.uid === undefined ? {} : { uid: run.uid, gid: run.gid ?? run.uid };
+    execFile(run.file, run.args, { env: run.env, cwd: '/', timeout: timeoutMs, ...user }, (error, stdout, stderr) => {
+      void run.release?.().catch(() => undefined);
       if (error === null && stdout.trim() === 'ok') resolve(undefined);
       else resolve(((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' ? 'bwrap is not installed' : stderr.trim() || error?.message) ?? 'no output');
     });

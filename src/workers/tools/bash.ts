@@ -51,7 +51,13 @@ function outputCollector(cap: number) {
  */
 function execute(run: SandboxedCommand, timeoutMs: number, cap: number, signal: AbortSignal) {
   return new Promise<Outcome>((resolve, reject) => {
-    const child = spawn(run.file, run.args, { cwd: run.cwd, env: run.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(run.file, run.args, {
+      cwd: run.cwd,
+      env: run.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(run.uid === undefined ? {} : { uid: run.uid, gid: run.gid ?? run.uid }),
+    });
     const output = outputCollector(cap);
     let timedOut = false;
     let exitCode: number | null = null;

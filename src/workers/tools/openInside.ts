@@ -106,7 +106,8 @@ export function openInside(root: string, relative: string, mode: OpenMode, shown
     try {
       if (mode === 'write') {
         try {
-          fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
+          // 0o666 less the umask; under the default ACL of a `uid` box's folder, the umask is ignored and the box uid may write it too.
+          fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o666);
           created = true;
         } catch (error) {
           if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
@@ -261,7 +262,7 @@ export function openDirect(root: string, relative: string, mode: OpenMode, shown
     const file = at(dir, name);
     if (mode === 'write') {
       // O_CREAT | O_EXCL made a new, empty regular file with one link: there is nothing for fstat to refuse.
-      const fd = tryOpen(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
+      const fd = tryOpen(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o666);
       if (typeof fd === 'number') return { fd, size: 0, created: true };
       if (fd !== 'EEXIST') return undefined;
     }

@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { git } from './git.ts';
@@ -34,6 +34,9 @@ export async function sanitisedConfig(commonDir: string): Promise<string> {
 /** The sanitised config in a folder of its own outside the project (readable inside the box, writable by nobody there). */
 export async function writeSanitisedConfig(commonDir: string): Promise<{ file: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'orch-sandbox-git-'));
+  // mkdtemp makes it 0700: a box run as another uid (a root listener without a pids cgroup) must reach the file.
+  // It holds format settings only, nothing secret.
+  await chmod(dir, 0o755);
   const file = path.join(dir, 'config');
   await writeFile(file, await sanitisedConfig(commonDir), { mode: 0o644 });
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };

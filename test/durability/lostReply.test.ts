@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { RECORD_PROGRESS } from '../../src/redis/progress.ts';
 import { RECORD_CLAIMS } from '../../src/redis/queue.ts';
 import { PUBLISH } from '../../src/redis/results.ts';
 import { scriptCall, startFaultProxy, type FaultProxy } from '../support/faultProxy.ts';
-import { allFinal, countPublications, deliveryViolations, sendTasks } from '../support/invariants.ts';
+import { allFinal, countPublications, deliveryViolations, rerunsAfterDone, sendTasks } from '../support/invariants.ts';
 import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
 import { client, freshDomain, redisUrl } from '../support/redis.ts';
 
@@ -41,17 +41,6 @@ async function setup() {
   return { domain, keys, proxy, launch, runLog };
 }
 
-/** Worker runs that started again after the same worker of the same task had finished. */
-function rerunsAfterDone(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const done = new Set<string>();
-  const reruns: string[] = [];
-  for (const [what, task, worker] of readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '))) {
-    if (what === 'start' && done.has(`${task} ${worker}`)) reruns.push(`${task} ${worker}`);
-    if (what === 'done') done.add(`${task} ${worker}`);
-  }
-  return reruns;
-}
 
 const within = <T>(p: Promise<T>, ms: number, what: string) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.ts';
-import { allFinal, countPublications, deliveryViolations, publishedIn, sendTasks, takenOverBy } from '../support/invariants.ts';
+import { allFinal, countPublications, deliveryViolations, publishedIn, rerunsAfterDone, sendTasks, takenOverBy } from '../support/invariants.ts';
 import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
@@ -32,16 +32,6 @@ function seeded(seed: number) {
   };
 }
 
-function rerunsAfterDone(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const done = new Set<string>();
-  const reruns: string[] = [];
-  for (const [what, task, worker] of readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '))) {
-    if (what === 'start' && done.has(`${task} ${worker}`)) reruns.push(`${task} ${worker}`);
-    if (what === 'done') done.add(`${task} ${worker}`);
-  }
-  return reruns;
-}
 
 async function setup(latency: string) {
   const { domain, keys } = freshDomain();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import type { Keys } from '../../src/protocol/keys.ts';
@@ -76,4 +77,16 @@ export function publishedIn(output: string): string[] {
     .split('\n')
     .filter((l) => l.includes('"msg":"result published"'))
     .map((l) => (JSON.parse(l) as { task_id: string }).task_id);
+}
+
+/** Worker runs (from an ORCH_SCRIPTED_RUN_LOG file) that started again after the same worker of the same task had finished. */
+export function rerunsAfterDone(path: string): string[] {
+  if (!existsSync(path)) return [];
+  const done = new Set<string>();
+  const reruns: string[] = [];
+  for (const [what, task, worker] of readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '))) {
+    if (what === 'start' && done.has(`${task} ${worker}`)) reruns.push(`${task} ${worker}`);
+    if (what === 'done') done.add(`${task} ${worker}`);
+  }
+  return reruns;
 }

@@ -6,7 +6,7 @@ import { actionNames, isGeneratedInvokeId, mermaidText, transitionLabel } from '
 
 /**
  * Mermaid diagrams drawn from the machine definitions themselves, so the
- * picture in the README cannot drift from the code without a test failing.
+ * picture in docs/design.md cannot drift from the code without a test failing.
  */
 
 export type MachineName = 'listener' | 'task' | 'worker';
@@ -127,7 +127,7 @@ export function diagrams(): Record<MachineName, string> {
   return { listener: toMermaid(listenerMachine), task: toMermaid(taskMachine), worker: toMermaid(workerMachine) };
 }
 
-/** The fenced block the README and the `diagram` command show. */
+/** The fenced block docs/design.md and the `diagram` command show. */
 export const mermaidBlock = (diagram: string): string => `\`\`\`mermaid\n${diagram}\n\`\`\``;
 
 export const readmeMarkers = (name: MachineName): { open: string; close: string } => ({
@@ -135,7 +135,7 @@ export const readmeMarkers = (name: MachineName): { open: string; close: string 
   close: `<!-- /diagram:${name} -->`,
 });
 
-/** What sits between a machine's README markers: the fenced diagram on its own lines. */
+/** What sits between a machine's markers in docs/design.md: the fenced diagram on its own lines. */
 export const readmeBlock = (name: MachineName, all = diagrams()): string => `\n${mermaidBlock(all[name])}\n`;
 
 /**
@@ -144,7 +144,7 @@ export const readmeBlock = (name: MachineName, all = diagrams()): string => `\n$
  * Throws, naming the marker lines to add, when a pair is missing.
  *
  * @example
- * // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('README.md', m.updateReadmeDiagrams(fs.readFileSync('README.md', 'utf8'))); })"
+ * // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateReadmeDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
  */
 export function updateReadmeDiagrams(readmeText: string): string {
   const all = diagrams();

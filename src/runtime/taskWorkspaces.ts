@@ -20,7 +20,7 @@ import { withProject, workerCommits } from '../results/projectResult.ts';
 import { taskDirName } from '../workers/taskDirName.ts';
 import type { SandboxBinds } from '../workers/tools/index.ts';
 
-/** How tasks share the project (README, "One project, many tasks"). */
+/** How tasks share the project (docs/projects.md). */
 export type Isolation = 'worktree' | 'none' | 'task-folder';
 
 /** Where one task's workers work, and what the Bash sandbox must open for them. */

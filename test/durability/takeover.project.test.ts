@@ -10,7 +10,7 @@ import { gitIn, sampleProject } from '../support/project.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
 // Two real listeners on one host and one git project, each with its own
-// workspace (as the README prescribes): A is SIGKILLed with its tasks in
+// workspace (as docs/operations.md, "Running N instances", prescribes): A is SIGKILLed with its tasks in
 // flight and B takes them over. The task branches are still checked out in
 // A's worktrees; B must be able to use them, finish every task, and leave no
 // worktree registered.

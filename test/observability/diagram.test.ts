@@ -134,7 +134,7 @@ describe('toMermaid on other shapes', () => {
   });
 });
 
-describe('README diagrams', () => {
+describe('the diagrams in docs/design.md', () => {
   const text = (name: MachineName, body: string) => {
     const { open, close } = readmeMarkers(name);
     return `${open}${body}${close}`;
@@ -157,17 +157,17 @@ describe('README diagrams', () => {
     );
   });
 
-  // Drift: the README shows what the machines are. If this fails, regenerate:
-  // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('README.md', m.updateReadmeDiagrams(fs.readFileSync('README.md', 'utf8'))); })"
-  it.each(NAMES)('README.md shows the current %s diagram between its markers', (name) => {
-    const path = resolve(PACKAGE_ROOT, 'README.md');
-    expect(existsSync(path), 'README.md is missing at the package root').toBe(true);
+  // Drift: docs/design.md shows what the machines are. If this fails, regenerate:
+  // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateReadmeDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
+  it.each(NAMES)('docs/design.md shows the current %s diagram between its markers', (name) => {
+    const path = resolve(PACKAGE_ROOT, 'docs', 'design.md');
+    expect(existsSync(path), 'docs/design.md is missing').toBe(true);
     const readme = readFileSync(path, 'utf8');
     const { open, close } = readmeMarkers(name);
     const start = readme.indexOf(open);
     const end = readme.indexOf(close, start + 1);
-    expect(start, `README.md has no ${open} line`).toBeGreaterThanOrEqual(0);
-    expect(end, `README.md has no ${close} line after ${open}`).toBeGreaterThan(start);
-    expect(readme.slice(start + open.length, end), `the ${name} diagram in README.md is stale: regenerate it (see this test)`).toBe(readmeBlock(name));
+    expect(start, `docs/design.md has no ${open} line`).toBeGreaterThanOrEqual(0);
+    expect(end, `docs/design.md has no ${close} line after ${open}`).toBeGreaterThan(start);
+    expect(readme.slice(start + open.length, end), `the ${name} diagram in docs/design.md is stale: regenerate it (see this test)`).toBe(readmeBlock(name));
   });
 });

@@ -130,13 +130,13 @@ export function diagrams(): Record<MachineName, string> {
 /** The fenced block docs/design.md and the `diagram` command show. */
 export const mermaidBlock = (diagram: string): string => `\`\`\`mermaid\n${diagram}\n\`\`\``;
 
-export const readmeMarkers = (name: MachineName): { open: string; close: string } => ({
+export const diagramMarkers = (name: MachineName): { open: string; close: string } => ({
   open: `<!-- diagram:${name} -->`,
   close: `<!-- /diagram:${name} -->`,
 });
 
 /** What sits between a machine's markers in docs/design.md: the fenced diagram on its own lines. */
-export const readmeBlock = (name: MachineName, all = diagrams()): string => `\n${mermaidBlock(all[name])}\n`;
+export const diagramBlock = (name: MachineName, all = diagrams()): string => `\n${mermaidBlock(all[name])}\n`;
 
 /**
  * Replaces what sits between each `<!-- diagram:NAME -->` and
@@ -144,24 +144,24 @@ export const readmeBlock = (name: MachineName, all = diagrams()): string => `\n$
  * Throws, naming the marker lines to add, when a pair is missing.
  *
  * @example
- * // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateReadmeDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
+ * // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateDocDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
  */
-export function updateReadmeDiagrams(readmeText: string): string {
+export function updateDocDiagrams(docText: string): string {
   const all = diagrams();
-  let text = readmeText;
+  let text = docText;
   const missing: string[] = [];
   for (const name of Object.keys(MACHINES) as MachineName[]) {
-    const { open, close } = readmeMarkers(name);
+    const { open, close } = diagramMarkers(name);
     const start = text.indexOf(open);
     const end = start === -1 ? -1 : text.indexOf(close, start + open.length);
     if (start === -1 || end === -1) {
       missing.push(`${open} ... ${close}`);
       continue;
     }
-    text = text.slice(0, start + open.length) + readmeBlock(name, all) + text.slice(end);
+    text = text.slice(0, start + open.length) + diagramBlock(name, all) + text.slice(end);
   }
   if (missing.length) {
-    throw new Error(`README has no diagram markers for: ${missing.join(', ')}. Add each pair, on lines of their own, where that diagram belongs.`);
+    throw new Error(`docs/design.md has no diagram markers for: ${missing.join(', ')}. Add each pair, on lines of their own, where that diagram belongs.`);
   }
   return text;
 }

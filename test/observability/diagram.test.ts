@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { and, not, setup, type AnyStateMachine, type AnyStateNode } from 'xstate';
 import { PACKAGE_ROOT } from '../../src/config.ts';
-import { diagrams, MACHINES, readmeBlock, readmeMarkers, toMermaid, updateReadmeDiagrams, type MachineName } from '../../src/observability/diagram.ts';
+import { diagrams, MACHINES, diagramBlock, diagramMarkers, toMermaid, updateDocDiagrams, type MachineName } from '../../src/observability/diagram.ts';
 
 const NAMES = Object.keys(MACHINES) as MachineName[];
 
@@ -136,38 +136,38 @@ describe('toMermaid on other shapes', () => {
 
 describe('the diagrams in docs/design.md', () => {
   const text = (name: MachineName, body: string) => {
-    const { open, close } = readmeMarkers(name);
+    const { open, close } = diagramMarkers(name);
     return `${open}${body}${close}`;
   };
 
-  it('updateReadmeDiagrams fills every marker pair and keeps the rest', () => {
-    const readme = `# Title\n\n${text('listener', '\nold\n')}\n\ntext between\n\n${text('task', '')}\n${text('worker', 'x')}\nend\n`;
-    const updated = updateReadmeDiagrams(readme);
+  it('updateDocDiagrams fills every marker pair and keeps the rest', () => {
+    const doc = `# Title\n\n${text('listener', '\nold\n')}\n\ntext between\n\n${text('task', '')}\n${text('worker', 'x')}\nend\n`;
+    const updated = updateDocDiagrams(doc);
     expect(updated.startsWith('# Title\n\n<!-- diagram:listener -->\n```mermaid\nstateDiagram-v2\n')).toBe(true);
     expect(updated).toContain('\n```\n<!-- /diagram:listener -->\n\ntext between\n\n');
-    for (const name of NAMES) expect(updated).toContain(text(name, readmeBlock(name)));
+    for (const name of NAMES) expect(updated).toContain(text(name, diagramBlock(name)));
     expect(updated).not.toContain('old');
     expect(updated.endsWith('<!-- /diagram:worker -->\nend\n')).toBe(true);
-    expect(updateReadmeDiagrams(updated)).toBe(updated);
+    expect(updateDocDiagrams(updated)).toBe(updated);
   });
 
-  it('updateReadmeDiagrams names the marker lines that are missing', () => {
-    expect(() => updateReadmeDiagrams(`# Title\n${text('task', '')}\n`)).toThrow(
-      'README has no diagram markers for: <!-- diagram:listener --> ... <!-- /diagram:listener -->, <!-- diagram:worker --> ... <!-- /diagram:worker -->',
+  it('updateDocDiagrams names the marker lines that are missing', () => {
+    expect(() => updateDocDiagrams(`# Title\n${text('task', '')}\n`)).toThrow(
+      'docs/design.md has no diagram markers for: <!-- diagram:listener --> ... <!-- /diagram:listener -->, <!-- diagram:worker --> ... <!-- /diagram:worker -->',
     );
   });
 
   // Drift: docs/design.md shows what the machines are. If this fails, regenerate:
-  // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateReadmeDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
+  // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateDocDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
   it.each(NAMES)('docs/design.md shows the current %s diagram between its markers', (name) => {
     const path = resolve(PACKAGE_ROOT, 'docs', 'design.md');
     expect(existsSync(path), 'docs/design.md is missing').toBe(true);
-    const readme = readFileSync(path, 'utf8');
-    const { open, close } = readmeMarkers(name);
-    const start = readme.indexOf(open);
-    const end = readme.indexOf(close, start + 1);
+    const doc = readFileSync(path, 'utf8');
+    const { open, close } = diagramMarkers(name);
+    const start = doc.indexOf(open);
+    const end = doc.indexOf(close, start + 1);
     expect(start, `docs/design.md has no ${open} line`).toBeGreaterThanOrEqual(0);
     expect(end, `docs/design.md has no ${close} line after ${open}`).toBeGreaterThan(start);
-    expect(readme.slice(start + open.length, end), `the ${name} diagram in docs/design.md is stale: regenerate it (see this test)`).toBe(readmeBlock(name));
+    expect(doc.slice(start + open.length, end), `the ${name} diagram in docs/design.md is stale: regenerate it (see this test)`).toBe(diagramBlock(name));
   });
 });

@@ -58,14 +58,15 @@ export const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url));
 /** A line `--@include "name"` stands for the text of `includes/name.lua`. */
 const INCLUDE = /^--@include\s+"([^"]+)"\s*$/;
 
-/** An include that cannot be read (missing, or included within itself). */
+/** A script or an include that cannot be read (missing): the message names the file. */
 export class LuaIncludeError extends Error {
   override name = 'LuaIncludeError';
 }
 
 /**
  * A script's text with its includes expanded (recursively; each include at
- * most once per script, as a Lua `local function` need be defined once).
+ * most once per script, as a Lua `local function` need be defined once, so
+ * a cycle ends there).
  * `file` names the script in errors; `read(name)` gives an include's text.
  */
 export function expandIncludes(text: string, file: string, read: (name: string) => string, seen: Set<string> = new Set()): string {
@@ -91,7 +92,12 @@ export function expandIncludes(text: string, file: string, read: (name: string) 
 /** Reads `lua/<name>.lua` and its includes from `dir`, expanded. */
 export function readLua(name: string, dir: string = LUA_DIR): string {
   const file = `${name}.lua`;
-  const text = readFileSync(join(dir, file), 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(join(dir, file), 'utf8');
+  } catch (error) {
+    throw new LuaIncludeError(`Lua script ${file} cannot be read from ${dir}: ${(error as Error).message}`, { cause: error });
+  }
   return expandIncludes(text, file, (inc) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'));
 }
 

@@ -25,7 +25,7 @@ describe('Lua script files', () => {
   });
 
   it('names the file when a script is missing', () => {
-    expect(() => luaFile('noSuchScript')).toThrow(/noSuchScript\.lua/);
+    expect(() => luaFile('noSuchScript')).toThrow(/Lua script noSuchScript\.lua cannot be read/);
   });
 
   const scripts = readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua'));

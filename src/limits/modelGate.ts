@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
 import { WorkerAbortedError } from '../workers/errors.ts';
-import { luaScript } from '../redis/script.ts';
+import { luaFile } from '../redis/script.ts';
 
 /** Why a model call is held back: the domain's in-flight limit, its tokens per minute, or its open circuit breaker. */
 export type WaitReason = 'model_slot' | 'tokens_per_minute' | 'breaker_open' | 'retry_after';
@@ -67,139 +67,6 @@ export interface ModelGate {
   close(): Promise<void>;
 }
 
-// Hands a free slot's wake-up to one waiting instance, the one that has
-// waited longest: PUBLISH counts the subscribers it reached, so an instance
-// that died while waiting (its subscription gone) is skipped, not woken.
-const WAKE_NEXT = `
-local function wakeNext(waiters, prefix)
-  for _ = 1, 64 do
-    local w = redis.call('ZPOPMIN', waiters)
-    if #w == 0 then return end
-    if redis.call('PUBLISH', prefix .. w[1], 'slot') > 0 then return end
-  end
-end
-`;
-
-// Server time (TIME), so instances with skewed clocks agree on expiries.
-// Expired leases (their holder died) are taken back first. The breaker:
-// open until open_until, then half-open, where one caller (the probe) gets
-// through while its lease lives. Tokens per minute: a sliding window over
-// this minute and the last, weighted by how much of the last still falls in it.
-// No slot: the instance joins the waiting list (KEYS[4], oldest first, it
-// keeps its place while it waits) and is woken alone when a slot frees.
-const ACQUIRE = `${WAKE_NEXT}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local id, ttl, maxCalls, tpmIn, tpmOut = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local gateId, prefix = ARGV[6], ARGV[7]
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local state = redis.call('HGET', KEYS[2], 'state') or 'closed'
-local since = tonumber(redis.call('HGET', KEYS[2], 'since') or '0')
-if state == 'open' then
-  local untilMs = tonumber(redis.call('HGET', KEYS[2], 'open_until') or '0')
-  if now < untilMs then return {'breaker_open', untilMs - now, since} end
-  redis.call('HSET', KEYS[2], 'state', 'half_open')
-  state = 'half_open'
-end
-local probe = 0
-if state == 'half_open' then
-  local holder = redis.call('HGET', KEYS[2], 'probe')
-  if holder then
-    local expiry = redis.call('ZSCORE', KEYS[1], holder)
-    if expiry then return {'breaker_open', math.min(1000, tonumber(expiry) - now), since} end
-  end
-  probe = 1
-end
-if tpmIn > 0 or tpmOut > 0 then
-  local minute = math.floor(now / 60000)
-  local left = 1 - (now % 60000) / 60000
-  local w = redis.call('HMGET', KEYS[3], 'in:' .. minute, 'out:' .. minute, 'in:' .. (minute - 1), 'out:' .. (minute - 1))
-  local usedIn = (tonumber(w[1]) or 0) + (tonumber(w[3]) or 0) * left
-  local usedOut = (tonumber(w[2]) or 0) + (tonumber(w[4]) or 0) * left
-  if (tpmIn > 0 and usedIn >= tpmIn) or (tpmOut > 0 and usedOut >= tpmOut) then return {'tokens_per_minute', 1000, 0} end
-end
-if maxCalls > 0 and redis.call('ZCARD', KEYS[1]) >= maxCalls then
-  -- Microseconds: instances that queue within the same millisecond keep their order.
-  redis.call('ZADD', KEYS[4], 'NX', tonumber(t[1]) * 1000000 + tonumber(t[2]), gateId)
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {'model_slot', math.max(1, math.min(tonumber(ARGV[8]), tonumber(first[2]) - now)), 0}
-end
-redis.call('ZADD', KEYS[1], now + ttl, id)
--- Served: should this instance need another slot it queues again, behind the others.
-redis.call('ZREM', KEYS[4], gateId)
--- Slots still free (expired leases taken back, several released at once): pass the word on.
-if maxCalls > 0 and redis.call('ZCARD', KEYS[1]) < maxCalls then wakeNext(KEYS[4], prefix) end
-if probe == 1 then
-  redis.call('HSET', KEYS[2], 'probe', id)
-  redis.call('HINCRBY', KEYS[2], 'probes', 1)
-end
-return {'ok', probe, 0}`;
-
-const RENEW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-  return 1
-end
-return 0`;
-
-// Returns the breaker's state after the call, for this instance's metrics.
-// The freed slot wakes one waiting instance; a change of the breaker's
-// state (any end of the probe) wakes them all, on the shared channel.
-const RELEASE = `${WAKE_NEXT}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local id, outcome = ARGV[1], ARGV[2]
-local retryAfter, threshold, cooldown, maxCooldown = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local tokIn, tokOut, prefix = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
-redis.call('ZREM', KEYS[1], id)
-if tokIn > 0 or tokOut > 0 then
-  local minute = math.floor(now / 60000)
-  redis.call('HINCRBY', KEYS[3], 'in:' .. minute, tokIn)
-  redis.call('HINCRBY', KEYS[3], 'out:' .. minute, tokOut)
-  redis.call('HDEL', KEYS[3], 'in:' .. (minute - 2), 'out:' .. (minute - 2))
-  redis.call('PEXPIRE', KEYS[3], 180000)
-end
-local state = redis.call('HGET', KEYS[2], 'state') or 'closed'
-local before = state
-local isProbe = redis.call('HGET', KEYS[2], 'probe') == id
-if outcome == 'ok' then
-  if state == 'half_open' and isProbe then
-    redis.call('HSET', KEYS[2], 'state', 'closed', 'failures', 0)
-    redis.call('HDEL', KEYS[2], 'probe', 'since', 'open_until', 'reopens')
-    state = 'closed'
-  elseif state == 'closed' then
-    redis.call('HSET', KEYS[2], 'failures', 0)
-  end
-elseif outcome == 'overloaded' then
-  local failures = redis.call('HINCRBY', KEYS[2], 'failures', 1)
-  if isProbe or (state == 'closed' and failures >= threshold) then
-    local reopens = 0
-    if isProbe then reopens = redis.call('HINCRBY', KEYS[2], 'reopens', 1) end
-    local cool = retryAfter
-    if cool < 0 then cool = math.min(cooldown * math.pow(2, reopens), maxCooldown) end
-    redis.call('HSET', KEYS[2], 'state', 'open', 'open_until', now + cool)
-    redis.call('HDEL', KEYS[2], 'probe')
-    if redis.call('HEXISTS', KEYS[2], 'since') == 0 then redis.call('HSET', KEYS[2], 'since', now) end
-    redis.call('HINCRBY', KEYS[2], 'opened', 1)
-    state = 'open'
-  elseif state == 'open' and retryAfter >= 0 then
-    local untilMs = tonumber(redis.call('HGET', KEYS[2], 'open_until') or '0')
-    if now + retryAfter > untilMs then redis.call('HSET', KEYS[2], 'open_until', now + retryAfter) end
-  end
-elseif isProbe then
-  redis.call('HDEL', KEYS[2], 'probe')
-end
-if isProbe or state ~= before then redis.call('PUBLISH', KEYS[4], '*') else wakeNext(KEYS[5], prefix) end
-return state`;
-
-// A wake-up reached an instance with nobody left waiting (they gave up): hand it on.
-const PASS = `${WAKE_NEXT}
-redis.call('ZREM', KEYS[1], ARGV[1])
-wakeNext(KEYS[1], ARGV[2])
-return 0`;
-
 const sleep = (ms: number, signal: AbortSignal, wake: Set<() => void>): Promise<void> =>
   new Promise((resolve) => {
     const done = () => {
@@ -215,7 +82,8 @@ const sleep = (ms: number, signal: AbortSignal, wake: Set<() => void>): Promise<
 
 // EVALSHA (src/redis/script.ts): every waiter of every instance asks again on each release,
 // and sending the script text each time cost more CPU than the rest.
-const GATE = { acquire: luaScript(ACQUIRE), release: luaScript(RELEASE), renew: luaScript(RENEW), pass: luaScript(PASS) };
+// The scripts, with their KEYS and ARGV: src/redis/lua/gate*.lua.
+const GATE = { acquire: luaFile('gateAcquire'), release: luaFile('gateRelease'), renew: luaFile('gateRenew'), pass: luaFile('gatePass') };
 
 interface Waiter {
   signal: AbortSignal;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
+import { luaFile } from './script.ts';
 
 /** One entry of `orch:{domain}:dead-letters`, with the exact text LREM needs to act on it. */
 export interface DeadLetterView {
@@ -48,18 +49,8 @@ export async function readDeadLetters(redis: Redis, keys: Keys, limit = 20): Pro
   return { total, entries: entries.map(deadLetterView) };
 }
 
-// Take the entry out and put the message on the queue in one step, so a
-// double click or two consoles cannot queue it twice. The producer's results
-// record is reset to pending, as a producer sending it afresh would.
-const REQUEUE = `
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-if ARGV[3] ~= '' then
-  redis.call('HDEL', KEYS[3], 'outcome', 'output', 'error', 'completed_at')
-  redis.call('HSET', KEYS[3], 'task_id', ARGV[3], 'status', 'pending')
-end
-redis.call('PUBLISH', KEYS[4], ARGV[2])
-return 1`;
+// Take the entry out and put the message on the queue in one step (src/redis/lua/requeueDeadLetter.lua).
+const REQUEUE = luaFile('requeueDeadLetter');
 
 /**
  * Puts a dead letter's message (or an edited version of it) back on the
@@ -70,7 +61,7 @@ export async function requeueDeadLetter(redis: Redis, keys: Keys, entry: string,
   const parsed = parseTaskMessage(raw);
   if (!parsed.ok) throw new InvalidRequeueError(parsed.reason);
   const taskId = parsed.task.task_id;
-  const moved = await redis.eval(REQUEUE, 4, keys.deadLetters, keys.pending, keys.result(taskId), keys.notifications, entry, raw, taskId);
+  const moved = await REQUEUE.run(redis, 4, keys.deadLetters, keys.pending, keys.result(taskId), keys.notifications, entry, raw, taskId);
   if (moved !== 1) throw new DeadLetterGoneError('that dead letter is no longer in the list (requeued or discarded meanwhile)');
   return { taskId };
 }

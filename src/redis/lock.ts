@@ -1,27 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { resend } from './retry.ts';
-import { luaScript } from './script.ts';
+import { luaFile } from './script.ts';
 
 // Compare-and-delete / compare-and-extend: only the holder of the token may
-// release or extend, so a holder whose lock expired (it stalled past the
-// TTL) cannot free or keep the lock someone else now holds.
-export const RELEASE = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`);
-const EXTEND = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`);
-// SET NX PX that a rerun (its reply was lost) answers as the first run did: the lock already holds this token.
-export const ACQUIRE = luaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
-return 0`);
-
-// Whether a task's holder may still act: the lock (when given) is still its
-// own, and the checkpoint carries its fencing token. One script, so nothing
-// comes between the two checks.
-// KEYS: checkpoint, lock (optional). ARGV: fence, lock token.
-const HOLDS = luaScript(`
-if #KEYS > 1 and redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return -1 end
-return 1`);
+// release or extend (src/redis/lua/lockRelease.lua, lockExtend.lua).
+export const RELEASE = luaFile('lockRelease');
+const EXTEND = luaFile('lockExtend');
+// SET NX PX that a rerun (its reply was lost) answers as the first run did (src/redis/lua/lockAcquire.lua).
+export const ACQUIRE = luaFile('lockAcquire');
+// Whether a task's holder may still act, checked atomically (src/redis/lua/holds.lua).
+const HOLDS = luaFile('holds');
 
 /**
  * Whether the holder with fencing token `fence` is still the task's current

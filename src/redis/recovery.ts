@@ -5,68 +5,16 @@ import { parseTaskMessage } from '../protocol/task.ts';
 import { claimKeyOf, pairs, resumeFrom } from './checkpoint.ts';
 import { claimToken } from './queue.ts';
 import { resend } from './retry.ts';
-import { luaScript } from './script.ts';
+import { luaFile } from './script.ts';
 
-// The checkpoint fields a new holder starts with: a new fencing token from
-// the domain's counter (KEYS[fence]), always above the previous holder's,
-// and the holder's claim token; the previous holder's batch number goes
-// (src/redis/progress.ts).
-const NEW_HOLDER = `
-local function hold(checkpoint, fenceKey, agent, now, token)
-  local fence = redis.call('INCR', fenceKey)
-  -- Never at or below the holder's it replaces, even if the counter was lost.
-  local before = tonumber(redis.call('HGET', checkpoint, 'fence') or '0') or 0
-  if fence <= before then
-    fence = before + 1
-    redis.call('SET', fenceKey, fence)
-  end
-  fence = tostring(fence)
-  redis.call('HSET', checkpoint, 'owner', agent, 'claimed_at', now, 'fence', fence, 'claim_token', token)
-  redis.call('HDEL', checkpoint, 'progress_seq')
-  if redis.call('HDEL', checkpoint, 'handoff') == 0 then redis.call('HINCRBY', checkpoint, 'takeovers', 1) end
-end`;
-
-// Takes a task over from a holder whose heartbeat is gone (or from our own
-// previous life, when ARGV[1] == ARGV[2]); refuses when someone else got
-// there first. A graceful handoff does not count as a crash. A rerun with
-// the same token (a lost reply) answers as the first run did.
-// KEYS: checkpoint, the owner's heartbeat, fence counter. ARGV: owner seen, agent, now, token.
-const TAKE_OVER = luaScript(`${NEW_HOLDER}
-local cur = redis.call('HMGET', KEYS[1], 'owner', 'claim_token')
-if cur[2] == ARGV[4] then return redis.call('HGETALL', KEYS[1]) end
-if cur[1] ~= ARGV[1] then return false end
-if ARGV[1] ~= ARGV[2] and redis.call('EXISTS', KEYS[2]) == 1 then return false end
-hold(KEYS[1], KEYS[3], ARGV[2], ARGV[3], ARGV[4])
-return redis.call('HGETALL', KEYS[1])`);
-
-// An entry in the active list with no checkpoint: its claimer died between
-// the atomic move and the checkpoint write (or a claim reply was lost in a
-// reconnect). Adopted once it has stayed so for the orphan grace.
-// KEYS: checkpoint, active, fence counter. ARGV: raw, agent, now, token.
-const ADOPT = luaScript(`
-if redis.call('HGET', KEYS[1], 'claim_token') == ARGV[4] then return redis.call('HGETALL', KEYS[1]) end
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-if not redis.call('LPOS', KEYS[2], ARGV[1]) then return false end
-local fence = tostring(redis.call('INCR', KEYS[3]))
-redis.call('HSET', KEYS[1], 'raw', ARGV[1], 'owner', ARGV[2], 'claimed_at', ARGV[3], 'first_claimed_at', ARGV[3], 'takeovers', '1',
-  'fence', fence, 'claim_token', ARGV[4])
-return redis.call('HGETALL', KEYS[1])`);
-
-// A checkpoint whose message is in no queue (neither active nor pending) and
-// whose holder is gone (or is this instance, which does not run it): left
-// behind by a claim that was dropped (before claims were idempotent, a lost
-// reply did that). Its message goes back into the active list, where the
-// publication's LREM and the peers expect it, and it is taken over.
-// KEYS: checkpoint, the owner's heartbeat, fence counter, active, pending. ARGV: owner seen, agent, now, token.
-const RESUME_ORPHAN = luaScript(`${NEW_HOLDER}
-local cur = redis.call('HMGET', KEYS[1], 'owner', 'claim_token', 'raw')
-if cur[2] == ARGV[4] then return redis.call('HGETALL', KEYS[1]) end
-if cur[1] ~= ARGV[1] or not cur[3] then return false end
-if ARGV[1] ~= ARGV[2] and redis.call('EXISTS', KEYS[2]) == 1 then return false end
-if redis.call('LPOS', KEYS[4], cur[3]) or redis.call('LPOS', KEYS[5], cur[3]) then return false end
-redis.call('LPUSH', KEYS[4], cur[3])
-hold(KEYS[1], KEYS[3], ARGV[2], ARGV[3], ARGV[4])
-return redis.call('HGETALL', KEYS[1])`);
+// Takeovers, each giving the new holder a fencing token above the previous
+// one (src/redis/lua/includes/newHolder.lua); each file's header has its KEYS and ARGV.
+// A holder's heartbeat gone: its task is taken over (takeOver.lua).
+const TAKE_OVER = luaFile('takeOver');
+// An active entry with no checkpoint past the orphan grace is adopted (adopt.lua).
+const ADOPT = luaFile('adopt');
+// A checkpoint whose message is in no queue and whose holder is gone (resumeOrphan.lua).
+const RESUME_ORPHAN = luaFile('resumeOrphan');
 
 export interface RecoveryOptions {
   redis: Redis;

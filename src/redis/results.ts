@@ -4,61 +4,12 @@ import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
 import { resend } from './retry.ts';
-import { luaScript } from './script.ts';
+import { luaFile } from './script.ts';
 
-// All of one publication in one atomic step: the hash, the log lines, the
-// channel message, the LREM of the raw claimed text, the dead letter, the
-// workers' prompts kept for the console, and the deletion of the
-// checkpoint. It publishes only while this holder's fencing token (ARGV[18])
-// is the checkpoint's (-1 otherwise: another holder took it over, so exactly
-// one result is published; without a token, while ARGV[14] is the owner),
-// and declines (0) while the producer's own `results:{id}`
-// record is missing, unless forced: a final status written first would be
-// overwritten with `pending` by the producer (PROTOCOL.md, "Results"). What
-// the claim already learnt of that record (ARGV[2]) spares the look.
-// Safe to send twice: a publication that went out leaves its token in the
-// result hash (field `fence`, written by the same HSET), and a rerun of it
-// (its reply was lost) finds it there and answers 1 without writing
-// anything. (A rejected message without an id has no hash: a rerun of its
-// dead-lettering answers -1 and does nothing.)
-// KEYS: result, logs, active, dead letters, checkpoint, recent failures, prompts.
-// ARGV: 1 force, 2 record (seen|missing|unknown), 3 has id, 4 id, 5 status, 6 outcome,
-// 7 output, 8 completed at, 9 error, 10 message, 11 raw, 12 dead letter, 13 dead-letter
-// limit, 14 owner, 15 recent failure, 16 prompt TTL, 17 number of prompt pairs, 18 fence,
-// then the prompt pairs, then the log lines.
-export const PUBLISH = luaScript(`
-if ARGV[18] ~= '' then
-  if redis.call('HGET', KEYS[5], 'fence') ~= ARGV[18] then
-    if ARGV[3] == '1' and redis.call('HGET', KEYS[1], 'fence') == ARGV[18] then return 1 end
-    return -1
-  end
-elseif ARGV[14] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[14] then return -1 end
-local prompts = tonumber(ARGV[17])
-if ARGV[3] == '1' then
-  if ARGV[1] ~= '1' and ARGV[2] ~= 'seen' and redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
-  local fields = { 'task_id', ARGV[4], 'status', ARGV[5], 'outcome', ARGV[6], 'output', ARGV[7], 'completed_at', ARGV[8] }
-  if ARGV[9] ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = ARGV[9] end
-  if ARGV[18] ~= '' then fields[#fields + 1] = 'fence'; fields[#fields + 1] = ARGV[18] end
-  redis.call('HSET', KEYS[1], unpack(fields))
-  if ARGV[9] == '' and ARGV[2] ~= 'seen' then redis.call('HDEL', KEYS[1], 'error') end
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, 19 + 2 * prompts))
-  redis.call('PUBLISH', KEYS[1], ARGV[10])
-end
-redis.call('LREM', KEYS[3], 1, ARGV[11])
-if ARGV[12] ~= '' then
-  redis.call('LPUSH', KEYS[4], ARGV[12])
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[13]) - 1)
-end
-redis.call('DEL', KEYS[5])
-if ARGV[15] ~= '' then
-  redis.call('LPUSH', KEYS[6], ARGV[15])
-  redis.call('LTRIM', KEYS[6], 0, 49)
-end
-if prompts > 0 then
-  redis.call('HSET', KEYS[7], unpack(ARGV, 19, 18 + 2 * prompts))
-  redis.call('EXPIRE', KEYS[7], ARGV[16])
-end
-return 1`);
+// All of one publication in one atomic step, only while this holder's fencing
+// token is the checkpoint's, and safe to send twice (src/redis/lua/publish.lua:
+// what it does, its KEYS, ARGV and replies).
+export const PUBLISH = luaFile('publish');
 
 /** Another holder took the task over: this one must not publish. */
 export class OwnershipLostError extends Error {

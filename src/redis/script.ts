@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 type Arg = string | Buffer | number;
@@ -47,4 +50,66 @@ export function luaScript(lua: string) {
     /** The same, with Buffer replies (the exact bytes of list items). */
     runBuffer: (redis: Redis, numKeys: number, ...args: Arg[]): Promise<unknown> => on(redis)[`${name}Buffer`]!(numKeys, ...args),
   };
+}
+
+/** Where the scripts live: one a file, `<name>.lua`, shared parts in `includes/`. */
+export const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url));
+
+/** A line `--@include "name"` stands for the text of `includes/name.lua`. */
+const INCLUDE = /^--@include\s+"([^"]+)"\s*$/;
+
+/** A script or an include that cannot be read (missing): the message names the file. */
+export class LuaIncludeError extends Error {
+  override name = 'LuaIncludeError';
+}
+
+/**
+ * A script's text with its includes expanded (recursively; each include at
+ * most once per script, as a Lua `local function` need be defined once, so
+ * a cycle ends there).
+ * `file` names the script in errors; `read(name)` gives an include's text.
+ */
+export function expandIncludes(text: string, file: string, read: (name: string) => string, seen: Set<string> = new Set()): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const m = INCLUDE.exec(line.trim());
+      if (!m) return line;
+      const name = m[1]!;
+      if (seen.has(name)) return '';
+      seen.add(name);
+      let body: string;
+      try {
+        body = read(name);
+      } catch (error) {
+        throw new LuaIncludeError(`${file}: cannot include "${name}" (includes/${name}.lua): ${(error as Error).message}`, { cause: error });
+      }
+      return expandIncludes(body.replace(/\n$/, ''), `includes/${name}.lua`, read, seen);
+    })
+    .join('\n');
+}
+
+/** Reads `lua/<name>.lua` and its includes from `dir`, expanded. */
+export function readLua(name: string, dir: string = LUA_DIR): string {
+  const file = `${name}.lua`;
+  let text: string;
+  try {
+    text = readFileSync(join(dir, file), 'utf8');
+  } catch (error) {
+    throw new LuaIncludeError(`Lua script ${file} cannot be read from ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  return expandIncludes(text, file, (inc) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'));
+}
+
+/**
+ * The script in `src/redis/lua/<name>.lua` (its header documents KEYS, ARGV
+ * and the reply), run with EVALSHA as `luaScript` runs any. Read once, when
+ * the calling module loads.
+ *
+ * @example
+ * const RELEASE = luaFile('lockRelease');
+ * await RELEASE.run(redis, 1, key, token);
+ */
+export function luaFile(name: string) {
+  return luaScript(readLua(name));
 }

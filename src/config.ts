@@ -296,11 +296,53 @@ function tracingFromEnv(env: NodeJS.ProcessEnv): ConfigInput['tracing'] | undefi
   };
 }
 
+/** Options read from the environment: a bad value there is named by its variable. */
+const ENV_OF_OPTION: Readonly<Record<string, string>> = {
+  redisUrl: 'REDIS_URL',
+  project: 'PROJECT_DIR',
+  consoleToken: 'ORCH_CONSOLE_TOKEN',
+  'anthropic.apiKey': 'ANTHROPIC_API_KEY',
+  'anthropic.baseURL': 'ANTHROPIC_BASE_URL',
+  'tracing.endpoint': 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT)',
+  'tracing.serviceName': 'OTEL_SERVICE_NAME',
+  'scripted.runLog': 'ORCH_SCRIPTED_RUN_LOG',
+};
+
+const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>((at, key) => (at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined), root);
+
+/**
+ * Names a bad value the way it was given: the flag a person typed (`--redis`,
+ * from `flags`, option → flag), the environment variable (`REDIS_URL`), or
+ * the option's path in the config object (`allowDomains.1`).
+ */
+function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: ConfigInput, flags: Readonly<Record<string, string>>): string {
+  const dotted = path.map(String).join('.');
+  const top = String(path[0] ?? '');
+  // Given in `options` when the value there, or a list or string it was made from (`--tokens-per-minute 1:2`), is.
+  const given = path.some((_, i) => {
+    const at = valueAt(options, path.slice(0, i + 1));
+    return at !== undefined && (i === path.length - 1 || typeof at !== 'object' || Array.isArray(at));
+  });
+  if (given) {
+    const flag = flags[top];
+    if (flag === undefined) return dotted || '(options)';
+    return flag;
+  }
+  for (let n = path.length; n > 0; n--) {
+    const env = ENV_OF_OPTION[path.slice(0, n).map(String).join('.')];
+    if (env !== undefined && valueAt(fromEnv, path.slice(0, n)) !== undefined) return env;
+  }
+  return dotted || '(options)';
+}
+
 /**
  * The one place that reads the environment. Explicit options win over it.
- * Throws ConfigError naming the option when a value is bad.
+ * Throws ConfigError naming the option when a value is bad: by the flag that
+ * set it when `flags` (option → flag, e.g. `{ redisUrl: '--redis' }`) has one,
+ * by its environment variable when it came from there, else by its path.
  */
-export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, flags: Readonly<Record<string, string>> = {}): Config {
   const fromEnv: ConfigInput = {};
   if (env.REDIS_URL) fromEnv.redisUrl = env.REDIS_URL;
   if (env.PROJECT_DIR) fromEnv.project = env.PROJECT_DIR;
@@ -326,7 +368,7 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
   };
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `--${i.path.join('.') || '(options)'}: ${i.message}`);
+    const lines = [...new Set(result.error.issues.map((i) => `${nameOf(i.path, options, fromEnv, flags)}: ${i.message}`))];
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const c = result.data;

@@ -314,7 +314,7 @@ const ENV_OF_OPTION: Readonly<Record<string, string>> = {
   consoleToken: 'ORCH_CONSOLE_TOKEN',
   'anthropic.apiKey': 'ANTHROPIC_API_KEY',
   'anthropic.baseURL': 'ANTHROPIC_BASE_URL',
-  'tracing.endpoint': 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT)',
+  'tracing.endpoint': 'OTEL_EXPORTER_OTLP_ENDPOINT', // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT when that is set: see nameOf
   'tracing.serviceName': 'OTEL_SERVICE_NAME',
   'scripted.runLog': 'ORCH_SCRIPTED_RUN_LOG',
 };
@@ -327,7 +327,7 @@ const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>
  * from `flags`, option → flag), the environment variable (`REDIS_URL`), or
  * the option's path in the config object (`allowDomains.1`).
  */
-function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: ConfigInput, flags: Readonly<Record<string, string>>): string {
+function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: ConfigInput, flags: Readonly<Record<string, string>>, vars: NodeJS.ProcessEnv): string {
   const dotted = path.map(String).join('.');
   const top = String(path[0] ?? '');
   // Given in `options` when the value there, or a list or string it was made from (`--tokens-per-minute 1:2`), is.
@@ -341,7 +341,8 @@ function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: Con
     return flag;
   }
   for (let n = path.length; n > 0; n--) {
-    const env = ENV_OF_OPTION[path.slice(0, n).map(String).join('.')];
+    const option = path.slice(0, n).map(String).join('.');
+    const env = option === 'tracing.endpoint' && vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : ENV_OF_OPTION[option];
     if (env !== undefined && valueAt(fromEnv, path.slice(0, n)) !== undefined) return env;
   }
   return dotted || '(options)';
@@ -379,7 +380,7 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
   };
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
-    const lines = [...new Set(result.error.issues.map((i) => `${nameOf(i.path, options, fromEnv, flags)}: ${i.message}`))];
+    const lines = [...new Set(result.error.issues.map((i) => `${nameOf(i.path, options, fromEnv, flags, env)}: ${i.message}`))];
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const c = result.data;

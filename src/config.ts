@@ -4,6 +4,17 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ModelPriceSchema } from './limits/prices.ts';
+import {
+  DEFAULT_BREAKER_COOLDOWN_MS,
+  DEFAULT_CONSOLE_PORT,
+  DEFAULT_DEAD_LETTER_LIMIT,
+  DEFAULT_DOMAIN,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_INSPECT_PORT,
+  DEFAULT_PROMPT_RETENTION_SECONDS,
+  DEFAULT_RESULT_GRACE_MS,
+  DEFAULT_SEARCH_TIMEOUT_MS,
+} from './optionDefaults.ts';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
 import { DEFAULT_PROGRESS_FLUSH_MS } from './redis/progress.ts';
 import { parseAllowEntry } from './workers/sandbox/egressProxy.ts';
@@ -33,7 +44,7 @@ export const ConfigSchema = z.object({
   /** Redis to listen on. Env: REDIS_URL. */
   redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
   /** The domain whose queue this instance serves (`tasks:pending:{domain}`). */
-  domain: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lower-case letters, digits, - or _').default('backend'),
+  domain: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lower-case letters, digits, - or _').default(DEFAULT_DOMAIN),
   /** Registry id; the network names its agents `{domain}-{hostname}`. */
   agentId: z.string().min(1).optional(),
   /** Tasks in flight at once. */
@@ -62,9 +73,9 @@ export const ConfigSchema = z.object({
   /** Seconds a claim blocks on an empty queue before it looks again (and notices a stop). */
   claimTimeoutSeconds: z.coerce.number().min(0.05).max(30).default(1),
   /** How long a final result waits for the producer's `results:{id}` record (PROTOCOL.md). */
-  resultGraceMs: int(0, 60_000).default(2000),
+  resultGraceMs: int(0, 60_000).default(DEFAULT_RESULT_GRACE_MS),
   /** Registry heartbeat period; the key lives three periods. */
-  heartbeatIntervalMs: int(100, 600_000).default(10_000),
+  heartbeatIntervalMs: int(100, 600_000).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
   /** Attempts per worker (1 = no retry). */
   workerAttempts: int(1, 10).default(3),
   /** First retry delay of a worker; doubles per attempt. */
@@ -106,7 +117,7 @@ export const ConfigSchema = z.object({
   /** CPU seconds of each process of a Bash command (RLIMIT_CPU); the wall-clock limit is bashTimeoutMs. */
   bashCpuSeconds: int(1, 86_400).default(600),
   /** How long one Glob or Grep may search (off the main thread) before it is stopped. */
-  searchTimeoutMs: int(100, 600_000).default(10_000),
+  searchTimeoutMs: int(100, 600_000).default(DEFAULT_SEARCH_TIMEOUT_MS),
   /**
    * How long one walk of a worker's folder (before and after each Bash
    * command, to see what it changed; the planner's survey) may take. The
@@ -168,7 +179,7 @@ export const ConfigSchema = z.object({
   /** 429/529/overloaded answers in a row, across the domain, that open the circuit breaker. */
   breakerThreshold: int(1, 1000).default(3),
   /** How long the breaker stays open when the API sent no retry-after; doubles with each failed probe. */
-  breakerCooldownMs: int(10, 3_600_000).default(10_000),
+  breakerCooldownMs: int(10, 3_600_000).default(DEFAULT_BREAKER_COOLDOWN_MS),
   /** The longest the breaker stays open between probes. */
   breakerMaxCooldownMs: int(10, 3_600_000).default(120_000),
   /** Dollars a task may spend on model calls, unless its `metadata.budget_usd` says otherwise; no limit when absent. */
@@ -176,20 +187,20 @@ export const ConfigSchema = z.object({
   /** Price overrides or additions, model id → { input, output, cache_write, cache_read } in dollars per million tokens. */
   prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   /** Dead letters kept (oldest dropped). */
-  deadLetterLimit: int(1, 10_000_000).default(10_000),
+  deadLetterLimit: int(1, 10_000_000).default(DEFAULT_DEAD_LETTER_LIMIT),
   /**
    * The longest a progress line or checkpoint field that nothing waits for (a worker started, a model
    * wait, the spend so far) is held before it is written; it goes sooner with the task's next saved step.
    */
   progressFlushMs: int(0, 60_000).default(DEFAULT_PROGRESS_FLUSH_MS),
   /** Seconds each worker's prompt is kept in Redis for the console (`orch:{domain}:prompts:{task_id}`), from the publication. */
-  promptRetentionSeconds: int(60, 31_536_000).default(604_800),
+  promptRetentionSeconds: int(60, 31_536_000).default(DEFAULT_PROMPT_RETENTION_SECONDS),
   /** Port of the HTTP server with /metrics and /healthz; off when absent (0 picks a free port). */
   metricsPort: int(0, 65_535).optional(),
   /** Address it binds; 0.0.0.0 in a container. */
   metricsHost: z.string().min(1).default('127.0.0.1'),
   /** Port of the local Stately Inspector relay (`start --inspect` without a URL). */
-  inspectPort: int(1, 65_535).default(8787),
+  inspectPort: int(1, 65_535).default(DEFAULT_INSPECT_PORT),
   /**
    * Address the local inspector relay binds. Loopback by default: only this
    * machine can connect. Another address (or 0.0.0.0) lets anyone who can
@@ -216,7 +227,7 @@ export const ConfigSchema = z.object({
     })
     .default({ exporter: 'none', serviceName: 'backend-orchestrator' }),
   /** Port of the web console (`console`); 0 picks a free port. */
-  consolePort: int(0, 65_535).default(8788),
+  consolePort: int(0, 65_535).default(DEFAULT_CONSOLE_PORT),
   /** Address the console binds; anything but loopback needs `consoleToken`. */
   consoleHost: z.string().min(1).default('127.0.0.1'),
   /** Secret every console request must carry when set. Env: ORCH_CONSOLE_TOKEN. */
@@ -296,11 +307,54 @@ function tracingFromEnv(env: NodeJS.ProcessEnv): ConfigInput['tracing'] | undefi
   };
 }
 
+/** Options read from the environment: a bad value there is named by its variable. */
+const ENV_OF_OPTION: Readonly<Record<string, string>> = {
+  redisUrl: 'REDIS_URL',
+  project: 'PROJECT_DIR',
+  consoleToken: 'ORCH_CONSOLE_TOKEN',
+  'anthropic.apiKey': 'ANTHROPIC_API_KEY',
+  'anthropic.baseURL': 'ANTHROPIC_BASE_URL',
+  'tracing.endpoint': 'OTEL_EXPORTER_OTLP_ENDPOINT', // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT when that is set: see nameOf
+  'tracing.serviceName': 'OTEL_SERVICE_NAME',
+  'scripted.runLog': 'ORCH_SCRIPTED_RUN_LOG',
+};
+
+const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>((at, key) => (at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined), root);
+
+/**
+ * Names a bad value the way it was given: the flag a person typed (`--redis`,
+ * from `flags`, option → flag), the environment variable (`REDIS_URL`), or
+ * the option's path in the config object (`allowDomains.1`).
+ */
+function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: ConfigInput, flags: Readonly<Record<string, string>>, vars: NodeJS.ProcessEnv): string {
+  const dotted = path.map(String).join('.');
+  const top = String(path[0] ?? '');
+  // Given in `options` when the value there, or a list or string it was made from (`--tokens-per-minute 1:2`), is.
+  const given = path.some((_, i) => {
+    const at = valueAt(options, path.slice(0, i + 1));
+    return at !== undefined && (i === path.length - 1 || typeof at !== 'object' || Array.isArray(at));
+  });
+  if (given) {
+    const flag = flags[top];
+    if (flag === undefined) return dotted || '(options)';
+    return flag;
+  }
+  for (let n = path.length; n > 0; n--) {
+    const option = path.slice(0, n).map(String).join('.');
+    const env = option === 'tracing.endpoint' && vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : ENV_OF_OPTION[option];
+    if (env !== undefined && valueAt(fromEnv, path.slice(0, n)) !== undefined) return env;
+  }
+  return dotted || '(options)';
+}
+
 /**
  * The one place that reads the environment. Explicit options win over it.
- * Throws ConfigError naming the option when a value is bad.
+ * Throws ConfigError naming the option when a value is bad: by the flag that
+ * set it when `flags` (option → flag, e.g. `{ redisUrl: '--redis' }`) has one,
+ * by its environment variable when it came from there, else by its path.
  */
-export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, flags: Readonly<Record<string, string>> = {}): Config {
   const fromEnv: ConfigInput = {};
   if (env.REDIS_URL) fromEnv.redisUrl = env.REDIS_URL;
   if (env.PROJECT_DIR) fromEnv.project = env.PROJECT_DIR;
@@ -326,7 +380,7 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
   };
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `--${i.path.join('.') || '(options)'}: ${i.message}`);
+    const lines = [...new Set(result.error.issues.map((i) => `${nameOf(i.path, options, fromEnv, flags, env)}: ${i.message}`))];
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const c = result.data;

@@ -20,7 +20,7 @@ export async function runConsole(o: ConsoleFlags): Promise<void> {
     ...(o.port !== undefined ? { consolePort: o.port } : {}),
     ...(o.host !== undefined ? { consoleHost: o.host } : {}),
     ...(o.token !== undefined ? { consoleToken: o.token } : {}),
-  });
+  }, process.env, { redisUrl: '--redis', domain: '--domain', consolePort: '--port', consoleHost: '--host', consoleToken: '--token' });
   checkBinding(config.consoleHost, config.consoleToken);
   const logger = createLogger(config.logLevel);
   const redis = connectRedis(config.redisUrl, 'backend-orchestrator-console');

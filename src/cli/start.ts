@@ -1,9 +1,10 @@
-import { loadConfig, type ConfigInput } from '../config.ts';
+import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { ownSecrets } from '../secrets.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
 import { startTracing } from '../observability/otel.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
+import { configFromFlags, FLAG_OF_OPTION } from './startFlags.ts';
 
 export interface StartOptions {
   redis?: string;
@@ -49,54 +50,10 @@ export interface StartOptions {
   breakerCooldownMs?: number;
 }
 
-/** Maps CLI flags onto config options; the schema checks every value. */
-export function configFromFlags(o: StartOptions): ConfigInput {
-  const c: Record<string, unknown> = {};
-  if (o.redis !== undefined) c.redisUrl = o.redis;
-  if (o.domain !== undefined) c.domain = o.domain;
-  if (o.concurrency !== undefined) c.concurrency = o.concurrency;
-  if (o.workspace !== undefined) c.workspace = o.workspace;
-  if (o.agents !== undefined) c.agents = o.agents;
-  if (o.model !== undefined) c.model = o.model;
-  if (o.planner !== undefined) c.planner = o.planner;
-  if (o.agentId !== undefined) c.agentId = o.agentId;
-  if (o.logLevel !== undefined) c.logLevel = o.logLevel;
-  if (o.shutdownGraceMs !== undefined) c.shutdownGraceMs = o.shutdownGraceMs;
-  if (o.shutdownMarginMs !== undefined) c.shutdownMarginMs = o.shutdownMarginMs;
-  if (o.heartbeatMs !== undefined) c.heartbeatIntervalMs = o.heartbeatMs;
-  if (o.recoveryMs !== undefined) c.recoveryIntervalMs = o.recoveryMs;
-  if (o.orphanGraceMs !== undefined) c.orphanGraceMs = o.orphanGraceMs;
-  if (o.lockTtlMs !== undefined) c.lockTtlMs = o.lockTtlMs;
-  if (o.maxTakeovers !== undefined) c.maxTakeovers = o.maxTakeovers;
-  if (o.claimTimeout !== undefined) c.claimTimeoutSeconds = o.claimTimeout;
-  if (o.resultGraceMs !== undefined) c.resultGraceMs = o.resultGraceMs;
-  if (o.metricsPort !== undefined) c.metricsPort = o.metricsPort;
-  if (o.metricsHost !== undefined) c.metricsHost = o.metricsHost;
-  if (o.project !== undefined) c.project = o.project;
-  if (o.isolation !== undefined) c.isolation = o.isolation;
-  if (o.mergePartial !== undefined) c.mergePartial = o.mergePartial;
-  if (o.keepBranches !== undefined) c.keepBranchesDays = o.keepBranches;
-  if (o.gitAuthorName !== undefined) c.gitAuthorName = o.gitAuthorName;
-  if (o.gitAuthorEmail !== undefined) c.gitAuthorEmail = o.gitAuthorEmail;
-  if (o.unsafeNoSandbox !== undefined) c.unsafeNoSandbox = o.unsafeNoSandbox;
-  if (o.allowDomain !== undefined && o.allowDomain.length > 0) c.allowDomains = o.allowDomain;
-  if (o.bashTmpBytes !== undefined) c.bashTmpBytes = o.bashTmpBytes;
-  if (o.boxProcessLimit !== undefined) c.boxProcessLimit = o.boxProcessLimit;
-  if (o.boxUid !== undefined) c.boxUid = o.boxUid;
-  if (o.boxGid !== undefined) c.boxGid = o.boxGid;
-  if (o.maxModelCalls !== undefined) c.maxModelCalls = o.maxModelCalls;
-  if (o.tokensPerMinute !== undefined) c.tokensPerMinute = o.tokensPerMinute;
-  if (o.taskBudgetUsd !== undefined) c.taskBudgetUsd = o.taskBudgetUsd;
-  if (o.breakerThreshold !== undefined) c.breakerThreshold = o.breakerThreshold;
-  if (o.breakerCooldownMs !== undefined) c.breakerCooldownMs = o.breakerCooldownMs;
-  if (o.inspectPort !== undefined) c.inspectPort = o.inspectPort;
-  if (o.inspectHost !== undefined) c.inspectHost = o.inspectHost;
-  if (o.inspectFull !== undefined) c.inspectFull = o.inspectFull;
-  return c as ConfigInput;
-}
+export { configFromFlags };
 
 export async function runStart(o: StartOptions): Promise<void> {
-  const config = loadConfig(configFromFlags(o));
+  const config = loadConfig(configFromFlags({ ...o }), process.env, FLAG_OF_OPTION);
   const logger = createLogger(config.logLevel, { secrets: ownSecrets(config) });
   const tracing = await startTracing(config.tracing);
   if (tracing) logger.info({ exporter: config.tracing.exporter, endpoint: config.tracing.endpoint, service: config.tracing.serviceName }, 'OpenTelemetry traces on');

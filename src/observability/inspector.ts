@@ -4,6 +4,7 @@ import type { AnyEventObject, InspectionEvent, MachineContext } from 'xstate';
 import { ConfigError } from '../config.ts';
 import { InspectorRelayError, isLoopbackHost, startInspectorRelay, DEFAULT_INSPECT_HOST, STATELY_INSPECTOR_URL } from './inspectorRelay.ts';
 import { redact } from './redact.ts';
+import { DEFAULT_INSPECT_PORT } from '../optionDefaults.ts';
 
 export interface Inspection {
   /** Pass as `createActor(machine, { inspect })`: every actor of the system is reported. */
@@ -23,7 +24,7 @@ export interface Inspection {
 export interface InspectionOptions {
   /** How long a `ws://` target may take to accept the connection. Default 5000. */
   connectTimeoutMs?: number;
-  /** Port of the local relay (`--inspect` without a URL). Default 8787. */
+  /** Port of the local relay (`--inspect` without a URL). Default DEFAULT_INSPECT_PORT, the schema's inspectPort. */
   localPort?: number;
   /** Address the local relay binds (`--inspect-host`). Default 127.0.0.1: this machine only. */
   localHost?: string;
@@ -34,7 +35,7 @@ export interface InspectionOptions {
 }
 
 /** The local relay's port when none is given. */
-export const DEFAULT_INSPECT_PORT = 8787;
+export { DEFAULT_INSPECT_PORT };
 
 /**
  * The inspector keeps this many events while it connects (the library's

@@ -19,6 +19,7 @@ import { deregisterAgent, heartbeat, registerAgent, type RegistryOptions } from 
 import { OwnershipLostError, publishResult } from '../redis/results.ts';
 import { isConnectionError } from '../redis/retry.ts';
 import { WorkerRunError } from '../workers/workerRunError.ts';
+import { DEFAULT_PROMPT_RETENTION_SECONDS } from '../optionDefaults.ts';
 import { scrubDeep } from '../secrets.ts';
 import { inSpan, TaskTraces } from '../observability/tracing.ts';
 
@@ -228,7 +229,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
             // Taken only once published: a publication retried after a Redis error carries them again.
             lines: progress.lines(input.claimKey, input.taskId),
             prompts: prompts.of(input.claimKey),
-            promptTtlSeconds: deps.promptRetentionSeconds ?? 604_800,
+            promptTtlSeconds: deps.promptRetentionSeconds ?? DEFAULT_PROMPT_RETENTION_SECONDS,
           },
           input,
         ),

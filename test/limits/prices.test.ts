@@ -27,9 +27,9 @@ describe('cost in dollars', () => {
   it('takes overrides and additions from the config, and stops start-up on a bad price naming the option', () => {
     const config = loadConfig({ model: 'scripted', prices: { 'claude-sonnet-4-6': { input: 1, output: 2, cache_write: 3, cache_read: 4 } } }, {});
     expect(config.prices['claude-sonnet-4-6']).toEqual({ input: 1, output: 2, cache_write: 3, cache_read: 4 });
-    expect(() => loadConfig({ model: 'scripted', prices: { x: { input: -1, output: 2, cache_write: 3, cache_read: 4 } } } as never, {})).toThrow(/--prices\.x\.input/);
-    expect(() => loadConfig({ model: 'scripted', taskBudgetUsd: -2 } as never, {})).toThrow(/--taskBudgetUsd/);
-    expect(() => loadConfig({ model: 'scripted', tokensPerMinute: 'lots' } as never, {})).toThrow(/--tokensPerMinute/);
+    expect(() => loadConfig({ model: 'scripted', prices: { x: { input: -1, output: 2, cache_write: 3, cache_read: 4 } } } as never, {})).toThrow(/prices\.x\.input: /);
+    expect(() => loadConfig({ model: 'scripted', taskBudgetUsd: -2 } as never, {})).toThrow(/taskBudgetUsd: /);
+    expect(() => loadConfig({ model: 'scripted', tokensPerMinute: 'lots' } as never, {})).toThrow(/tokensPerMinute\.input: /);
     expect(loadConfig({ model: 'scripted', tokensPerMinute: '400000:80000' }, {}).tokensPerMinute).toEqual({ input: 400000, output: 80000 });
     expect(loadConfig({ model: 'scripted', tokensPerMinute: '5000' }, {}).tokensPerMinute).toEqual({ input: 5000, output: 5000 });
   });

@@ -5,6 +5,7 @@ import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, toPromise, type InspectionEvent } from 'xstate';
 import { configFromFlags } from '../../src/cli/start.ts';
+import { FLAG_OF_OPTION } from '../../src/cli/startFlags.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { createInspection } from '../../src/observability/inspector.ts';
 import { allowedInspectOrigins } from '../../src/observability/inspectorRelay.ts';
@@ -205,8 +206,8 @@ describe('the local inspector relay (start --inspect without a URL)', () => {
   it('takes --inspect-host, loopback by default, and refuses a value that is not an address', () => {
     expect(loadConfig({ model: 'scripted' }, {}).inspectHost).toBe('127.0.0.1');
     expect(loadConfig({ model: 'scripted', ...configFromFlags({ inspectHost: '::1' }) }, {}).inspectHost).toBe('::1');
-    expect(() => loadConfig({ model: 'scripted', ...configFromFlags({ inspectHost: 'http://0.0.0.0:8787' }) }, {})).toThrow(
-      /--inspectHost: must be an address or host name/,
+    expect(() => loadConfig({ model: 'scripted', ...configFromFlags({ inspectHost: 'http://0.0.0.0:8787' }) }, {}, FLAG_OF_OPTION)).toThrow(
+      /--inspect-host: must be an address or host name/,
     );
   });
 

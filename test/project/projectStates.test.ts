@@ -72,7 +72,7 @@ describe('--project: projects in states the orchestrator must not work on as is'
   });
 
   it('rejects --isolation worktree without --project, and a worktree folder inside the project', async () => {
-    expect(() => loadConfig({ isolation: 'bogus' } as unknown as ConfigInput, {})).toThrow(/--isolation/);
+    expect(() => loadConfig({ isolation: 'bogus' } as unknown as ConfigInput, {})).toThrow(/isolation: /);
     const missing = await startTestOrchestrator({ isolation: 'worktree' }).then(
       (t) => t.orchestrator.stop().then(() => undefined),
       (e: unknown) => e,

@@ -1,8 +1,8 @@
 import { WorkerAbortedError, ToolExecutionError } from '../errors.ts';
 import { runOffThread, ThreadTimeoutError, type Jobs } from '../threads/pool.ts';
 
-/** Default time limit of one Glob or Grep. */
-export const DEFAULT_SEARCH_TIMEOUT_MS = 10_000;
+/** Default time limit of one Glob or Grep (the schema's searchTimeoutMs). */
+export { DEFAULT_SEARCH_TIMEOUT_MS } from '../../optionDefaults.ts';
 
 /**
  * Runs one Glob or Grep in the tool threads (threads/pool.ts) and

@@ -1,0 +1,136 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigSchema, type ConfigInput } from '../config.ts';
+
+type Key = keyof typeof ConfigSchema.shape;
+
+/**
+ * One flag of `start` (or a global one start reads): the one declaration from
+ * which the commander option, the flag → option mapping and the flag named in
+ * a bad value's error are all built. Defaults are the schema's, never written here.
+ */
+export interface FlagSpec {
+  /** commander's spec, e.g. `--concurrency <n>`. */
+  flags: string;
+  /** The schema option it sets; absent for a flag that is not an option (`--inspect`). */
+  key?: Key;
+  help: string;
+  parse?: 'int' | 'number' | 'list';
+  /** Declared on the program, not on `start` (`--redis`, `--domain`). */
+  global?: boolean;
+  /** Say the schema's default in the help (false where it is a path of this machine). */
+  showDefault?: boolean;
+}
+
+export const START_FLAGS: readonly FlagSpec[] = [
+  { flags: '--redis <url>', key: 'redisUrl', help: 'Redis URL (env REDIS_URL)', global: true },
+  { flags: '--domain <name>', key: 'domain', help: 'domain whose queue to serve', global: true },
+  { flags: '--concurrency <n>', key: 'concurrency', help: 'tasks in flight at once', parse: 'int' },
+  { flags: '--workspace <dir>', key: 'workspace', help: 'root folder of the task workspaces' },
+  { flags: '--agents <dir>', key: 'agents', help: 'folder of the worker agent files (default: the package\'s agents/)', showDefault: false },
+  { flags: '--model <kind>', key: 'model', help: 'anthropic or scripted (default: anthropic when ANTHROPIC_API_KEY is set)' },
+  { flags: '--planner <kind>', key: 'planner', help: 'keywords or llm (default: llm with the anthropic model)' },
+  { flags: '--agent-id <id>', key: 'agentId', help: 'registry id (default: {domain}-{hostname})' },
+  { flags: '--log-level <level>', key: 'logLevel', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { flags: '--inspect [target]', help: 'send every actor event to Stately Inspector: no value for the local relay, sky for the hosted one, or a ws:// endpoint' },
+  { flags: '--inspect-port <port>', key: 'inspectPort', help: 'port of the local inspector relay', parse: 'int' },
+  { flags: '--inspect-host <host>', key: 'inspectHost', help: 'address the local inspector relay binds (this machine only by default; anything else lets whoever reaches it read the events)' },
+  { flags: '--inspect-full', key: 'inspectFull', help: 'send prompts, task text and model output to the inspector too (redacted by default)' },
+  { flags: '--metrics-port <port>', key: 'metricsPort', help: 'serve /metrics (Prometheus) and /healthz on this port', parse: 'int' },
+  { flags: '--metrics-host <host>', key: 'metricsHost', help: 'address of the metrics server' },
+  { flags: '--shutdown-grace-ms <ms>', key: 'shutdownGraceMs', help: 'on SIGTERM, how long tasks in flight may finish before they are handed off', parse: 'int' },
+  { flags: '--shutdown-margin-ms <ms>', key: 'shutdownMarginMs', help: 'after the grace, how long handing off and closing may take before the process exits non-zero anyway', parse: 'int' },
+  { flags: '--heartbeat-ms <ms>', key: 'heartbeatIntervalMs', help: 'registry heartbeat period; the key lives three periods', parse: 'int' },
+  { flags: '--recovery-ms <ms>', key: 'recoveryIntervalMs', help: 'how often to look for tasks whose holder died', parse: 'int' },
+  { flags: '--orphan-grace-ms <ms>', key: 'orphanGraceMs', help: 'how long an active task without a checkpoint waits before adoption', parse: 'int' },
+  { flags: '--lock-ttl-ms <ms>', key: 'lockTtlMs', help: "how long a dead instance's project and merge locks outlive it", parse: 'int' },
+  { flags: '--max-takeovers <n>', key: 'maxTakeovers', help: 'takeovers after which a task is failed and dead-lettered', parse: 'int' },
+  { flags: '--claim-timeout <seconds>', key: 'claimTimeoutSeconds', help: 'how long a claim blocks on an empty queue', parse: 'number' },
+  { flags: '--result-grace-ms <ms>', key: 'resultGraceMs', help: "how long a result waits for the producer's results record", parse: 'int' },
+  { flags: '--project <dir>', key: 'project', help: 'the shared codebase tasks work on (env PROJECT_DIR)' },
+  { flags: '--isolation <mode>', key: 'isolation', help: 'worktree (default for a git project), none (in the project folder, one task at a time) or task-folder' },
+  { flags: '--merge-partial', key: 'mergePartial', help: 'merge partial results into the project branch too' },
+  { flags: '--keep-branches <days>', key: 'keepBranchesDays', help: 'days merged task branches are kept', parse: 'number' },
+  { flags: '--git-author-name <name>', key: 'gitAuthorName', help: "author and committer of the orchestrator's commits" },
+  { flags: '--git-author-email <email>', key: 'gitAuthorEmail', help: 'their e-mail' },
+  { flags: '--unsafe-no-sandbox', key: 'unsafeNoSandbox', help: 'run Bash without the bubblewrap sandbox (only inside a throwaway container)' },
+  { flags: '--bash-tmp-bytes <bytes>', key: 'bashTmpBytes', help: "size of the Bash box's private /tmp", parse: 'int' },
+  { flags: '--box-process-limit <how>', key: 'boxProcessLimit', help: "what holds Bash's process limit: auto, cgroup (a pids cgroup per command), uid (root only: the box runs as --box-uid) or rlimit (an ordinary user)" },
+  { flags: '--box-uid <uid>', key: 'boxUid', help: 'uid the Bash box runs as under --box-process-limit uid, a root listener without a pids cgroup (no /etc/passwd entry needed)', parse: 'int' },
+  { flags: '--box-gid <gid>', key: 'boxGid', help: 'its gid (default: the same number as --box-uid)', parse: 'int' },
+  { flags: '--allow-domain <host[:port]>', key: 'allowDomains', help: 'a host Bash may reach through the egress proxy, e.g. registry.npmjs.org or *.github.com (HTTPS on 443, http:// on 80) or example.com:8443 (that port only); repeatable', parse: 'list', showDefault: false },
+  { flags: '--max-model-calls <n>', key: 'maxModelCalls', help: 'model requests in flight at once over the whole domain (all instances)', parse: 'int' },
+  { flags: '--tokens-per-minute <n>', key: 'tokensPerMinute', help: 'tokens per minute over the whole domain: <n>, or <input>:<output>' },
+  { flags: '--task-budget-usd <usd>', key: 'taskBudgetUsd', help: 'dollars a task may spend on model calls unless its metadata.budget_usd says otherwise', parse: 'number' },
+  { flags: '--breaker-threshold <n>', key: 'breakerThreshold', help: '429/529 answers in a row that open the shared circuit breaker', parse: 'int' },
+  { flags: '--breaker-cooldown-ms <ms>', key: 'breakerCooldownMs', help: 'how long the breaker stays open when the API sent no retry-after', parse: 'int' },
+];
+
+/** `--inspect-port <port>` → `--inspect-port`. */
+export const flagName = (spec: FlagSpec): string => spec.flags.split(/[\s,]/)[0]!;
+
+/** The property commander gives the flag's value: `--inspect-port` → `inspectPort`. */
+export const attributeName = (spec: FlagSpec): string => new Option(spec.flags).attributeName();
+
+/** The schema's default of an option, undefined when it has none. */
+export function schemaDefault(key: Key): unknown {
+  const parsed = ConfigSchema.shape[key].safeParse(undefined);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Schema option → the flag that sets it, for errors that name what a person typed. */
+export const FLAG_OF_OPTION: Readonly<Record<string, string>> = Object.fromEntries(
+  START_FLAGS.filter((s) => s.key).map((s) => [s.key!, flagName(s)]),
+);
+
+const integer = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+  return n;
+};
+const number = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+  return n;
+};
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** The help text of a flag, with the schema's default where it has one. */
+export function helpOf(spec: FlagSpec): string {
+  if (!spec.key || spec.showDefault === false || spec.global || /\(default/.test(spec.help)) return spec.help;
+  const value = schemaDefault(spec.key);
+  if (value === undefined || value === false) return spec.help;
+  return `${spec.help} (default ${String(value)})`;
+}
+
+function optionOf(spec: FlagSpec): Option {
+  const option = new Option(spec.flags, helpOf(spec));
+  const name = flagName(spec);
+  if (spec.parse === 'int') option.argParser(integer(name));
+  else if (spec.parse === 'number') option.argParser(number(name));
+  else if (spec.parse === 'list') option.argParser(collect);
+  if (spec.global && spec.key) {
+    const value = schemaDefault(spec.key);
+    // `--domain` has a default every command reads; `--redis` is left to the environment and the schema.
+    if (spec.key === 'domain') option.default(value);
+    else if (value !== undefined) option.description = `${spec.help}; default ${String(value)}`;
+  }
+  return option;
+}
+
+/** Adds the table's flags to a command: the global ones to the program, the rest to `start`. */
+export function addFlags(command: Command, global: boolean): Command {
+  for (const spec of START_FLAGS) if (Boolean(spec.global) === global) command.addOption(optionOf(spec));
+  return command;
+}
+
+/** Maps the parsed flags onto config options; the schema checks every value. */
+export function configFromFlags(o: Record<string, unknown>): ConfigInput {
+  const c: Record<string, unknown> = {};
+  for (const spec of START_FLAGS) {
+    if (!spec.key) continue;
+    const value = o[attributeName(spec)];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    c[spec.key] = value;
+  }
+  return c as ConfigInput;
+}

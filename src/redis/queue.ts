@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DEFAULT_DEAD_LETTER_LIMIT } from '../optionDefaults.ts';
 import type { Claim } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
@@ -37,7 +38,7 @@ const RESULT_RECORD = { 1: undefined, 2: 'seen', 3: 'missing', 4: 'unknown' } as
  * (RECORD_CLAIMS). The "claimed by" line is the caller's to write.
  * Returns [] when the wait ran out.
  */
-export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: number, deadLetterLimit = 10_000): Promise<Claim[]> {
+export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: number, deadLetterLimit = DEFAULT_DEAD_LETTER_LIMIT): Promise<Claim[]> {
   const { keys } = q;
   // Buffer replies: the bytes as claimed, never round-tripped through a JS string (see Claim.raw).
   // One free slot (the usual case under load, as tasks finish one by one): BLMOVE alone, which

@@ -6,49 +6,12 @@ import { startTracing } from '../observability/otel.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 import { configFromFlags, FLAG_OF_OPTION } from './startFlags.ts';
 
-export interface StartOptions {
-  redis?: string;
-  domain?: string;
-  concurrency?: number;
-  workspace?: string;
-  agents?: string;
-  model?: string;
-  planner?: string;
-  agentId?: string;
-  logLevel?: string;
-  shutdownGraceMs?: number;
-  shutdownMarginMs?: number;
-  heartbeatMs?: number;
-  recoveryMs?: number;
-  orphanGraceMs?: number;
-  lockTtlMs?: number;
-  maxTakeovers?: number;
-  claimTimeout?: number;
-  resultGraceMs?: number;
-  inspect?: string | true;
-  inspectPort?: number;
-  inspectHost?: string;
-  inspectFull?: boolean;
-  metricsPort?: number;
-  metricsHost?: string;
-  project?: string;
-  isolation?: string;
-  mergePartial?: boolean;
-  keepBranches?: number;
-  gitAuthorName?: string;
-  gitAuthorEmail?: string;
-  unsafeNoSandbox?: boolean;
-  allowDomain?: string[];
-  bashTmpBytes?: number;
-  boxProcessLimit?: string;
-  boxUid?: number;
-  boxGid?: number;
-  maxModelCalls?: number;
-  tokensPerMinute?: string;
-  taskBudgetUsd?: number;
-  breakerThreshold?: number;
-  breakerCooldownMs?: number;
-}
+/**
+ * What commander parsed for `start`, by attribute name: the flags of
+ * START_FLAGS (startFlags.ts), the one list of them. `inspect` is read here;
+ * the rest become the config's input through configFromFlags.
+ */
+export type StartOptions = Record<string, unknown> & { inspect?: string | true };
 
 export { configFromFlags };
 

@@ -7,7 +7,7 @@ import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { INTENT_FILE } from '../../src/git/merge.ts';
 import type { TaskOutput, WorkerResult } from '../../src/protocol/output.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
-import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
+import { FAST_RECOVERY, type OrchestratorProcess, spawnOrchestrator } from '../support/process.ts';
 import { gitIn, sampleProject } from '../support/project.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
@@ -20,7 +20,7 @@ afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
 });
 
-const FAST = ['--heartbeat-ms', '200', '--recovery-ms', '150', '--orphan-grace-ms', '1000', '--claim-timeout', '0.1'];
+const FAST = FAST_RECOVERY;
 
 describe('crash suite with --project (SIGKILL)', () => {
   it('a task killed between workers resumes from the finished worker\'s commit, without the dead worker\'s files, and merges once', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
-import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
+import { FAST_RECOVERY, type OrchestratorProcess, spawnOrchestrator } from '../support/process.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
 // Real orchestrator processes on a real Redis, killed with SIGKILL at varied
@@ -16,7 +16,7 @@ afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
 });
 
-const FAST = ['--heartbeat-ms', '200', '--recovery-ms', '150', '--orphan-grace-ms', '1000', '--claim-timeout', '0.1', '--concurrency', '4'];
+const FAST = [...FAST_RECOVERY, '--concurrency', '4'];
 
 function setup(latency = 'db-worker=250,api-worker=200,auth-worker=300') {
   const { domain, keys } = freshDomain();

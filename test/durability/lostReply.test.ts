@@ -7,7 +7,7 @@ import { RECORD_CLAIMS } from '../../src/redis/queue.ts';
 import { PUBLISH } from '../../src/redis/results.ts';
 import { scriptCall, startFaultProxy, type FaultProxy } from '../support/faultProxy.ts';
 import { allFinal, countPublications, deliveryViolations, rerunsAfterDone, sendTasks } from '../support/invariants.ts';
-import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
+import { FAST_RECOVERY, type OrchestratorProcess, spawnOrchestrator } from '../support/process.ts';
 import { client, freshDomain, redisUrl } from '../support/redis.ts';
 
 // A real listener process whose Redis connection goes through a fault proxy
@@ -21,7 +21,7 @@ afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
 
-const FAST = ['--heartbeat-ms', '200', '--recovery-ms', '150', '--orphan-grace-ms', '1000', '--claim-timeout', '0.1', '--concurrency', '4'];
+const FAST = [...FAST_RECOVERY, '--concurrency', '4'];
 
 async function setup() {
   const { domain, keys } = freshDomain();

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.ts';
 import { allFinal, countPublications, deliveryViolations, publishedIn, sendTasks, takenOverBy } from '../support/invariants.ts';
-import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
+import { FAST_RECOVERY, type OrchestratorProcess, spawnOrchestrator } from '../support/process.ts';
 import { gitIn, sampleProject } from '../support/project.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
@@ -22,7 +22,7 @@ afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
 
-const FAST = ['--heartbeat-ms', '200', '--recovery-ms', '150', '--orphan-grace-ms', '1000', '--claim-timeout', '0.1'];
+const FAST = FAST_RECOVERY;
 
 describe('a partition in a git project (worktree)', () => {
   it('the holder cut off while another takes over and publishes does not merge when it comes back', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.ts';
 import { allFinal, countPublications, deliveryViolations, publishedIn, rerunsAfterDone, sendTasks, takenOverBy } from '../support/invariants.ts';
-import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
+import { FAST_RECOVERY, type OrchestratorProcess, spawnOrchestrator } from '../support/process.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
 // Real listener processes whose Redis goes through a fault proxy that is
@@ -18,7 +18,7 @@ afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
 
-const FAST = ['--heartbeat-ms', '200', '--recovery-ms', '150', '--orphan-grace-ms', '1000', '--claim-timeout', '0.1'];
+const FAST = FAST_RECOVERY;
 
 /** A small seeded generator: the same kill schedule on every run. */
 function seeded(seed: number) {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import type { TaskOutput, WorkerResult } from '../../src/protocol/output.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
-import { spawnOrchestrator, type OrchestratorProcess } from '../support/process.ts';
+import { FAST_RECOVERY, type OrchestratorProcess, spawnOrchestrator } from '../support/process.ts';
 import { gitIn, sampleProject } from '../support/project.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
@@ -20,7 +20,7 @@ afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
 });
 
-const FAST = ['--heartbeat-ms', '200', '--recovery-ms', '150', '--orphan-grace-ms', '1000', '--claim-timeout', '0.1', '--concurrency', '4'];
+const FAST = [...FAST_RECOVERY, '--concurrency', '4'];
 
 describe('takeover by another instance in a git project (SIGKILL)', () => {
   it("B takes A's tasks over from A's worktrees, completes and merges all of them, and no worktree stays registered", async () => {

@@ -40,3 +40,6 @@ export function spawnOrchestrator(args: string[], env: NodeJS.ProcessEnv = {}, a
     },
   };
 }
+
+/** Flags that make a takeover happen in about a second: heartbeats, recovery passes, orphan grace and claim blocking kept short. */
+export const FAST_RECOVERY = ['--heartbeat-ms', '200', '--recovery-ms', '150', '--orphan-grace-ms', '1000', '--claim-timeout', '0.1'];

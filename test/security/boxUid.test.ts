@@ -1,6 +1,4 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,7 +7,7 @@ import { createLogger } from '../../src/logger.ts';
 import { DEFAULT_BOX_USER } from '../../src/workers/sandbox/choose.ts';
 import { gitIn, sampleProject } from '../support/project.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
-import { bash, runEscape, tool } from './harness.ts';
+import { allowedHost, bash, runEscape, tool, viaProxy } from './harness.ts';
 
 // Issue 18, item 1, through the whole listener with the process limit forced
 // to `uid` (what a root listener gets in a default Docker container, where
@@ -99,17 +97,12 @@ if (root) describe('a root listener whose Bash box runs as an unprivileged uid',
   }, 120_000);
 
   it('reaches an allowed host through the egress proxy socket', async () => {
-    const server = createServer((_req, res) => res.end('hello-from-allowed-host'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const port = (server.address() as AddressInfo).port;
+    const port = await allowedHost();
     const run = await runEscape(
       {
         'db-worker': {
           turns: [[
-            bash(
-              `exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'GET http://localhost:${port}/ HTTP/1.1\\r\\nHost: localhost:${port}\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 300 <&3`,
-            ),
+            bash(viaProxy(`GET http://localhost:${port}/ HTTP/1.1`, `localhost:${port}`)),
           ]],
         },
       },

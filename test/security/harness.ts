@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import type { ConfigInput } from '../../src/config.ts';
@@ -150,3 +152,15 @@ export const bash = (command: string, timeout?: number): FakeBlock => ({
   input: timeout === undefined ? { command } : { command, timeout },
 });
 export const tool = (name: string, input: Record<string, unknown>): FakeBlock => ({ type: 'tool_use', name, input });
+
+/** A Bash command that sends one request through the egress proxy bridged into the box (127.0.0.1:3128) and prints the answer's start. */
+export const viaProxy = (requestLine: string, host: string): string =>
+  `exec 3<>/dev/tcp/127.0.0.1/3128 && printf '${requestLine}\\r\\nHost: ${host}\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 300 <&3`;
+
+/** A loopback HTTP server answering `hello-from-allowed-host`, closed when the test ends: the host an --allow-domain entry lets through. */
+export async function allowedHost(): Promise<number> {
+  const server = createServer((_req, res) => res.end('hello-from-allowed-host'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as AddressInfo).port;
+}

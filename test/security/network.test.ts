@@ -1,20 +1,13 @@
-import { createServer } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig, ConfigError } from '../../src/config.ts';
 import { internalRange, parseAllowEntry, startEgressProxy, type EgressOptions, type Resolve } from '../../src/workers/sandbox/egressProxy.ts';
-import { bash, runEscape } from './harness.ts';
+import { allowedHost, bash, runEscape, viaProxy } from './harness.ts';
 
 /** An HTTP request to the sandbox's proxy bridge with bash alone (no curl needed). */
-const viaProxy = (requestLine: string, host: string) =>
-  `exec 3<>/dev/tcp/127.0.0.1/3128 && printf '${requestLine}\\r\\nHost: ${host}\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 300 <&3`;
-
 describe('--allow-domain', () => {
   it('lets Bash reach the listed host through the egress proxy and nothing else', async () => {
-    const server = createServer((_req, res) => res.end('hello-from-allowed-host'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const port = (server.address() as AddressInfo).port;
+    const port = await allowedHost();
     const run = await runEscape(
       {
         'db-worker': {

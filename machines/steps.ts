@@ -1,5 +1,5 @@
 import type { WorkerName } from '../src/protocol/output.ts';
-import type { PlanStep } from '../src/planning/plan.ts';
+import type { PlanStep } from '../src/protocol/plan.ts';
 import type { StepState, WorkerOutcome } from '../src/results/steps.ts';
 
 // The data shapes live with the results they become (src/results/steps.ts),

@@ -1,5 +1,5 @@
 import { assign, enqueueActions, fromPromise, setup, stopChild } from 'xstate';
-import type { Plan } from '../src/planning/plan.ts';
+import type { Plan } from '../src/protocol/plan.ts';
 import type { Claim, FinalResult } from '../src/protocol/claim.ts';
 import type { TaskOutput } from '../src/protocol/output.ts';
 import type { TaskMessage } from '../src/protocol/task.ts';

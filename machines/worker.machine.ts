@@ -1,5 +1,5 @@
 import { assign, fromPromise, setup, type AnyActorRef } from 'xstate';
-import type { Plan, PlanStep } from '../src/planning/plan.ts';
+import type { Plan, PlanStep } from '../src/protocol/plan.ts';
 import type { TaskMessage } from '../src/protocol/task.ts';
 import type { WorkerResult } from '../src/protocol/output.ts';
 import type { DependencyOutput } from '../src/workers/types.ts';

@@ -3,6 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ConfigError } from './errors.ts';
 import { ModelPriceSchema } from './limits/prices.ts';
 import {
   DEFAULT_BREAKER_COOLDOWN_MS,
@@ -270,10 +271,6 @@ export type Config = z.output<typeof ConfigSchema> & {
   model: 'anthropic' | 'scripted';
   planner: 'keywords' | 'llm';
 };
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 /** Parses `db-worker=300,api-worker=200` or `250`. */
 export function parseLatencySpec(spec: string): { defaultLatencyMs: number; latencyMs: Record<string, number> } {

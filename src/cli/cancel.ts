@@ -1,4 +1,4 @@
-import { cancelTask } from '../redis/cancel.ts';
+import { cancelTask } from '../client/cancel.ts';
 import { withClient, type ClientFlags } from './client.ts';
 
 export async function runCancel(taskId: string, o: ClientFlags & { reason: string }): Promise<void> {

@@ -1,4 +1,4 @@
-import { diagrams, MACHINES, mermaidBlock, type MachineName } from '../observability/diagram.ts';
+import { diagrams, MACHINES, mermaidBlock, type MachineName } from '../diagrams/diagram.ts';
 
 export interface DiagramOptions {
   /** One of listener, task, worker; all three when absent. */

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import { RedisServerMissingError } from '../redis/localServer.ts';
 import { AgentIdInUseError } from '../redis/registry.ts';
 import { AgentFileError } from '../workers/agentFileError.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { buildTaskMessage, sendTask } from '../client/send.ts';
 import { waitForResult } from '../client/wait.ts';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import { withClient, type ClientFlags } from './client.ts';
 
 export interface SendOptions extends ClientFlags {

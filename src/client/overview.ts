@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Plan } from '../planning/plan.ts';
+import type { Plan } from '../protocol/plan.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { WorkerName } from '../protocol/output.ts';
 import { parseTaskMessage } from '../protocol/task.ts';

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 
 /** The cookie a browser gets after opening the console once with `?token=`. */
 export const TOKEN_COOKIE = 'orch_console_token';

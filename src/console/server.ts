@@ -6,14 +6,14 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { readOverview } from '../client/overview.ts';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Keys } from '../protocol/keys.ts';
-import { cancelTask } from '../redis/cancel.ts';
+import { cancelTask } from '../client/cancel.ts';
 import { DeadLetterGoneError, InvalidRequeueError, discardDeadLetter, readDeadLetters, requeueDeadLetter } from '../redis/deadLetters.ts';
 import { TOKEN_COOKIE, hostAllowed, newSecret, presentedToken, sameSecret } from './access.ts';
 import { FinishedLog } from './finished.ts';
-import { machineSvg } from './machineSvg.ts';
+import { machineSvg } from '../diagrams/machineSvg.ts';
 import { overviewPage, taskPage } from './pages.ts';
 import { readTaskDetail } from './taskDetail.ts';
 

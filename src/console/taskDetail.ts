@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { taskView } from '../client/overview.ts';
-import type { Plan } from '../planning/plan.ts';
+import type { Plan } from '../protocol/plan.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { parsePrompts } from '../redis/prompts.ts';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 
 /**
  * The project given with --project cannot be used as asked (not a git

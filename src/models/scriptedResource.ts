@@ -29,7 +29,7 @@ function resource(singular: string): Resource {
 
 /**
  * The task's description in a worker or planner prompt: the `description`
- * of its first fenced task data (src/planning/fence.ts), else the line under
+ * of its first fenced task data (src/models/fence.ts), else the line under
  * a `# Task` heading, else ''.
  *
  * @example

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import type { AnyEventObject, InspectionEvent, MachineContext } from 'xstate';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import { InspectorRelayError, isLoopbackHost, startInspectorRelay, DEFAULT_INSPECT_HOST, STATELY_INSPECTOR_URL } from './inspectorRelay.ts';
 import { redact } from './redact.ts';
 import { DEFAULT_INSPECT_PORT } from '../optionDefaults.ts';

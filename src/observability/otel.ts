@@ -1,5 +1,12 @@
 import { context, trace } from '@opentelemetry/api';
-import type { Config } from '../config.ts';
+
+/** What the OTEL_* variables ask for (validated with the config). */
+export interface TracingOptions {
+  exporter: 'none' | 'console' | 'otlp';
+  /** OTLP/HTTP traces endpoint; the exporter's default when absent. */
+  endpoint?: string | undefined;
+  serviceName: string;
+}
 
 export interface Tracing {
   /** Sends what is buffered and stops; safe to call twice. */
@@ -12,7 +19,7 @@ export interface Tracing {
  * and exported; otherwise loads nothing and returns undefined. The SDK and
  * the exporter are imported here only, on demand.
  */
-export async function startTracing(config: Config['tracing'], options: { exporter?: unknown } = {}): Promise<Tracing | undefined> {
+export async function startTracing(config: TracingOptions, options: { exporter?: unknown } = {}): Promise<Tracing | undefined> {
   if (config.exporter === 'none' && options.exporter === undefined) return undefined;
   const [{ TracerProvider, BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter }, { AsyncLocalStorageContextManager }, { resourceFromAttributes }] =
     await Promise.all([import('@opentelemetry/sdk-trace'), import('@opentelemetry/context-async-hooks'), import('@opentelemetry/resources')]);

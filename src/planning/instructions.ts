@@ -3,7 +3,7 @@ import type { TaskMessage } from '../protocol/task.ts';
 import type { TaskFacts } from './implications.ts';
 import { matchKeywords } from './keywords.ts';
 import { resourceNames } from './naming.ts';
-import { quote } from './fence.ts';
+import { quote } from '../models/fence.ts';
 
 /**
  * Where the auth helpers live and what they are called. api-worker and

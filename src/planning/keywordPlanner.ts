@@ -4,7 +4,7 @@ import { WORKER_ORDER } from './domains.ts';
 import { analyseTask, type TaskFacts } from './implications.ts';
 import { buildInstructions } from './instructions.ts';
 import { describeHits, describeKeywordTable } from './keywords.ts';
-import type { Plan, PlanStep } from './plan.ts';
+import type { Plan, PlanStep } from '../protocol/plan.ts';
 
 /** Why each worker is in the plan: its matched keywords, then each implication rule that added it. */
 function reasonsOf(facts: TaskFacts): Map<WorkerName, string[]> {

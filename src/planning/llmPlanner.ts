@@ -5,9 +5,9 @@ import type { TaskMessage } from '../protocol/task.ts';
 import { WORKER_DOMAINS } from './domains.ts';
 import { describeHits, KEYWORDS, matchTaskKeywords } from './keywords.ts';
 import { LlmPlanError } from './llmPlanError.ts';
-import type { Plan } from './plan.ts';
+import type { Plan } from '../protocol/plan.ts';
 import { validatePlan } from './validatePlan.ts';
-import { DATA_RULE, fence } from './fence.ts';
+import { DATA_RULE, fence } from '../models/fence.ts';
 
 /** What the model must submit; the tool's input_schema is derived from it, so the two cannot drift. */
 export const LlmPlanSchema = z.object({

@@ -1,7 +1,7 @@
 import type { TaskMessage } from '../protocol/task.ts';
 import { planByKeywords } from './keywordPlanner.ts';
 import type { LlmPlanner } from './llmPlanner.ts';
-import type { Plan } from './plan.ts';
+import type { Plan } from '../protocol/plan.ts';
 import { validatePlan } from './validatePlan.ts';
 
 export interface PlanTaskOptions {

@@ -1,8 +1,8 @@
 import type { TaskMessage } from '../protocol/task.ts';
 import type { DependencyOutput } from '../workers/types.ts';
 import { WORKER_DOMAINS } from './domains.ts';
-import { fence } from './fence.ts';
-import type { Plan, PlanStep } from './plan.ts';
+import { fence } from '../models/fence.ts';
+import type { Plan, PlanStep } from '../protocol/plan.ts';
 import { formatSurvey, type WorkspaceSurvey } from './survey.ts';
 
 export interface WorkerPromptInput {

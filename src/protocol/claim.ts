@@ -1,4 +1,4 @@
-import type { Plan } from '../planning/plan.ts';
+import type { Plan } from './plan.ts';
 import type { Outcome, TaskOutput, WorkerName, WorkerResult } from './output.ts';
 import type { ParsedTask } from './task.ts';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Plan } from '../planning/plan.ts';
+import type { Plan } from '../protocol/plan.ts';
 import type { Resume } from '../protocol/claim.ts';
 import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/output.ts';
 import type { ParsedTask } from '../protocol/task.ts';

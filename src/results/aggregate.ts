@@ -1,5 +1,5 @@
 import type { StepState } from './steps.ts';
-import type { Plan } from '../planning/plan.ts';
+import type { Plan } from '../protocol/plan.ts';
 import { roundUsd } from '../limits/prices.ts';
 import { addUsage, ZERO_USAGE, type CostedUsage, type Outcome, type TaskOutput, type WorkerDetail, type WorkerName } from '../protocol/output.ts';
 

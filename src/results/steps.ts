@@ -1,4 +1,4 @@
-import type { PlanStep } from '../planning/plan.ts';
+import type { PlanStep } from '../protocol/plan.ts';
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { Spent } from '../workers/workerRunError.ts';
 

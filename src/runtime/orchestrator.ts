@@ -4,13 +4,13 @@ import { hostname } from 'node:os';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { ListenerEmitted } from '../../machines/listener.machine.ts';
-import { ConfigError, scriptedLatency, type Config } from '../config.ts';
+import { scriptedLatency, type Config } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import { addLoggerSecrets, type Logger } from '../logger.ts';
 import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
 import { createSpendLedger } from '../limits/ledger.ts';
 import { createModelGate, type ModelGate } from '../limits/modelGate.ts';
 import { DEFAULT_PRICES, priceOf, type PriceTable } from '../limits/prices.ts';
-import { TaskBudgetExceededError } from '../limits/taskBudgetExceededError.ts';
 import { createAnthropicModel } from '../models/anthropic.ts';
 import { resolveModelId } from '../models/aliases.ts';
 import { createScriptedModel } from '../models/scripted.ts';
@@ -19,30 +19,25 @@ import type { ModelClient } from '../models/types.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import { createLlmPlanner } from '../planning/llmPlanner.ts';
 import { planTask } from '../planning/planTask.ts';
-import { buildWorkerPrompt } from '../planning/prompt.ts';
-import { surveyWorkspace, type WorkspaceSurvey } from '../planning/survey.ts';
 import { keysFor } from '../protocol/keys.ts';
-import { combineInspect, observeActorMetrics } from '../observability/actorMetrics.ts';
+import { combineInspect, observeActorMetrics } from './actorMetrics.ts';
 import { startHealthServer, type HealthServer } from '../observability/httpServer.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
-import { ControlMessageSchema } from '../redis/cancel.ts';
+import { ControlMessageSchema } from '../protocol/control.ts';
 import { connectRedis, logRedisOutages, type OutageLogOptions } from '../redis/connection.ts';
 import { checkAgentIdFree } from '../redis/registry.ts';
 import { createProgressWriter } from '../redis/progress.ts';
 import { TaskPrompts } from '../redis/prompts.ts';
 import { loadAgents } from '../workers/agentFile.ts';
-import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
-import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
 import { createWorkerRunner } from '../workers/runWorker.ts';
 import { grantBoxSocket, openToBox } from '../workers/sandbox/boxUser.ts';
-import { chooseSandbox, logProcessLimit, NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
+import { chooseSandbox, logProcessLimit } from '../workers/sandbox/choose.ts';
 import { startEgressProxy } from '../workers/sandbox/egressProxy.ts';
 import { sandboxEnv } from '../workers/tools/index.ts';
-import { createScrubber, ownSecrets, scrubDeep } from '../secrets.ts';
-import type { WorkerResult } from '../protocol/output.ts';
-import { WorkerRunError } from '../workers/workerRunError.ts';
-import { createRuntimeMachine, type RunHooks } from './machines.ts';
-import { openTaskWorkspaces } from './projectSetup.ts';
+import { createScrubber, ownSecrets } from '../secrets.ts';
+import { createRuntimeMachine } from './listener.ts';
+import { createWorkerStep } from './workerStep.ts';
+import { openTaskWorkspaces } from '../project/openProject.ts';
 
 export interface OrchestratorOptions {
   logger: Logger;
@@ -256,90 +251,24 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     if (runLog) appendFileSync(runLog, `${what} ${input.taskId} ${input.step.worker} ${process.pid}\n`);
   };
 
-  // Workers that start together (api and auth once db is done) are started in
-  // one synchronous step, before either can write: they share one look at
-  // the workspace, which is forgotten as soon as that step is over.
-  const surveys = new Map<string, Promise<WorkspaceSurvey>>();
-  const survey = (workspace: string): Promise<WorkspaceSurvey> => {
-    let look = surveys.get(workspace);
-    if (look === undefined) {
-      look = surveyWorkspace(workspace, { walk: { timeoutMs: config.walkTimeoutMs, maxEntries: config.walkMaxEntries } });
-      surveys.set(workspace, look);
-      queueMicrotask(() => surveys.delete(workspace));
-    }
-    return look;
-  };
-
   // The project's git credentials too: a worker cannot read them in its box, but a git error or a file could quote them.
   const scrub = createScrubber([...ownSecrets(config), ...(workspaces?.secrets ?? [])]);
-  const runAgent = async (input: AgentRunInput, signal: AbortSignal, hooks: RunHooks) => {
-    record('start', input);
-    const worker = input.step.worker;
-    if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker }, NO_SANDBOX_WARNING);
-    const budgetUsd = input.task.metadata.budget_usd ?? config.taskBudgetUsd;
-    let waiting: string | undefined;
-    const runModel = guardModel(model, guard, {
-      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: async () => ledger.spent(input.claimKey) } } : {}),
-      onSpend: (id, _usage, usd) => {
-        metrics?.cost(worker, id, usd);
-        progress.write({ claimKey: input.claimKey, taskId: input.taskId, fields: ledger.add(input.claimKey, usd) });
-      },
-      onWait: (wait) => {
-        if (metrics && waiting !== wait.reason) {
-          if (waiting !== undefined) metrics.waitingForModel(waiting, -1);
-          metrics.waitingForModel(wait.reason, 1);
-        }
-        waiting = wait.reason;
-        hooks.onWait(wait);
-      },
-      onResume: () => {
-        if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
-        waiting = undefined;
-        hooks.onResume();
-      },
-    });
-    try {
-      // With a project, the task's worktree (or the project folder itself); otherwise its own folder.
-      const place = workspaces
-        ? await workspaces.prepare(input.taskId, input.claimKey, signal)
-        : { dir: input.workspace, sandbox: { writable: [input.workspace], readOnly: [] } };
-      // A `uid` box writes the task folder as its own uid: opened to it before anything is written there.
-      if (!workspaces) await openToBox(sandbox, place.dir);
-      const found = await survey(place.dir);
-      const prompt = buildWorkerPrompt({
-        task: input.task,
-        step: input.step,
-        plan: input.plan,
-        dependencies: input.dependencies,
-        survey: found,
-      });
-      // For the console's task page, without our secrets: in the checkpoint with the task's next
-      // step while it runs, and stored with the publication.
-      progress.write({
-        claimKey: input.claimKey,
-        taskId: input.taskId,
-        fields: prompts.keep(input.claimKey, worker, { attempt: input.attempt, prompt: scrub(prompt) }),
-      });
-      const raw = await runner(
-        { taskId: input.taskId, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
-        signal,
-      );
-      // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
-      const result = { ...(scrubDeep(raw, scrub) as WorkerResult), cost_usd: runModel.spent().cost_usd };
-      // Committed before the result is checkpointed: a recorded result always has its commit.
-      const committed = await workspaces?.commit(input.taskId, result, input.task.payload.description);
-      // What was left out of the commit (a repository a worker made, a deletion that was not one) is said in the result.
-      return committed ? { ...result, commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
-    } catch (error) {
-      const message = scrub(error instanceof Error ? error.message : String(error));
-      const spent = runModel.spent();
-      if (error instanceof TaskBudgetExceededError) throw new WorkerBudgetError(message, 'task_usd', { cause: error, spent });
-      if (error instanceof AgentTokenBudgetError) throw new WorkerBudgetError(message, 'worker_tokens', { cause: error, spent });
-      throw new WorkerRunError(message, { retryable: isRetryable(error), cause: error, spent });
-    } finally {
-      if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
-    }
-  };
+  const runAgent = createWorkerStep({
+    logger,
+    sandbox,
+    workspaces,
+    model,
+    guard,
+    ledger,
+    metrics,
+    progress,
+    prompts,
+    runner,
+    scrub,
+    taskBudgetUsd: config.taskBudgetUsd,
+    walk: { timeoutMs: config.walkTimeoutMs, maxEntries: config.walkMaxEntries },
+    onStart: (input) => record('start', input),
+  });
 
   const machine = createRuntimeMachine({
     redis,

@@ -4,7 +4,7 @@ import { addUsage, ZERO_USAGE, type Usage } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 import { FileChangeLog, type FileChanges } from './changes.ts';
 import { AgentTokenBudgetError, AgentTurnLimitError, WorkerAbortedError } from './errors.ts';
-import { DATA_RULE } from '../planning/fence.ts';
+import { DATA_RULE } from '../models/fence.ts';
 import { runToolUse } from './runToolUse.ts';
 import { getTools, type BashOptions, type Tool, type ToolContext } from './tools/index.ts';
 import type { SandboxBinds } from './sandbox/sandbox.ts';

@@ -83,7 +83,7 @@ describe('the flag table, the schema, commander and the README agree', () => {
 
   it('modules that fall back on an option default take it from src/optionDefaults.ts, as the schema does', () => {
     const fallbacks: Record<string, RegExp> = {
-      'src/runtime/machines.ts': /\b604_?800\b/,
+      'src/runtime/actors/publish.ts': /\b604_?800\b/,
       'src/observability/inspector.ts': /=\s*8787\b/,
       'src/workers/tools/search.ts': /=\s*10_?000\b/,
       'src/config.ts': /\.default\((604_?800|8787|8788|10_?000|2_?000|'backend')\)/,

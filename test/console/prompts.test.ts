@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { readTaskDetail } from '../../src/console/taskDetail.ts';
 import { parsePrompts } from '../../src/redis/prompts.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';

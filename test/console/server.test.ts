@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
-import { ConfigError } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { checkBinding } from '../../src/console/access.ts';
 import { startConsoleServer, type ConsoleServer } from '../../src/console/server.ts';
 import { readTaskDetail } from '../../src/console/taskDetail.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cancelTask } from '../../src/redis/cancel.ts';
+import { cancelTask } from '../../src/client/cancel.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { client, eventually, freshDomain } from '../support/redis.ts';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { Plan } from '../../src/planning/plan.ts';
+import type { Plan } from '../../src/protocol/plan.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { dbThenApiAuth, step, workerResult } from '../support/fixtures.ts';
 import { startTestListener } from '../support/listener.ts';

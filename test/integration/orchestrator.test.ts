@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
-import { cancelTask } from '../../src/redis/cancel.ts';
+import { cancelTask } from '../../src/client/cancel.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { client, eventually } from '../support/redis.ts';

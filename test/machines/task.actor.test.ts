@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
-import type { Plan } from '../../src/planning/plan.ts';
+import type { Plan } from '../../src/protocol/plan.ts';
 import type { TaskOutput, WorkerResult } from '../../src/protocol/output.ts';
 import type { FinalResult } from '../../src/protocol/claim.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';

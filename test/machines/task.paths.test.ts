@@ -3,7 +3,7 @@ import type { AnyStateNode } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
 import { taskMachine, type TaskContext } from '../../machines/task.machine.ts';
 import { workerActorId, type WorkerOutcome } from '../../machines/steps.ts';
-import type { Plan } from '../../src/planning/plan.ts';
+import type { Plan } from '../../src/protocol/plan.ts';
 import { dbThenApiAuth, step, taskInput, workerResult } from '../support/fixtures.ts';
 
 // Model-based tests: the paths come from the machine itself. Child actors'

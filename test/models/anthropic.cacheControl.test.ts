@@ -1,4 +1,4 @@
-import { DATA_RULE } from '../../src/planning/fence.ts';
+import { DATA_RULE } from '../../src/models/fence.ts';
 import { describe, expect, it } from 'vitest';
 import { report, workerOverFakeApi } from './harness.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, toPromise, type InspectionEvent } from 'xstate';
-import { combineInspect, observeActorMetrics } from '../../src/observability/actorMetrics.ts';
+import { combineInspect, observeActorMetrics } from '../../src/runtime/actorMetrics.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';
 import { sampleTask, taskInput, workerResult } from '../support/fixtures.ts';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { and, not, setup, type AnyStateMachine, type AnyStateNode } from 'xstate';
 import { PACKAGE_ROOT } from '../../src/config.ts';
-import { diagrams, MACHINES, diagramBlock, diagramMarkers, toMermaid, updateDocDiagrams, type MachineName } from '../../src/observability/diagram.ts';
+import { diagrams, MACHINES, diagramBlock, diagramMarkers, toMermaid, updateDocDiagrams, type MachineName } from '../../src/diagrams/diagram.ts';
 
 const NAMES = Object.keys(MACHINES) as MachineName[];
 
@@ -158,7 +158,7 @@ describe('the diagrams in docs/design.md', () => {
   });
 
   // Drift: docs/design.md shows what the machines are. If this fails, regenerate:
-  // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateDocDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
+  // node --import tsx -e "import('./src/diagrams/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateDocDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
   it.each(NAMES)('docs/design.md shows the current %s diagram between its markers', (name) => {
     const path = resolve(PACKAGE_ROOT, 'docs', 'design.md');
     expect(existsSync(path), 'docs/design.md is missing').toBe(true);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, toPromise } from 'xstate';
-import { ConfigError } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { createInspection, parseInspectTarget, type Inspection } from '../../src/observability/inspector.ts';
 import { taskInput } from '../support/fixtures.ts';
 import { startInspectorServer, until } from './inspectorServer.ts';

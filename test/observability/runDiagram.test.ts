@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runDiagram } from '../../src/cli/diagram.ts';
-import { diagrams, mermaidBlock } from '../../src/observability/diagram.ts';
+import { diagrams, mermaidBlock } from '../../src/diagrams/diagram.ts';
 
 function io() {
   const out = { stdout: '', stderr: '' };

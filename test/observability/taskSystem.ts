@@ -1,7 +1,7 @@
 import { fromPromise } from 'xstate';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
-import type { Plan } from '../../src/planning/plan.ts';
+import type { Plan } from '../../src/protocol/plan.ts';
 import type { FinalResult } from '../../src/protocol/claim.ts';
 import type { WorkerResult } from '../../src/protocol/output.ts';
 import { dbThenApiAuth, workerResult } from '../support/fixtures.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LlmPlanner } from '../../src/planning/llmPlanner.ts';
-import type { Plan } from '../../src/planning/plan.ts';
+import type { Plan } from '../../src/protocol/plan.ts';
 import { planTask } from '../../src/planning/planTask.ts';
 import { makeTask } from './makeTask.ts';
 import { shape } from './shape.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planByKeywords } from '../../src/planning/keywordPlanner.ts';
-import type { PlanStep } from '../../src/planning/plan.ts';
+import type { PlanStep } from '../../src/protocol/plan.ts';
 import { buildWorkerPrompt } from '../../src/planning/prompt.ts';
 import type { WorkspaceSurvey } from '../../src/planning/survey.ts';
 import { makeTask } from './makeTask.ts';

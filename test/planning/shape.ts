@@ -1,4 +1,4 @@
-import type { Plan } from '../../src/planning/plan.ts';
+import type { Plan } from '../../src/protocol/plan.ts';
 
 /** The structure of a plan without its wording: worker → [dependsOn, critical], in step order. */
 export function shape(plan: Plan): Record<string, { dependsOn: string[]; critical: boolean }> {

@@ -1,6 +1,7 @@
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { loadConfig, ConfigError } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { internalRange, parseAllowEntry, startEgressProxy, type EgressOptions, type Resolve } from '../../src/workers/sandbox/egressProxy.ts';
 import { allowedHost, bash, runEscape, viaProxy } from './harness.ts';
 

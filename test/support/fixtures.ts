@@ -1,4 +1,4 @@
-import type { Plan, PlanStep } from '../../src/planning/plan.ts';
+import type { Plan, PlanStep } from '../../src/protocol/plan.ts';
 import { ZERO_USAGE, type WorkerName, type WorkerResult } from '../../src/protocol/output.ts';
 import { parseTaskMessage, type TaskMessage } from '../../src/protocol/task.ts';
 import type { TaskMachineInput } from '../../machines/task.machine.ts';

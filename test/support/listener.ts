@@ -1,12 +1,16 @@
 import { pino } from 'pino';
 import { createActor, toPromise } from 'xstate';
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
-import type { Plan } from '../../src/planning/plan.ts';
+import type { Plan } from '../../src/protocol/plan.ts';
 import type { Keys } from '../../src/protocol/keys.ts';
 import type { WorkerResult } from '../../src/protocol/output.ts';
 import type { TaskMessage } from '../../src/protocol/task.ts';
 import { connectRedis } from '../../src/redis/connection.ts';
-import { createRuntimeMachine, type RuntimeDeps } from '../../src/runtime/machines.ts';
+import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS } from '../../src/redis/progress.ts';
+import { TaskPrompts } from '../../src/redis/prompts.ts';
+import { TaskTraces } from '../../src/observability/tracing.ts';
+import { DEFAULT_PROMPT_RETENTION_SECONDS } from '../../src/optionDefaults.ts';
+import { createRuntimeMachine, type RuntimeDeps } from '../../src/runtime/listener.ts';
 
 export interface TestListenerOptions {
   redisUrl: string;
@@ -29,13 +33,14 @@ export function startTestListener(o: TestListenerOptions) {
   const redis = connectRedis(o.redisUrl, 'test-commands');
   const blocking = connectRedis(o.redisUrl, 'test-claims');
   const agentId = o.agentId ?? `${o.domain}-agent`;
+  const logger = pino({ level: 'silent' });
   const deps: RuntimeDeps = {
     redis,
     blocking,
     keys: o.keys,
     agentId,
     domain: o.domain,
-    logger: pino({ level: 'silent' }),
+    logger,
     claimTimeoutSeconds: 0.1,
     resultGraceMs: o.resultGraceMs ?? 1000,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? 10_000,
@@ -44,6 +49,10 @@ export function startTestListener(o: TestListenerOptions) {
     orphanGraceMs: o.orphanGraceMs ?? 500,
     plan: async (task) => o.plan(task),
     runAgent: o.runAgent,
+    progress: createProgressWriter({ redis, keys: o.keys, flushMs: DEFAULT_PROGRESS_FLUSH_MS, requireFence: true, onError: () => undefined }),
+    prompts: new TaskPrompts(),
+    promptRetentionSeconds: DEFAULT_PROMPT_RETENTION_SECONDS,
+    traces: new TaskTraces(),
   };
   const actor = createActor(createRuntimeMachine(deps), {
     input: {

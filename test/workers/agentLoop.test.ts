@@ -1,4 +1,4 @@
-import { DATA_RULE } from '../../src/planning/fence.ts';
+import { DATA_RULE } from '../../src/models/fence.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../config.ts';
+import { ConfigError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { probeBoxUser, setfaclMissing } from './boxUser.ts';
 import { boxUserLimit, probeProcessLimit, rlimitOnly, type BoxUser, type ProcessLimit, type ProcessLimitChoice } from './processLimit.ts';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SandboxedCommand } from './sandbox.ts';
+import type { SandboxedCommand } from './command.ts';
 
 /**
  * How the process limit of one Bash command (`bashMaxProcesses`) is held:

@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import type { SandboxedCommand } from './command.ts';
 import { rlimitOnly, type BoxUser, type ProcessLimit, type ProcessLimitMechanism } from './processLimit.ts';
 
 /**
  * Folders one sandboxed command may see besides the system's own, per task.
  * The task's folder is the default (and usually only) writable path; with
  * `--project` in worktree isolation the task's worktree is writable and the
- * project's shared `.git` folder read-only (src/runtime/taskWorkspaces.ts).
+ * project's shared `.git` folder read-only (src/project/taskWorkspaces.ts).
  */
 export interface SandboxBinds {
   /** Bound read-write at the same path inside; each must exist. The first one is the command's working directory. */
@@ -48,23 +49,6 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   memoryBytes: 8 * 1024 ** 3,
   tmpBytes: 256 * 1024 ** 2,
 };
-
-/** How one command is started: the program, its arguments, its environment. */
-export interface SandboxedCommand {
-  file: string;
-  args: string[];
-  env: Record<string, string>;
-  /** The working directory of the spawned process (outside the sandbox). */
-  cwd: string;
-  /** Spawn as this uid and gid (Node's spawn options), when present: the `uid` process-limit mechanism. */
-  uid?: number;
-  gid?: number;
-  /**
-   * To call once the process has exited (normally or killed), when present:
-   * it removes what was made for this one command (its process-limit cgroup).
-   */
-  release?: () => Promise<void>;
-}
 
 export interface SandboxRequest {
   /** The command line, run by `bash -c`. */

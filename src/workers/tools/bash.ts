@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import { ToolExecutionError, WorkerAbortedError } from '../errors.ts';
-import { DEFAULT_LIMITS, type SandboxedCommand } from '../sandbox/sandbox.ts';
+import type { SandboxedCommand } from '../sandbox/command.ts';
+import { DEFAULT_LIMITS } from '../sandbox/sandbox.ts';
 import { DEFAULT_WALK_MAX_ENTRIES, DEFAULT_WALK_TIMEOUT_MS } from '../threads/walkLimits.ts';
 import { recordChanges, snapshotWorkspace } from './workspaceSnapshot.ts';
 import { defineTool } from './tool.ts';

@@ -1,18 +1,10 @@
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
+import type { ControlMessage } from '../protocol/control.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { aggregate } from '../results/aggregate.ts';
-import { claimKeyOf } from './checkpoint.ts';
-import { publishResult } from './results.ts';
-
-/** A message on `orch:{domain}:control`. */
-export const ControlMessageSchema = z.object({
-  type: z.literal('cancel'),
-  task_id: z.string().min(1),
-  reason: z.string().min(1).default('cancelled'),
-});
-export type ControlMessage = z.infer<typeof ControlMessageSchema>;
+import { claimKeyOf } from '../redis/checkpoint.ts';
+import { publishResult } from '../redis/results.ts';
 
 export type CancelOutcome = 'queued' | 'running' | 'unknown';
 

@@ -1,6 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 import type { WorkerOutcome } from '../results/steps.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 /**
  * Worker and dead-letter metrics read from the actor system's inspection

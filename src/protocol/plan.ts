@@ -1,4 +1,4 @@
-import type { WorkerName } from '../protocol/output.ts';
+import type { WorkerName } from './output.ts';
 
 /** One worker's part of a task. */
 export interface PlanStep {

@@ -1,5 +1,5 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { eventLabel, transitionLabel } from '../observability/transitionLabel.ts';
+import { eventLabel, transitionLabel } from './transitionLabel.ts';
 
 /**
  * A statechart as an SVG drawn from the machine definition (the same source

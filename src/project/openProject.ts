@@ -1,7 +1,8 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { ConfigError, type Config } from '../config.ts';
+import { type Config } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { gitLine } from '../git/git.ts';
 import { checkProjectWritable, isGitRepository, openGitProject, operationInProgress } from '../git/project.ts';

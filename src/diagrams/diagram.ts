@@ -144,7 +144,7 @@ export const diagramBlock = (name: MachineName, all = diagrams()): string => `\n
  * Throws, naming the marker lines to add, when a pair is missing.
  *
  * @example
- * // node --import tsx -e "import('./src/observability/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateDocDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
+ * // node --import tsx -e "import('./src/diagrams/diagram.ts').then(async (m) => { const fs = await import('node:fs'); fs.writeFileSync('docs/design.md', m.updateDocDiagrams(fs.readFileSync('docs/design.md', 'utf8'))); })"
  */
 export function updateDocDiagrams(docText: string): string {
   const all = diagrams();

@@ -1,0 +1,90 @@
+import { fromPromise } from 'xstate';
+import type { AgentRunInput } from '../../../machines/worker.machine.ts';
+import type { WorkerResult } from '../../protocol/output.ts';
+import { progressField, resultField } from '../../redis/checkpoint.ts';
+import { isConnectionError } from '../../redis/retry.ts';
+import { WorkerRunError } from '../../workers/workerRunError.ts';
+import { inSpan } from '../../observability/tracing.ts';
+import type { ListenerShared, RunHooks } from './deps.ts';
+
+const fileList = (r: WorkerResult): string => {
+  const files = [...r.files_created.map((f) => `+${f}`), ...r.files_modified.map((f) => `~${f}`)];
+  return files.length ? files.join(' ') : 'no files';
+};
+
+/**
+ * One attempt of one worker (the worker machine's `runAgent`): its progress
+ * in the checkpoint and the log, its span, its model waits told to the worker
+ * actor, and its result saved before it counts as done.
+ */
+export function runAgentActor(shared: ListenerShared) {
+  const { logger, progress, traces } = shared;
+  return fromPromise<WorkerResult, AgentRunInput>(async ({ input, signal }) => {
+    const { taskId, claimKey, step, attempt } = input;
+    const worker = step.worker;
+    const wlog = logger.child({ task_id: taskId, worker });
+    wlog.info({ attempt }, 'worker started');
+    const started = Date.now();
+    progress.write({
+      claimKey,
+      taskId,
+      fields: progressField(worker, { status: 'running', attempt, at: started }),
+      lines: [`${worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`],
+    });
+    // The worker machine shows the wait (running.waitingForModel), watch shows it from the checkpoint.
+    let waitingFor: string | undefined;
+    const hooks: RunHooks = {
+      onWait(wait) {
+        if (signal.aborted || waitingFor === wait.reason) return;
+        waitingFor = wait.reason;
+        input.worker?.send({ type: 'MODEL_WAIT', ...wait });
+        progress.write({
+          claimKey,
+          taskId,
+          fields: progressField(worker, { status: 'waiting_for_model', attempt, at: Date.now(), reason: wait.reason }),
+        });
+      },
+      onResume() {
+        if (signal.aborted || waitingFor === undefined) return;
+        waitingFor = undefined;
+        input.worker?.send({ type: 'MODEL_RESUMED' });
+        progress.write({ claimKey, taskId, fields: progressField(worker, { status: 'running', attempt, at: Date.now() }) });
+      },
+    };
+    try {
+      const result = await inSpan(
+        `worker ${worker}`,
+        { 'task.id': taskId, 'worker.name': worker, 'worker.attempt': attempt },
+        () => shared.runAgent(input, signal, hooks),
+        { parent: traces.contextOf(claimKey, taskId) },
+      );
+      const ms = Date.now() - started;
+      const tokens = result.usage.input_tokens + result.usage.output_tokens;
+      // Saved, not just written: the result must be in the checkpoint before the worker counts as done.
+      await progress.save({
+        claimKey,
+        taskId,
+        fields: { ...resultField(result), ...progressField(worker, { status: 'succeeded', attempt, at: Date.now() }) },
+        lines: [`${worker} succeeded in ${ms} ms: ${fileList(result)}${tokens ? `, ${tokens} tokens` : ''}`],
+      });
+      shared.onWorkerSaved?.(input);
+      wlog.info({ attempt, ms, files_created: result.files_created, usage: result.usage }, 'worker succeeded');
+      return result;
+    } catch (error) {
+      const failure =
+        error instanceof WorkerRunError
+          ? error
+          : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: isConnectionError(error), cause: error });
+      if (!signal.aborted) {
+        wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
+        progress.write({
+          claimKey,
+          taskId,
+          fields: progressField(worker, { status: 'failed', attempt, at: Date.now(), error: failure.message }),
+          lines: [`${worker} attempt ${attempt} failed: ${failure.message}`],
+        });
+      }
+      throw failure;
+    }
+  });
+}

@@ -1,0 +1,136 @@
+import type { AgentRunInput } from '../../machines/worker.machine.ts';
+import type { Logger } from '../logger.ts';
+import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
+import type { SpendLedger } from '../limits/ledger.ts';
+import { TaskBudgetExceededError } from '../limits/taskBudgetExceededError.ts';
+import type { ModelClient } from '../models/types.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { buildWorkerPrompt } from '../planning/prompt.ts';
+import { surveyWorkspace, type WorkspaceSurvey } from '../planning/survey.ts';
+import type { TaskWorkspaces } from '../project/taskWorkspaces.ts';
+import type { WorkerResult } from '../protocol/output.ts';
+import type { ProgressWriter } from '../redis/progress.ts';
+import type { TaskPrompts } from '../redis/prompts.ts';
+import { scrubDeep } from '../secrets.ts';
+import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
+import type { RunWorker } from '../workers/types.ts';
+import { openToBox } from '../workers/sandbox/boxUser.ts';
+import { NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
+import type { Sandbox } from '../workers/sandbox/sandbox.ts';
+import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
+import { WorkerRunError } from '../workers/workerRunError.ts';
+import type { RunHooks } from './actors/deps.ts';
+
+export interface WorkerStepDeps {
+  logger: Logger;
+  sandbox: Sandbox;
+  /** The project side (worktree or shared folder); undefined: each task works in its own folder. */
+  workspaces: TaskWorkspaces | undefined;
+  model: ModelClient;
+  guard: ModelGuard;
+  ledger: SpendLedger;
+  metrics: Metrics | undefined;
+  progress: ProgressWriter;
+  prompts: TaskPrompts;
+  runner: RunWorker;
+  scrub(text: string): string;
+  /** Dollars a task may spend when its message names no budget. */
+  taskBudgetUsd: number | undefined;
+  walk: { timeoutMs: number; maxEntries: number };
+  /** Told when a run starts (the scripted model's run log). */
+  onStart?(input: AgentRunInput): void;
+}
+
+/**
+ * One attempt of one worker, from the task's place to its committed result:
+ * the workspace made ready, the survey, the prompt (kept for the console),
+ * the model guarded by the gate and the task's budget, the run in the box,
+ * the result scrubbed and committed. Every failure leaves as a WorkerRunError
+ * (or a WorkerBudgetError) that says whether another attempt could help.
+ */
+export function createWorkerStep(deps: WorkerStepDeps) {
+  const { logger, sandbox, workspaces, model, guard, ledger, metrics, progress, prompts, scrub } = deps;
+
+  // Workers that start together (api and auth once db is done) are started in
+  // one synchronous step, before either can write: they share one look at
+  // the workspace, which is forgotten as soon as that step is over.
+  const surveys = new Map<string, Promise<WorkspaceSurvey>>();
+  const survey = (workspace: string): Promise<WorkspaceSurvey> => {
+    let look = surveys.get(workspace);
+    if (look === undefined) {
+      look = surveyWorkspace(workspace, { walk: deps.walk });
+      surveys.set(workspace, look);
+      queueMicrotask(() => surveys.delete(workspace));
+    }
+    return look;
+  };
+
+  return async (input: AgentRunInput, signal: AbortSignal, hooks: RunHooks): Promise<WorkerResult> => {
+    deps.onStart?.(input);
+    const worker = input.step.worker;
+    if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker }, NO_SANDBOX_WARNING);
+    const budgetUsd = input.task.metadata.budget_usd ?? deps.taskBudgetUsd;
+    let waiting: string | undefined;
+    const runModel = guardModel(model, guard, {
+      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: async () => ledger.spent(input.claimKey) } } : {}),
+      onSpend: (id, _usage, usd) => {
+        metrics?.cost(worker, id, usd);
+        progress.write({ claimKey: input.claimKey, taskId: input.taskId, fields: ledger.add(input.claimKey, usd) });
+      },
+      onWait: (wait) => {
+        if (metrics && waiting !== wait.reason) {
+          if (waiting !== undefined) metrics.waitingForModel(waiting, -1);
+          metrics.waitingForModel(wait.reason, 1);
+        }
+        waiting = wait.reason;
+        hooks.onWait(wait);
+      },
+      onResume: () => {
+        if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
+        waiting = undefined;
+        hooks.onResume();
+      },
+    });
+    try {
+      // With a project, the task's worktree (or the project folder itself); otherwise its own folder.
+      const place = workspaces
+        ? await workspaces.prepare(input.taskId, input.claimKey, signal)
+        : { dir: input.workspace, sandbox: { writable: [input.workspace], readOnly: [] } };
+      // A `uid` box writes the task folder as its own uid: opened to it before anything is written there.
+      if (!workspaces) await openToBox(sandbox, place.dir);
+      const found = await survey(place.dir);
+      const prompt = buildWorkerPrompt({
+        task: input.task,
+        step: input.step,
+        plan: input.plan,
+        dependencies: input.dependencies,
+        survey: found,
+      });
+      // For the console's task page, without our secrets: in the checkpoint with the task's next
+      // step while it runs, and stored with the publication.
+      progress.write({
+        claimKey: input.claimKey,
+        taskId: input.taskId,
+        fields: prompts.keep(input.claimKey, worker, { attempt: input.attempt, prompt: scrub(prompt) }),
+      });
+      const raw = await deps.runner(
+        { taskId: input.taskId, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
+        signal,
+      );
+      // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
+      const result = { ...(scrubDeep(raw, scrub) as WorkerResult), cost_usd: runModel.spent().cost_usd };
+      // Committed before the result is checkpointed: a recorded result always has its commit.
+      const committed = await workspaces?.commit(input.taskId, result, input.task.payload.description);
+      // What was left out of the commit (a repository a worker made, a deletion that was not one) is said in the result.
+      return committed ? { ...result, commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
+    } catch (error) {
+      const message = scrub(error instanceof Error ? error.message : String(error));
+      const spent = runModel.spent();
+      if (error instanceof TaskBudgetExceededError) throw new WorkerBudgetError(message, 'task_usd', { cause: error, spent });
+      if (error instanceof AgentTokenBudgetError) throw new WorkerBudgetError(message, 'worker_tokens', { cause: error, spent });
+      throw new WorkerRunError(message, { retryable: isRetryable(error), cause: error, spent });
+    } finally {
+      if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
+    }
+  };
+}

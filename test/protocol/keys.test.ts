@@ -4,6 +4,8 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { keysFor, type Keys } from '../../src/protocol/keys.ts';
 
+const root = path.resolve(import.meta.dirname, '../..');
+
 /**
  * The key layout is a wire format: peers read the first group, running
  * deployments hold data under the rest. Every string is pinned here, so a
@@ -88,12 +90,19 @@ describe('keysFor', () => {
     });
   });
 
+  it('has every key of ours in the table of docs/operations.md', () => {
+    const doc = readFileSync(path.join(root, 'docs', 'operations.md'), 'utf8');
+    const k = keysFor('{domain}');
+    const ours = [k.deadLetters, k.checkpoint('{task_id}'), k.fence, k.prompts('{task_id}'), k.recentFailures, k.control, k.modelLeases, k.modelBreaker,
+      k.modelTokens, k.modelReleases, k.modelWaiting, k.modelWake('{gate id}'), k.mergeLock('{project hash}'), k.projectLock('{project hash}'), k.mergedBranches, k.spend];
+    expect(ours.filter((key) => !doc.includes(`| \`${key}\` |`))).toEqual([]);
+  });
+
   it('keeps every channel a wake-up script builds from the prefix equal to the one the gate subscribes to', () => {
     expect(keys.modelWakePrefix + 'gate-1').toBe(keys.modelWake('gate-1'));
   });
 });
 
-const root = path.resolve(import.meta.dirname, '../..');
 const sources = readdirSync(path.join(root, 'src'), { withFileTypes: true, recursive: true })
   .filter((e) => e.isFile() && e.name.endsWith('.ts'))
   .map((e) => path.relative(root, path.join(e.parentPath, e.name)))

@@ -4,7 +4,7 @@ export async function runStatus(taskId: string, o: ClientFlags): Promise<void> {
   await withClient(o, 'status', async ({ keys, redis }) => {
     const [record, logs] = await Promise.all([redis.hgetall(keys.result(taskId)), redis.lrange(keys.resultLogs(taskId), 0, -1)]);
     if (Object.keys(record).length === 0 && logs.length === 0) {
-      process.stderr.write(`no record of task ${taskId} (results:${taskId} does not exist)\n`);
+      process.stderr.write(`no record of task ${taskId} (${keys.result(taskId)} does not exist)\n`);
       process.exitCode = 1;
       return;
     }

@@ -1,5 +1,7 @@
 /** The console's HTML shells: the script fills them from the live stream; only escaped text is interpolated. */
 
+import { keysFor } from '../protocol/keys.ts';
+
 const esc = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
@@ -35,7 +37,7 @@ export function overviewPage(o: { domain: string; csrf: string }): string {
     page: 'overview',
     body: `
 <section class="cards">
-  <div class="card"><h3>queue</h3><div class="big" id="pending">–</div><div class="sub">pending on tasks:pending:${esc(o.domain)}</div></div>
+  <div class="card"><h3>queue</h3><div class="big" id="pending">–</div><div class="sub">pending on ${esc(keysFor(o.domain).pending)}</div></div>
   <div class="card"><h3>in flight</h3><div class="big" id="inflight">–</div><div class="sub">tasks claimed</div></div>
   <div class="card"><h3>completed</h3><div class="big ok" id="completed">–</div><div class="sub" id="window">last minutes</div></div>
   <div class="card"><h3>failed</h3><div class="big bad" id="failed">–</div><div class="sub">same window</div></div>

@@ -160,9 +160,10 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   // flight, or its log says an instance of this domain claimed it: other
   // domains publish on the same pattern.
   // Not awaited: the console serves (and says Redis is away) while Redis is down; ioredis subscribes when it is back.
-  o.subscriber.psubscribe('results:*').catch((error: unknown) => o.logger?.warn({ err: error }, 'console: cannot subscribe to results'));
+  o.subscriber.psubscribe(o.keys.resultsPattern).catch((error: unknown) => o.logger?.warn({ err: error }, 'console: cannot subscribe to results'));
   o.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
-    const taskId = channel.slice('results:'.length);
+    const taskId = o.keys.taskIdOfResultChannel(channel);
+    if (taskId === undefined) return;
     void (async () => {
       let ours = seen.has(taskId);
       if (!ours) {

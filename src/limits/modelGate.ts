@@ -119,10 +119,10 @@ interface Waiter {
 export async function createModelGate(options: ModelGateOptions): Promise<ModelGate> {
   const { redis, keys } = options;
   const gateId = randomUUID();
-  // Channels and the waiting list are derived from the release channel's name: one domain, one prefix.
-  const wakePrefix = `${keys.modelReleases}:`;
-  const ownChannel = `${wakePrefix}${gateId}`;
-  const waitersKey = `${keys.modelLeases}:waiting`;
+  // The scripts wake an instance on `wakePrefix .. gate id` (keys.modelWake), so they get the prefix.
+  const wakePrefix = keys.modelWakePrefix;
+  const ownChannel = keys.modelWake(gateId);
+  const waitersKey = keys.modelWaiting;
   const maxWaitPollMs = options.maxWaitPollMs ?? 1000;
   const queue: Waiter[] = [];
   const wake = new Set<() => void>();

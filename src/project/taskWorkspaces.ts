@@ -111,9 +111,9 @@ function describe(view: { git?: TaskGit; warning?: string }, branch: string): st
 export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<TaskWorkspaces> {
   const { redis, keys, logger } = o;
   const projectHash = createHash('sha256').update(o.project).digest('hex').slice(0, 16);
-  const mergeLockKey = `${keys.own}merge-lock:${projectHash}`;
-  const projectLockKey = `${keys.own}project-lock:${projectHash}`;
-  const mergedKey = `${keys.own}merged-branches`;
+  const mergeLockKey = keys.mergeLock(projectHash);
+  const projectLockKey = keys.projectLock(projectHash);
+  const mergedKey = keys.mergedBranches;
   await mkdir(o.worktreeRoot, { recursive: true });
   const worktreeRoot = await realpath(o.worktreeRoot);
   // The box never sees the project's real git config (remote URLs can hold tokens): a sanitised copy of

@@ -1,19 +1,40 @@
 /**
- * Every Redis key name, in one place. The first group is the peers' contract
- * (../shared/PROTOCOL.md); the last is ours, under a prefix peers never read.
+ * Every Redis key, channel and key pattern, in one place: nothing else in
+ * src/ spells one (test/protocol/keys.test.ts pins each string and fails on
+ * a key built elsewhere). The first group is the peers' contract (the
+ * network's PROTOCOL.md); those marked "Ours" live under a prefix peers never read.
+ * The strings are read by peers and by running deployments: a change here is
+ * a change of the wire format.
  */
 export interface Keys {
+  /** Waiting tasks, producers LPUSH the task JSON, oldest at the right (LIST). */
   pending: string;
+  /** Tasks being worked on, the exact string claimed, moved there atomically (LIST). */
   active: string;
+  /** Producers PUBLISH the task JSON after pushing: an optional wake-up (channel). */
   notifications: string;
+  /** A task's result record: status, output, completed_at, error (HASH). */
   result(taskId: string): string;
+  /** A task's progress lines, RPUSHed as `[ISO time] text` (LIST, see logLine). */
   resultLogs(taskId: string): string;
+  /** The final result, announced as JSON of the record's fields (channel). */
   resultChannel(taskId: string): string;
+  /** Every result record and channel (pattern, for PSUBSCRIBE and the ACL). */
+  resultsPattern: string;
+  /** The task id of a `resultChannel`, undefined for another channel. */
+  taskIdOfResultChannel(channel: string): string | undefined;
+  /** Every registered agent id (SET). */
   agentsAll: string;
+  /** The ids of domain orchestrators, every type (SET). */
   agentsDomains: string;
+  /** The ids of this domain's orchestrators (SET). */
   agentsOfDomain: string;
+  /** An agent's record: agent_id, role, domain_type, status, created_at, last_heartbeat (HASH). */
   agentInfo(agentId: string): string;
+  /** An agent's liveness: an ISO time with a TTL, gone when it stops beating (STRING). */
   agentHeartbeat(agentId: string): string;
+  /** Every agent key (pattern, for the ACL). */
+  agentsPattern: string;
   /** Ours: raw text of rejected messages, newest first (LIST of JSON entries). */
   deadLetters: string;
   /** Ours: a claimed task's checkpoint and ownership (HASH), see src/redis/checkpoint.ts. */
@@ -40,10 +61,26 @@ export interface Keys {
   modelTokens: string;
   /** Ours: a message on each lease release, so waiting instances try again at once. */
   modelReleases: string;
+  /** Ours: instances waiting for a model slot, oldest first (ZSET gate id → queued at µs). */
+  modelWaiting: string;
+  /** Ours: the prefix of each instance's own wake-up channel, `modelWake(gateId)`; the gate's Lua appends the id. */
+  modelWakePrefix: string;
+  /** Ours: the one instance woken for a freed model slot (channel). */
+  modelWake(gateId: string): string;
+  /** Ours: every instance's wake-up channel (pattern, for the ACL). */
+  modelWakePattern: string;
+  /** Ours: the lock around merging into one project and updating its folder (STRING holder token, TTL); `projectHash` names the project folder. */
+  mergeLock(projectHash: string): string;
+  /** Ours: the lock a task holds on a project it works in place, isolation none (STRING holder token, TTL). */
+  projectLock(projectHash: string): string;
+  /** Ours: merged task branches the sweeper deletes when old (ZSET JSON {project, branch, tip} → merged at ms). */
+  mergedBranches: string;
   /** Ours: dollars spent per instance (HASH agent id → USD). */
   spend: string;
   /** Ours: the prefix of everything else we keep. */
   own: string;
+  /** Ours: everything under `own` (pattern, for the ACL). */
+  ownPattern: string;
 }
 
 export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
@@ -54,11 +91,14 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     result: (id) => `results:${id}`,
     resultLogs: (id) => `results:${id}:logs`,
     resultChannel: (id) => `results:${id}`,
+    resultsPattern: 'results:*',
+    taskIdOfResultChannel: (channel) => (channel.startsWith('results:') ? channel.slice('results:'.length) : undefined),
     agentsAll: 'agents:all',
     agentsDomains: 'agents:domains',
     agentsOfDomain: `agents:domains:${domain}`,
     agentInfo: (id) => `agents:info:${id}`,
     agentHeartbeat: (id) => `agents:heartbeat:${id}`,
+    agentsPattern: 'agents:*',
     deadLetters: `${ownPrefix}dead-letters`,
     checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
     prompts: (claimKey) => `${ownPrefix}prompts:${claimKey}`,
@@ -69,8 +109,16 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     modelBreaker: `${ownPrefix}model:breaker`,
     modelTokens: `${ownPrefix}model:tokens`,
     modelReleases: `${ownPrefix}model:releases`,
+    modelWaiting: `${ownPrefix}model:leases:waiting`,
+    modelWakePrefix: `${ownPrefix}model:releases:`,
+    modelWake: (gateId) => `${ownPrefix}model:releases:${gateId}`,
+    modelWakePattern: `${ownPrefix}model:releases:*`,
+    mergeLock: (projectHash) => `${ownPrefix}merge-lock:${projectHash}`,
+    projectLock: (projectHash) => `${ownPrefix}project-lock:${projectHash}`,
+    mergedBranches: `${ownPrefix}merged-branches`,
     spend: `${ownPrefix}spend`,
     own: ownPrefix,
+    ownPattern: `${ownPrefix}*`,
   };
 }
 

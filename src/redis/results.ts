@@ -63,7 +63,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       : '';
   const prompts = Object.entries(o.prompts ?? {}).flat();
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
-  // Sent again after a dropped connection: a rerun of a publication that went out answers 1 (the token in KEYS[8]).
+  // Sent again after a dropped connection: a rerun of a publication that went out answers 1 (its fencing token, ARGV[18], left in the result hash).
   const run = (force: boolean) =>
     resend(o.redis, () => PUBLISH.run(
       o.redis,

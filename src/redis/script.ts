@@ -102,14 +102,65 @@ export function readLua(name: string, dir: string = LUA_DIR): string {
 }
 
 /**
- * The script in `src/redis/lua/<name>.lua` (its header documents KEYS, ARGV
- * and the reply), run with EVALSHA as `luaScript` runs any. Read once, when
- * the calling module loads.
+ * How many keys a script takes, from its header line `-- numkeys: …`:
+ * `2` exactly two, `1-2` one or two, `3+2n` three and then two per item
+ * (a batch). Redis cannot tell a key from an argument: a wrong count shifts
+ * every KEYS and ARGV the script reads, so it is checked before sending.
+ */
+export interface KeyCount {
+  /** As written in the header. */
+  readonly text: string;
+  readonly min: number;
+  /** Undefined for a batch (`N+Kn`). */
+  readonly max: number | undefined;
+  /** Keys per item of a batch. */
+  readonly step: number | undefined;
+  accepts(numKeys: number): boolean;
+}
+
+/** A script whose header says no `numkeys`, or a call with another number of keys: the message names the script and both. */
+export class LuaKeysError extends Error {
+  override name = 'LuaKeysError';
+}
+
+const NUMKEYS = /^--\s*numkeys:\s*(\d+)(?:-(\d+)|\+(\d+)n)?\s*$/;
+
+/** The `-- numkeys:` line of a script's header comment (the comment lines it starts with). */
+export function keyCountOf(text: string, file: string): KeyCount {
+  const header = text.split('\n').filter((_, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith('--') && !l.startsWith('--@include')));
+  const match = header.map((l) => NUMKEYS.exec(l.trim())).find((m) => m !== null);
+  if (!match) throw new LuaKeysError(`${file}: its header comment has no "-- numkeys: N" line (N, N-M or N+Kn) saying how many keys it takes`);
+  const min = Number(match[1]);
+  const max = match[2] !== undefined ? Number(match[2]) : match[3] === undefined ? min : undefined;
+  const step = match[3] !== undefined ? Number(match[3]) : undefined;
+  return {
+    text: match[0].replace(/^--\s*numkeys:\s*/, '').trim(),
+    min,
+    max,
+    step,
+    accepts: (n) => Number.isInteger(n) && n >= min && (max === undefined || n <= max) && (step === undefined || (n - min) % step === 0),
+  };
+}
+
+/**
+ * The script in `src/redis/lua/<name>.lua` (its header documents KEYS, ARGV,
+ * the reply and `numkeys`), run with EVALSHA as `luaScript` runs any. Read
+ * once, when the calling module loads. A call with a number of keys the
+ * header does not allow is refused before it is sent (LuaKeysError).
  *
  * @example
  * const RELEASE = luaFile('lockRelease');
  * await RELEASE.run(redis, 1, key, token);
  */
-export function luaFile(name: string) {
-  return luaScript(readLua(name));
+export function luaFile(name: string, dir: string = LUA_DIR) {
+  const file = `${name}.lua`;
+  const script = luaScript(readLua(name, dir));
+  const keys = keyCountOf(script.lua, file);
+  const checked =
+    (run: typeof script.run) =>
+    (redis: Redis, numKeys: number, ...args: Arg[]): Promise<unknown> =>
+      keys.accepts(numKeys)
+        ? run(redis, numKeys, ...args)
+        : Promise.reject(new LuaKeysError(`${file} takes ${keys.text} keys (its "-- numkeys" header line), and was called with ${numKeys}: the call's keys or the header are wrong`));
+  return { ...script, name, keys, run: checked(script.run), runBuffer: checked(script.runBuffer) };
 }

@@ -28,6 +28,30 @@ function readmeDefaults(): Map<string, string> {
   return out;
 }
 
+/** A README table under `heading`: each name of its first column (`a` / `b` split) → its default as written. */
+function readmeTable(heading: string): Map<string, string> {
+  const readme = read('README.md');
+  const start = readme.indexOf(heading);
+  expect(start, `README has no "${heading}"`).toBeGreaterThan(-1);
+  const out = new Map<string, string>();
+  for (const line of readme.slice(start).split('\n').slice(1)) {
+    if (line.startsWith('#')) break;
+    const cells = line.split(/(?<!\\)\|/).map((c) => c.trim());
+    if (cells.length < 4 || !cells[1]!.startsWith('`')) continue;
+    const names = cells[1]!.split(' / ');
+    const defaults = cells[2]!.split(' / ');
+    names.forEach((n, i) => {
+      const name = /`([^`\s]+)/.exec(n)?.[1];
+      if (name) out.set(name, (names.length === defaults.length ? defaults[i]! : cells[2]!).replaceAll('`', ''));
+    });
+  }
+  return out;
+}
+
+/** How the README writes a schema default: `off` for false, `none` for absent or empty, else the value. */
+const written = (value: unknown): string | undefined =>
+  value === false ? 'off' : value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0) ? 'none' : typeof value === 'object' ? undefined : String(value);
+
 describe('the flag table, the schema, commander and the README agree', () => {
   const start = buildCli().commands.find((c) => c.name() === 'start')!;
 
@@ -66,6 +90,45 @@ describe('the flag table, the schema, commander and the README agree', () => {
       if (value === false) expect(written, name).toBe('off');
       else expect(written, name).toBe(String(value));
     }
+  });
+
+  it('the README lists no flag of start the table does not have, and --agent-id and --inspect too', () => {
+    const table = new Set(START_FLAGS.map(flagName));
+    const readme = readmeTable('### Options of `start`');
+    expect([...readme.keys()].filter((name) => !table.has(name))).toEqual([]);
+    expect(readme.has('--agent-id')).toBe(true);
+    expect(readme.get('--inspect')).toBe('off');
+  });
+
+  it('the README states the global flags and the console flags with the schema defaults', () => {
+    const readme = read('README.md').replace(/\s+/g, ' ');
+    expect(readme).toContain(`\`--redis <url>\` (env \`REDIS_URL\`, default \`${String(schemaDefault('redisUrl'))}\`)`);
+    expect(readme).toContain(`\`--domain <name>\` (default \`${String(schemaDefault('domain'))}\`)`);
+    expect(readme).toContain(`\`--port ${String(schemaDefault('consolePort'))}\``);
+    expect(readme).toContain(`\`--host ${String(schemaDefault('consoleHost'))}\``);
+  });
+
+  it('every option without a flag is in the README table of them, with the schema default, and the table names only options', () => {
+    const flagged = new Set(START_FLAGS.flatMap((s) => (s.key ? [s.key] : [])));
+    // Set by other means the README names: the console's own flags, the OpenTelemetry and ORCH_SCRIPTED_* variables.
+    const elsewhere = ['consolePort', 'consoleHost', 'consoleToken', 'tracing', 'scripted'];
+    // The anthropic options a person sets one by one (the key and base URL come from the environment).
+    const anthropic = schemaDefault('anthropic') as Record<string, unknown>;
+    const options = new Map<string, unknown>([
+      ...Object.keys(ConfigSchema.shape)
+        .filter((key) => !flagged.has(key as never) && !elsewhere.includes(key) && key !== 'anthropic')
+        .map((key) => [key, schemaDefault(key as never)] as const),
+      ...Object.entries(anthropic).map(([key, value]) => [`anthropic.${key}`, value] as const),
+    ]);
+    const table = readmeTable('### Options without a flag');
+    expect([...table.keys()].filter((name) => !options.has(name)), 'rows naming no option').toEqual([]);
+    for (const [name, value] of options) {
+      expect(table.has(name), `${name} is missing from README's "Options without a flag"`).toBe(true);
+      const expected = written(value);
+      if (expected !== undefined) expect(table.get(name), name).toBe(expected);
+    }
+    const readme = read('README.md');
+    for (const key of elsewhere) expect(readme, key).toContain(`\`${key}\``);
   });
 
   it('the help states the schema defaults and no default is written outside the schema', () => {

@@ -2,6 +2,7 @@
 -- the atomic move and the checkpoint write (or a claim reply was lost in a
 -- reconnect). Adopted once it has stayed so for the orphan grace
 -- (src/redis/recovery.ts). A rerun with the same token answers as the first.
+-- numkeys: 3
 -- KEYS[1] checkpoint, KEYS[2] active, KEYS[3] fence counter
 -- ARGV[1] raw message, ARGV[2] agent, ARGV[3] now, ARGV[4] claim token
 -- Reply: the new checkpoint (HGETALL), nil when refused.

@@ -7,6 +7,7 @@
 -- No slot: the instance joins the waiting list (KEYS[4], oldest first, it
 -- keeps its place while it waits) and is woken alone when a slot frees.
 --
+-- numkeys: 4
 -- KEYS[1] leases (sorted set: lease id -> expiry ms)
 -- KEYS[2] breaker (hash: state, since, open_until, probe, probes, ...)
 -- KEYS[3] token window (hash: in:<minute>, out:<minute>)

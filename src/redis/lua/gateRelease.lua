@@ -3,6 +3,7 @@
 -- the breaker's state (any end of the probe) wakes them all, on the shared
 -- channel.
 --
+-- numkeys: 5
 -- KEYS[1] leases, KEYS[2] breaker, KEYS[3] token window,
 -- KEYS[4] shared wake-up channel, KEYS[5] waiting instances
 -- ARGV[1] lease id, ARGV[2] outcome ('ok' | 'overloaded' | other),

@@ -1,4 +1,5 @@
 -- Model gate: renews a lease that is still held (server time, TIME).
+-- numkeys: 1
 -- KEYS[1] leases (sorted set: lease id -> expiry ms)
 -- ARGV[1] lease id, ARGV[2] lease TTL ms
 -- Reply: 1 renewed, 0 the lease is gone (expired and taken back, or released).

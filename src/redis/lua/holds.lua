@@ -1,6 +1,7 @@
 -- Whether a task's holder may still act (src/redis/lock.ts): the lock (when
 -- given) is still its own, and the checkpoint carries its fencing token. One
 -- script, so nothing comes between the two checks.
+-- numkeys: 1-2
 -- KEYS[1] checkpoint, KEYS[2] lock (optional)
 -- ARGV[1] fence, ARGV[2] lock token
 -- Reply: 1 current, 0 the lock was lost, -1 another holder (or published).

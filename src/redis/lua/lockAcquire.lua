@@ -1,5 +1,6 @@
 -- SET NX PX that a rerun (its reply was lost) answers as the first run did:
 -- the lock already holds this token (src/redis/lock.ts).
+-- numkeys: 1
 -- KEYS[1] lock
 -- ARGV[1] holder's token, ARGV[2] TTL ms
 -- Reply: 1 held by this token now, 0 someone else holds it.

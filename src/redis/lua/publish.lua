@@ -14,6 +14,7 @@
 -- anything. (A rejected message without an id has no hash: a rerun of its
 -- dead-lettering answers -1 and does nothing.)
 --
+-- numkeys: 7
 -- KEYS: 1 result, 2 logs, 3 active, 4 dead letters, 5 checkpoint, 6 recent failures, 7 prompts.
 -- ARGV: 1 force, 2 record (seen|missing|unknown), 3 has id, 4 id, 5 status, 6 outcome,
 -- 7 output, 8 completed at, 9 error, 10 message, 11 raw, 12 dead letter, 13 dead-letter

@@ -18,6 +18,7 @@
 -- longer in the active list (its rerun after the message was dealt with)
 -- records nothing.
 --
+-- numkeys: 3+2n
 -- KEYS: 1 active, 2 dead letters, 3 fence counter, then checkpoint and result per claim.
 -- ARGV: 1 agent, 2 claimed-at ms, 3 claimed-at ISO, 4 dead-letter limit, then raw,
 -- dead letter, valid ('1'|'0'), token per claim.

@@ -7,6 +7,7 @@
 -- Without one (writers outside the runtime): fields only while the
 -- checkpoint exists, so a step that comes after the publication leaves no
 -- stray hash.
+-- numkeys: 2
 -- KEYS[1] checkpoint, KEYS[2] the task's log
 -- ARGV: 1 number of field words n, 2 fence, 3 batch, the n field words, then the lines.
 -- Reply: 1 written, 0 batch already written, -1 not the holder.

@@ -2,6 +2,7 @@
 -- a double click or two consoles cannot queue it twice
 -- (src/redis/deadLetters.ts). The producer's results record is reset to
 -- pending, as a producer sending it afresh would.
+-- numkeys: 4
 -- KEYS[1] dead letters, KEYS[2] pending, KEYS[3] result, KEYS[4] notifications
 -- ARGV[1] the dead-letter entry as stored, ARGV[2] the message to queue,
 -- ARGV[3] task id ('' : no result record to reset)

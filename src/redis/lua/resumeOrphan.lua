@@ -4,6 +4,7 @@
 -- reply did that). Its message goes back into the active list, where the
 -- publication's LREM and the peers expect it, and it is taken over
 -- (src/redis/recovery.ts).
+-- numkeys: 5
 -- KEYS[1] checkpoint, KEYS[2] the owner's heartbeat, KEYS[3] fence counter,
 -- KEYS[4] active, KEYS[5] pending
 -- ARGV[1] owner seen, ARGV[2] agent, ARGV[3] now, ARGV[4] claim token

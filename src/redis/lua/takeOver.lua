@@ -3,6 +3,7 @@
 -- there first (src/redis/recovery.ts). A graceful handoff does not count as
 -- a crash. A rerun with the same token (a lost reply) answers as the first
 -- run did.
+-- numkeys: 3
 -- KEYS[1] checkpoint, KEYS[2] the owner's heartbeat, KEYS[3] fence counter
 -- ARGV[1] owner seen, ARGV[2] agent, ARGV[3] now, ARGV[4] claim token
 -- Reply: the checkpoint (HGETALL) once taken over, nil when refused.

@@ -2,7 +2,7 @@ import { fromPromise } from 'xstate';
 import type { AgentRunInput } from '../../../machines/worker.machine.ts';
 import type { WorkerResult } from '../../protocol/output.ts';
 import { progressField, resultField } from '../../redis/checkpoint.ts';
-import { isConnectionError } from '../../redis/retry.ts';
+import { isConnectionError } from '../../errors.ts';
 import { WorkerRunError } from '../../workers/workerRunError.ts';
 import { inSpan } from '../../observability/tracing.ts';
 import type { ListenerShared, RunHooks } from './deps.ts';

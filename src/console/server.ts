@@ -16,6 +16,7 @@ import { FinishedLog } from './finished.ts';
 import { machineSvg } from '../diagrams/machineSvg.ts';
 import { overviewPage, taskPage } from './pages.ts';
 import { readTaskDetail } from './taskDetail.ts';
+import { OrchestratorError } from '../errors.ts';
 
 export interface ConsoleServerOptions {
   /** Reads (and the actions' writes). */
@@ -62,8 +63,7 @@ const SECURITY_HEADERS = {
 
 const MAX_BODY = 1024 * 1024;
 
-class HttpError extends Error {
-  override name = 'HttpError';
+class HttpError extends OrchestratorError {
   constructor(
     readonly status: number,
     message: string,
@@ -103,9 +103,7 @@ const field = (body: Record<string, unknown>, name: string): string => {
 };
 
 /** Redis that does not answer: the page says so instead of freezing on the last frame. */
-class RedisSilentError extends Error {
-  override name = 'RedisSilentError';
-}
+class RedisSilentError extends OrchestratorError {}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

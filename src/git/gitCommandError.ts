@@ -1,6 +1,7 @@
+import { OrchestratorError } from '../errors.ts';
+
 /** A git command that exited non-zero (or could not start): its arguments, exit code and stderr. */
-export class GitCommandError extends Error {
-  override name = 'GitCommandError';
+export class GitCommandError extends OrchestratorError {
   constructor(
     readonly args: readonly string[],
     readonly exitCode: number | null,

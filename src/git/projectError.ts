@@ -5,6 +5,4 @@ import { ConfigError } from '../errors.ts';
  * repository for worktree isolation, mid-merge, mid-rebase, detached HEAD).
  * A ConfigError, so start-up stops with its message and exit code 2.
  */
-export class ProjectError extends ConfigError {
-  override name = 'ProjectError';
-}
+export class ProjectError extends ConfigError {}

@@ -1,7 +1,8 @@
-import { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { shouldRetry } from '../errors.ts';
 import type { Message, ModelClient } from '../models/types.ts';
 import { addUsage, ZERO_USAGE, type Usage } from '../protocol/output.ts';
-import { isRetryable, WorkerAbortedError } from '../workers/errors.ts';
+import { WorkerAbortedError } from '../workers/errors.ts';
 import type { ModelGate, ModelWait } from './modelGate.ts';
 import { costOf, priceOf, type PriceTable } from './prices.ts';
 import { TaskBudgetExceededError } from './taskBudgetExceededError.ts';
@@ -36,14 +37,21 @@ export interface GuardedModel extends ModelClient {
 
 type CallFailure = 'overloaded' | 'transient' | 'final';
 
-/** Rate limits and overload (429, 529, and their error events inside a stream) are the breaker's business. */
+/** Rate limits and overload (429, 529, and their error events inside a stream): the breaker's business. */
+function isOverload(error: unknown): boolean {
+  if (!(error instanceof APIError) || error instanceof APIConnectionError) return false;
+  if (error.status === 429 || error.status === 529) return true;
+  return error.status === undefined && (error.type === 'overloaded_error' || error.type === 'rate_limit_error');
+}
+
+/**
+ * Whether to call again is `shouldRetry`'s answer; this only says how: an
+ * overload waits as retry-after or the breaker says (for as long as the
+ * run's signal lets it), anything else retryable counts against `retries`.
+ */
 function classify(error: unknown): CallFailure {
-  if (error instanceof APIUserAbortError || error instanceof WorkerAbortedError) return 'final';
-  if (error instanceof APIError && !(error instanceof APIConnectionError)) {
-    if (error.status === 429 || error.status === 529) return 'overloaded';
-    if (error.status === undefined && (error.type === 'overloaded_error' || error.type === 'rate_limit_error')) return 'overloaded';
-  }
-  return isRetryable(error) ? 'transient' : 'final';
+  if (!shouldRetry(error)) return 'final';
+  return isOverload(error) ? 'overloaded' : 'transient';
 }
 
 /** retry-after-ms, else retry-after (seconds or an HTTP date), as the SDK reads them. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Usage } from '../protocol/output.ts';
+import { OrchestratorError } from '../errors.ts';
 
 /** Dollars per million tokens of one model. `cache_write` is the 5-minute write (the agent loop's `ephemeral` breakpoints). */
 export const ModelPriceSchema = z.object({
@@ -23,8 +24,7 @@ export const DEFAULT_PRICES: PriceTable = {
 };
 
 /** A model id the price table has no row for: the spend of its calls could not be counted, so start-up stops. */
-export class UnknownModelPriceError extends Error {
-  override name = 'UnknownModelPriceError';
+export class UnknownModelPriceError extends OrchestratorError {
   constructor(readonly modelId: string, known: readonly string[]) {
     super(
       `no price for model ${JSON.stringify(modelId)} (priced: ${known.join(', ')}): ` +

@@ -1,6 +1,7 @@
+import { OrchestratorError } from '../errors.ts';
+
 /** The next model call would take the task's spend past its budget (`metadata.budget_usd` or `--task-budget-usd`). */
-export class TaskBudgetExceededError extends Error {
-  override name = 'TaskBudgetExceededError';
+export class TaskBudgetExceededError extends OrchestratorError {
   constructor(
     readonly budgetUsd: number,
     readonly spentUsd: number,

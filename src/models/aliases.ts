@@ -1,3 +1,5 @@
+import { OrchestratorError } from '../errors.ts';
+
 /**
  * The ids the aliases of agent files (`model: sonnet`) stand for. Override
  * any of them, or add aliases, through the config (`anthropic.models`).
@@ -11,9 +13,7 @@ export const DEFAULT_MODEL_ALIASES: Readonly<Record<string, string>> = {
 /** What `inherit` (Claude Code: "the main conversation's model") means here, where there is none: this alias. */
 const INHERIT_FALLBACK = 'sonnet';
 
-export class UnknownModelAliasError extends Error {
-  override name = 'UnknownModelAliasError';
-}
+export class UnknownModelAliasError extends OrchestratorError {}
 
 /**
  * Maps an agent file's `model` (an alias, `inherit`, or a full id) to the id

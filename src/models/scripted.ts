@@ -3,6 +3,7 @@ import { APIUserAbortError } from '@anthropic-ai/sdk';
 import { scriptedFiles, scriptedReads } from './scriptedFiles.ts';
 import { descriptionFromPrompt, resourceFromPrompt } from './scriptedResource.ts';
 import type { Message, MessageParams, ModelClient } from './types.ts';
+import { OrchestratorError } from '../errors.ts';
 
 type ContentBlock = Anthropic.Messages.ContentBlock;
 
@@ -17,13 +18,13 @@ export interface ScriptedModelOptions {
 
 /**
  * The model failure of a caller listed in `fail`. It stands for an API
- * failure that outlasted the SDK's own retries (a long 529 spell), so
- * `isRetryable` says yes: the worker's retry states run, and since the
+ * failure that outlasted the model call's own retries (a long 529 spell), so
+ * it is retryable: the worker's retry states run, and since the
  * caller fails on every call, the worker ends `failed` after its last
  * attempt, which is what the failure-policy demos and tests need.
  */
-export class ScriptedFailureError extends Error {
-  override name = 'ScriptedFailureError';
+export class ScriptedFailureError extends OrchestratorError {
+  override readonly retryable = true;
   constructor(readonly caller: string) {
     super(`the scripted model is set to fail every call of ${caller} (scripted.fail / ORCH_SCRIPTED_FAIL): remove it there to let it succeed`);
   }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { OrchestratorError } from '../errors.ts';
 
 /**
  * The inspector UI the relay's page embeds (what `createInspectorServer`
@@ -114,8 +115,7 @@ export interface InspectorRelay {
   stop(): void;
 }
 
-export class InspectorRelayError extends Error {
-  override name = 'InspectorRelayError';
+export class InspectorRelayError extends OrchestratorError {
   constructor(
     message: string,
     readonly code: 'port-taken' | 'bad-host' | 'other',

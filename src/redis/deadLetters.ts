@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { luaFile } from './script.ts';
+import { OrchestratorError } from '../errors.ts';
 
 /** One entry of `orch:{domain}:dead-letters`, with the exact text LREM needs to act on it. */
 export interface DeadLetterView {
@@ -15,14 +16,10 @@ export interface DeadLetterView {
 }
 
 /** A requeued text that is still not a task: the message says what is wrong; nothing was changed. */
-export class InvalidRequeueError extends Error {
-  override name = 'InvalidRequeueError';
-}
+export class InvalidRequeueError extends OrchestratorError {}
 
 /** The entry is no longer in the list (someone else requeued or discarded it). */
-export class DeadLetterGoneError extends Error {
-  override name = 'DeadLetterGoneError';
-}
+export class DeadLetterGoneError extends OrchestratorError {}
 
 export function deadLetterView(entry: string): DeadLetterView {
   let parsed: Record<string, unknown> = {};

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OrchestratorError } from '../errors.ts';
 
 export interface LocalRedis {
   url: string;
@@ -15,9 +16,7 @@ export interface LocalRedis {
   restart(): Promise<void>;
 }
 
-export class RedisServerMissingError extends Error {
-  override name = 'RedisServerMissingError';
-}
+export class RedisServerMissingError extends OrchestratorError {}
 
 /** Asks the kernel for a free loopback port. */
 export async function freePort(): Promise<number> {

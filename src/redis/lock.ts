@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
+import { OrchestratorError } from '../errors.ts';
 
 // Compare-and-delete / compare-and-extend: only the holder of the token may
 // release or extend (src/redis/lua/lockRelease.lua, lockExtend.lua).
@@ -33,9 +34,7 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export class LockWaitAbortedError extends Error {
-  override name = 'LockWaitAbortedError';
-}
+export class LockWaitAbortedError extends OrchestratorError {}
 
 export interface LockOptions {
   ttlMs: number;

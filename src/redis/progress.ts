@@ -2,14 +2,14 @@ import type { Redis } from 'ioredis';
 import { logLine, type Keys } from '../protocol/keys.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
+import { OrchestratorError } from '../errors.ts';
 
 // A task's step in one command: checkpoint fields, then the progress lines,
 // fenced and made harmless to resend by a batch number (src/redis/lua/recordProgress.lua).
 export const RECORD_PROGRESS = luaFile('recordProgress');
 
 /** A holder's write was refused: the checkpoint carries another fencing token now (a takeover), or is gone (published). */
-export class StaleHolderError extends Error {
-  override name = 'StaleHolderError';
+export class StaleHolderError extends OrchestratorError {
   constructor(
     readonly claimKey: string,
     readonly fence: string,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
+import { OrchestratorError } from '../errors.ts';
 
 export type AgentStatus = 'starting' | 'active' | 'busy' | 'stopping';
 
@@ -60,9 +61,7 @@ export async function deregisterAgent(o: RegistryOptions): Promise<void> {
 }
 
 /** Another live process on this host registered under the same agent id. */
-export class AgentIdInUseError extends Error {
-  override name = 'AgentIdInUseError';
-}
+export class AgentIdInUseError extends OrchestratorError {}
 
 /** Whether /proc says `pid` is a zombie (state Z): dead, only not yet reaped by its parent. */
 const zombie = (pid: number): boolean => {

@@ -5,6 +5,7 @@ import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
+import { OrchestratorError } from '../errors.ts';
 
 // All of one publication in one atomic step, only while this holder's fencing
 // token is the checkpoint's, and safe to send twice (src/redis/lua/publish.lua:
@@ -12,9 +13,7 @@ import { luaFile } from './script.ts';
 export const PUBLISH = luaFile('publish');
 
 /** Another holder took the task over: this one must not publish. */
-export class OwnershipLostError extends Error {
-  override name = 'OwnershipLostError';
-}
+export class OwnershipLostError extends OrchestratorError {}
 
 export interface PublishOptions {
   redis: Redis;

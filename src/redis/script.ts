@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { OrchestratorError } from '../errors.ts';
 
 type Arg = string | Buffer | number;
 type Runner = Record<string, (numKeys: number, ...args: Arg[]) => Promise<unknown>>;
@@ -59,9 +60,7 @@ export const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url));
 const INCLUDE = /^--@include\s+"([^"]+)"\s*$/;
 
 /** A script or an include that cannot be read (missing): the message names the file. */
-export class LuaIncludeError extends Error {
-  override name = 'LuaIncludeError';
-}
+export class LuaIncludeError extends OrchestratorError {}
 
 /**
  * A script's text with its includes expanded (recursively; each include at

@@ -2,7 +2,6 @@ import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { Logger } from '../logger.ts';
 import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
 import type { SpendLedger } from '../limits/ledger.ts';
-import { TaskBudgetExceededError } from '../limits/taskBudgetExceededError.ts';
 import type { ModelClient } from '../models/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { buildWorkerPrompt } from '../planning/prompt.ts';
@@ -12,14 +11,12 @@ import type { WorkerResult } from '../protocol/output.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
 import type { TaskPrompts } from '../redis/prompts.ts';
 import { scrubDeep } from '../secrets.ts';
-import { AgentTokenBudgetError, isRetryable } from '../workers/errors.ts';
 import type { RunWorker } from '../workers/types.ts';
 import { openToBox } from '../workers/sandbox/boxUser.ts';
 import { NO_SANDBOX_WARNING } from '../workers/sandbox/choose.ts';
 import type { Sandbox } from '../workers/sandbox/sandbox.ts';
-import { WorkerBudgetError } from '../workers/workerBudgetError.ts';
-import { WorkerRunError } from '../workers/workerRunError.ts';
 import type { RunHooks } from './actors/deps.ts';
+import { toWorkerRunError } from './workerRunFailure.ts';
 
 export interface WorkerStepDeps {
   logger: Logger;
@@ -124,11 +121,7 @@ export function createWorkerStep(deps: WorkerStepDeps) {
       // What was left out of the commit (a repository a worker made, a deletion that was not one) is said in the result.
       return committed ? { ...result, commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
     } catch (error) {
-      const message = scrub(error instanceof Error ? error.message : String(error));
-      const spent = runModel.spent();
-      if (error instanceof TaskBudgetExceededError) throw new WorkerBudgetError(message, 'task_usd', { cause: error, spent });
-      if (error instanceof AgentTokenBudgetError) throw new WorkerBudgetError(message, 'worker_tokens', { cause: error, spent });
-      throw new WorkerRunError(message, { retryable: isRetryable(error), cause: error, spent });
+      throw toWorkerRunError(error, { spent: runModel.spent(), scrub });
     } finally {
       if (metrics && waiting !== undefined) metrics.waitingForModel(waiting, -1);
     }

@@ -1,4 +1,5 @@
 import { relative, isAbsolute } from 'node:path';
+import { OrchestratorError } from '../errors.ts';
 
 /** The path as a person would type it: relative to the working directory when the file is inside it. */
 function shown(file: string): string {
@@ -12,8 +13,7 @@ function shown(file: string): string {
  * (allowed: ...)`); start-up stops on it rather than running a worker with a
  * half-read definition.
  */
-export class AgentFileError extends Error {
-  override readonly name = 'AgentFileError';
+export class AgentFileError extends OrchestratorError {
 
   constructor(
     /** Path of the agent file (or folder) as given. */

@@ -1,11 +1,7 @@
-import { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
-import { ScriptedFailureError } from '../models/scripted.ts';
-import { isConnectionError } from '../redis/retry.ts';
-import { WorkerRunError } from './workerRunError.ts';
+import { OrchestratorError, shouldRetry } from '../errors.ts';
 
 /** A tool was asked for a path outside the task's workspace (by `..`, an absolute path or a symlink). */
-export class WorkspaceEscapeError extends Error {
-  override name = 'WorkspaceEscapeError';
+export class WorkspaceEscapeError extends OrchestratorError {
   constructor(
     readonly requested: string,
     readonly root: string,
@@ -16,18 +12,13 @@ export class WorkspaceEscapeError extends Error {
 }
 
 /** The model sent a tool input that does not match the tool's schema. */
-export class ToolInputError extends Error {
-  override name = 'ToolInputError';
-}
+export class ToolInputError extends OrchestratorError {}
 
 /** A tool ran but could not do what was asked (missing file, no match, non-zero exit, time limit). */
-export class ToolExecutionError extends Error {
-  override name = 'ToolExecutionError';
-}
+export class ToolExecutionError extends OrchestratorError {}
 
 /** The agent still wanted tools after `maxTurns` model calls. */
-export class AgentTurnLimitError extends Error {
-  override name = 'AgentTurnLimitError';
+export class AgentTurnLimitError extends OrchestratorError {
   constructor(readonly maxTurns: number) {
     super(
       `the agent was still calling tools after ${maxTurns} model turns: raise maxTurns, or give the worker a smaller part of the task`,
@@ -36,8 +27,7 @@ export class AgentTurnLimitError extends Error {
 }
 
 /** The worker used up its token budget (all its turns together) and still wanted tools. */
-export class AgentTokenBudgetError extends Error {
-  override name = 'AgentTokenBudgetError';
+export class AgentTokenBudgetError extends OrchestratorError {
   constructor(
     readonly budget: number,
     readonly used: number,
@@ -49,7 +39,8 @@ export class AgentTokenBudgetError extends Error {
 }
 
 /** The run was cancelled through its AbortSignal (the actor stopped, the task timed out). */
-export class WorkerAbortedError extends Error {
+export class WorkerAbortedError extends OrchestratorError {
+  /** As the platform names an abort (DOMException), so code that tells aborts by name tells this one too. */
   override name = 'AbortError';
   constructor(reason?: unknown) {
     super('the worker run was aborted', { cause: reason });
@@ -62,8 +53,7 @@ export class WorkerAbortedError extends Error {
  * answer says. Not retryable: a full disk or a read-only folder fails the
  * next attempt the same way.
  */
-export class WorkerWritesFailedError extends Error {
-  override name = 'WorkerWritesFailedError';
+export class WorkerWritesFailedError extends OrchestratorError {
   constructor(
     readonly worker: string,
     readonly failures: readonly { path: string; error: string }[],
@@ -75,41 +65,20 @@ export class WorkerWritesFailedError extends Error {
 }
 
 /** No agent file defines the worker a plan step names. */
-export class UnknownWorkerError extends Error {
-  override name = 'UnknownWorkerError';
-}
-
-/** Network-level failures of a body that was already streaming; the SDK does not retry those itself. */
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
-/** Error types an SSE `error` event carries (status unknown there) that a later attempt may not hit. */
-const TRANSIENT_TYPES = new Set(['overloaded_error', 'api_error', 'rate_limit_error', 'timeout_error']);
-
-function hasTransientCode(error: unknown, depth = 0): boolean {
-  if (!(error instanceof Error) || depth > 5) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
-  return hasTransientCode(error.cause, depth + 1);
-}
+export class UnknownWorkerError extends OrchestratorError {}
 
 /**
- * Whether another attempt of the worker may succeed. The SDK has already
- * retried 408/409/429/5xx itself (honouring retry-after) by the time an
- * APIError reaches us, so these are retried again only at the worker's
- * slower pace. Client errors (400/401/403/404/413/422), the turn limit,
- * workspace escapes and aborts are not: the same input fails the same way.
- * A lost connection to Redis always is (an aborted auto-pipelined command,
- * a socket error): the next attempt runs after the reconnect.
+ * Whether another attempt of the worker may succeed: the one decision,
+ * `shouldRetry` (src/errors.ts), under the name the worker's callers use.
+ * The SDK does not retry by itself (its maxRetries is 0): the guarded model
+ * has already retried a transient failure through the gate (an overload for
+ * as long as the task's deadline allows, the rest `anthropic.maxRetries`
+ * times) by the time an error reaches a worker, so a retryable one is tried
+ * again only at the worker's slower pace. Client errors (400/401/403/404/413/422),
+ * the turn limit, workspace escapes and aborts are not: the same input fails
+ * the same way. A lost connection to Redis always is: the next attempt runs
+ * after the reconnect.
  */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof WorkerRunError) return error.retryable;
-  if (isConnectionError(error)) return true;
-  if (error instanceof ScriptedFailureError) return true;
-  if (error instanceof APIUserAbortError || error instanceof WorkerAbortedError) return false;
-  if (error instanceof APIConnectionError) return true;
-  if (error instanceof APIError) {
-    const { status } = error;
-    if (status === undefined) return error.type !== null && TRANSIENT_TYPES.has(error.type);
-    return status === 408 || status === 409 || status === 429 || status >= 500;
-  }
-  return hasTransientCode(error);
+  return shouldRetry(error);
 }

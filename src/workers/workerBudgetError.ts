@@ -6,7 +6,6 @@ import { WorkerRunError, type Spent } from './workerRunError.ts';
  * retried: the worker machine takes its `budgetExceeded` transition.
  */
 export class WorkerBudgetError extends WorkerRunError {
-  override name = 'WorkerBudgetError';
   constructor(
     message: string,
     readonly budget: 'task_usd' | 'worker_tokens',

@@ -35,7 +35,7 @@ export interface RuntimeDeps {
   /** How long the stored prompts are kept after the publication. */
   promptRetentionSeconds: number;
   plan(task: TaskMessage, signal: AbortSignal): Promise<Plan>;
-  /** Runs one attempt of one worker; throws WorkerRunError (or anything, taken as not retryable). */
+  /** Runs one attempt of one worker; throws WorkerRunError (anything else is judged by shouldRetry, src/errors.ts). */
   runAgent(input: AgentRunInput, signal: AbortSignal, hooks: RunHooks): Promise<WorkerResult>;
   /** A task is held here from now on (claimed, or taken over with its checkpoint). */
   onClaimed?(claim: Claim): void;

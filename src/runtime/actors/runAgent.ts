@@ -2,9 +2,8 @@ import { fromPromise } from 'xstate';
 import type { AgentRunInput } from '../../../machines/worker.machine.ts';
 import type { WorkerResult } from '../../protocol/output.ts';
 import { progressField, resultField } from '../../redis/checkpoint.ts';
-import { isConnectionError } from '../../redis/retry.ts';
-import { WorkerRunError } from '../../workers/workerRunError.ts';
 import { inSpan } from '../../observability/tracing.ts';
+import { toWorkerRunError } from '../workerRunFailure.ts';
 import type { ListenerShared, RunHooks } from './deps.ts';
 
 const fileList = (r: WorkerResult): string => {
@@ -71,10 +70,7 @@ export function runAgentActor(shared: ListenerShared) {
       wlog.info({ attempt, ms, files_created: result.files_created, usage: result.usage }, 'worker succeeded');
       return result;
     } catch (error) {
-      const failure =
-        error instanceof WorkerRunError
-          ? error
-          : new WorkerRunError(error instanceof Error ? error.message : String(error), { retryable: isConnectionError(error), cause: error });
+      const failure = toWorkerRunError(error);
       if (!signal.aborted) {
         wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
         progress.write({

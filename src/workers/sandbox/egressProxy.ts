@@ -5,6 +5,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { OrchestratorError } from '../../errors.ts';
 
 /** An IPv4 range as [network address, prefix length, what it is (for the refusal message)]. */
 type Range4 = readonly [string, number, string];
@@ -161,9 +162,7 @@ export interface EgressProxy {
   close(): Promise<void>;
 }
 
-export class EgressDeniedError extends Error {
-  override name = 'EgressDeniedError';
-}
+export class EgressDeniedError extends OrchestratorError {}
 
 /** Resolves a name to the one address the proxy connects to (a test can stand in for DNS). */
 export type Resolve = (host: string) => Promise<string>;

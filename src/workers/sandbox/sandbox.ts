@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import type { SandboxedCommand } from './command.ts';
 import { rlimitOnly, type BoxUser, type ProcessLimit, type ProcessLimitMechanism } from './processLimit.ts';
+import { OrchestratorError } from '../../errors.ts';
 
 /**
  * Folders one sandboxed command may see besides the system's own, per task.
@@ -92,9 +93,7 @@ export interface Sandbox {
 }
 
 /** No working sandbox on this machine: the anthropic model refuses to start. */
-export class SandboxUnavailableError extends Error {
-  override name = 'SandboxUnavailableError';
-}
+export class SandboxUnavailableError extends OrchestratorError {}
 
 /** Inside the sandbox, the egress proxy listens here (socat, bridged to the bound unix socket). */
 export const PROXY_PORT = 3128;

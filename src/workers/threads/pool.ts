@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker, type TransferListItem } from 'node:worker_threads';
 import { WorkerAbortedError } from '../errors.ts';
+import { OrchestratorError } from '../../errors.ts';
 
 /** A position in a walk's order (see walk.mjs): a depth and a workspace-relative path. */
 export interface WalkPosition {
@@ -73,17 +74,14 @@ export interface Jobs {
 export type JobName = keyof Jobs;
 
 /** The thread did not answer within its limit and was terminated. */
-export class ThreadTimeoutError extends Error {
-  override name = 'ThreadTimeoutError';
+export class ThreadTimeoutError extends OrchestratorError {
   constructor(readonly limitMs: number) {
     super(`no answer within ${limitMs} ms`);
   }
 }
 
 /** The job failed in its thread (the message is the thread's), or the thread died under it. */
-export class ThreadJobError extends Error {
-  override name = 'ThreadJobError';
-}
+export class ThreadJobError extends OrchestratorError {}
 
 const SCRIPT = new URL('./thread.mjs', import.meta.url);
 

@@ -6,10 +6,11 @@ import type { ResourceStack } from './resources.ts';
 export type StopResult = { clean: true } | { clean: false; reason: string };
 
 /**
- * The listener's stop: its stack closed in order, raced against a deadline.
- * With Redis away, every command (a claim, a handoff, even QUIT behind them)
- * waits in ioredis's offline queue for as long as it stays away, so a stop
- * is raced against a deadline. Giving up loses nothing: the checkpoints stay,
+ * The listener's stop: its stack closed, last part first (the listener itself,
+ * so tasks in flight finish before what they use is closed). With Redis
+ * away, every command (a claim, a handoff, even QUIT behind them) waits in
+ * ioredis's offline queue for as long as it stays away, so a stop is raced
+ * against a deadline, and past it the stack is dropped. Giving up loses nothing: the checkpoints stay,
  * and another instance takes the tasks over once this one's heartbeat expires.
  */
 export function boundedStop(

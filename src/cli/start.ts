@@ -4,6 +4,7 @@ import { ownSecrets } from '../secrets.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
 import { startTracing } from '../observability/otel.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
+import { ResourceStack } from '../runtime/resources.ts';
 import { configFromFlags, FLAG_OF_OPTION } from './startFlags.ts';
 
 /**
@@ -18,7 +19,13 @@ export { configFromFlags };
 export async function runStart(o: StartOptions): Promise<void> {
   const config = loadConfig(configFromFlags({ ...o }), process.env, FLAG_OF_OPTION);
   const logger = createLogger(config.logLevel, { secrets: ownSecrets(config) });
+  // The tracer and the inspector outlive the listener (its last spans and
+  // snapshots go out after its stop), on a stack of their own: closed after
+  // the listener's stop, or when the listener fails to start (a local
+  // inspector relay would otherwise keep the process alive).
+  const outside = new ResourceStack(({ resource, error }) => logger.warn({ err: error, resource }, `could not close the ${resource}`));
   const tracing = await startTracing(config.tracing);
+  if (tracing) outside.add({ name: 'tracer', close: () => tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not send the last traces')) });
   if (tracing) logger.info({ exporter: config.tracing.exporter, endpoint: config.tracing.endpoint, service: config.tracing.serviceName }, 'OpenTelemetry traces on');
   let inspection: Inspection | undefined;
   const refusedOrigins = new Set<string>();
@@ -34,11 +41,16 @@ export async function runStart(o: StartOptions): Promise<void> {
         logger.warn({ origin }, 'inspector relay refused a WebSocket from a page of another origin (logged once per origin)');
       },
     });
+    const attached = inspection;
+    outside.add({ name: 'inspector', close: () => attached.stop() });
     logger.info({ inspector: inspection.description, ...(inspection.relay ? { allowed_origins: inspection.relay.allowedOrigins } : {}) }, 'Stately Inspector attached');
     if (inspection.warning) logger.warn(inspection.warning);
     if (inspection.openUrl) process.stderr.write(`Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor\n`);
   }
-  const orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) });
+  const orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) }).catch(async (error: unknown) => {
+    await outside.close();
+    throw error;
+  });
   // First SIGTERM/SIGINT: a graceful, bounded stop. A second one during it:
   // stop now, leaving the checkpoints as they are (exit code 1).
   let signalled: (() => void) | undefined;
@@ -56,8 +68,7 @@ export async function runStart(o: StartOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   await Promise.race([orchestrator.done, firstSignal]);
   const result = await orchestrator.stop();
-  inspection?.stop();
-  await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not send the last traces'));
+  await outside.close();
   // The hosted inspector keeps its socket private and open, and the local relay
   // keeps its browser connections: nothing else holds the process.
   // Commands and sockets of an abandoned stop may still hold the event loop.

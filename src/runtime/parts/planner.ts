@@ -1,0 +1,29 @@
+import type { Config } from '../../config.ts';
+import { guardModel, type ModelGuard } from '../../limits/guardedModel.ts';
+import type { ModelClient } from '../../models/types.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import { createLlmPlanner } from '../../planning/llmPlanner.ts';
+import { planTask } from '../../planning/planTask.ts';
+import type { TaskWorkspaces } from '../../project/taskWorkspaces.ts';
+import type { RuntimeDeps } from '../listener.ts';
+
+/** How a claimed task is planned: by the model with `--planner llm` (through the guard, its spend counted), by rules otherwise. */
+export function createPlanner(
+  config: Config,
+  deps: { model: ModelClient; guard: ModelGuard; metrics: Metrics | undefined; resolveModel: (alias: string) => string; workspaces: TaskWorkspaces | undefined },
+): RuntimeDeps['plan'] {
+  const { metrics, workspaces } = deps;
+  const llm =
+    config.planner === 'llm'
+      ? createLlmPlanner({
+          model: guardModel(deps.model, deps.guard, { onSpend: (id, _usage, usd) => metrics?.cost('planner', id, usd) }),
+          modelId: deps.resolveModel(config.anthropic.plannerModel),
+        })
+      : undefined;
+  return (task, signal) => {
+    // The task branch is taken from the project's head at claim time, while the plan is made.
+    // Workers wait for the same preparation; a failure here is retried by the first of them.
+    if (workspaces?.isolation === 'worktree') void workspaces.prepare(task.task_id, task.task_id, new AbortController().signal).catch(() => undefined);
+    return planTask(task, { ...(llm ? { llm } : {}), signal });
+  };
+}

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
@@ -47,12 +47,32 @@ function build(plan: Plan, run: (input: AgentRunInput, signal: AbortSignal, h: H
   return { machine, h };
 }
 
+// The machine's delays (deadline, retry backoff) and the stubs' durations run on a
+// fake clock: a deadline test waits no real second, and Date.now() agrees with the timers.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the fake clock from timer to timer until `p` settles. */
+async function settle<T>(p: Promise<T>): Promise<T> {
+  let settled = false;
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) await vi.advanceTimersToNextTimerAsync();
+  return p;
+}
+
 async function runTask(machine: typeof taskMachine, input = taskInput()) {
   const actor = createActor(machine, { input });
   const states: string[] = [];
   actor.subscribe((s) => states.push(String(s.value)));
   actor.start();
-  const output: TaskOutput = await toPromise(actor);
+  const output: TaskOutput = await settle(toPromise(actor));
   return { output, states, final: String(actor.getSnapshot().value), actor };
 }
 
@@ -134,9 +154,9 @@ describe('task actor with stub actors', () => {
     });
     const actor = createActor(machine, { input: taskInput() });
     actor.start();
-    await sleep(20);
+    await vi.waitFor(() => expect(h.events).toContain('start db-worker'));
     actor.send({ type: 'CANCEL', reason: 'cancelled' });
-    const output = await toPromise(actor);
+    const output = await settle(toPromise(actor));
     expect(actor.getSnapshot().value).toBe('failed');
     expect(output.error).toBe('cancelled');
     expect(h.aborted).toEqual(['db-worker']);

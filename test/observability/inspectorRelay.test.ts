@@ -15,7 +15,7 @@ import { sampleTask, taskInput } from '../support/fixtures.ts';
 import { spawnOrchestrator } from '../support/process.ts';
 import { freshDomain, redisUrl } from '../support/redis.ts';
 import { until } from './inspectorServer.ts';
-import { stubTaskMachine } from './taskSystem.ts';
+import { stubTaskMachine } from '../support/taskSystem.ts';
 import { freePort } from '../../src/redis/localServer.ts';
 
 /** The slice of `ws` (installed with @statelyai/inspect, untyped) a browser-like client needs. */

@@ -4,7 +4,7 @@ import { combineInspect, observeActorMetrics } from '../../src/runtime/actorMetr
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';
 import { sampleTask, taskInput, workerResult } from '../support/fixtures.ts';
-import { stubTaskMachine, type StubTaskOptions } from './taskSystem.ts';
+import { stubTaskMachine, type StubTaskOptions } from '../support/taskSystem.ts';
 
 type Recorded = Pick<Metrics, 'workerFinished' | 'workerRetried' | 'tokens' | 'deadLettered'>;
 

@@ -6,7 +6,7 @@ import type { Plan } from '../../src/protocol/plan.ts';
 import type { TaskOutput, WorkerResult } from '../../src/protocol/output.ts';
 import type { FinalResult } from '../../src/protocol/claim.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';
-import { dbThenApiAuth, sampleTask, taskInput, workerResult } from '../support/fixtures.ts';
+import { dbThenApiAuth, makeTask, taskInput, workerResult } from '../support/fixtures.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -140,7 +140,7 @@ describe('task actor with stub actors', () => {
       await sleep(input.step.worker === 'db-worker' ? 5 : 10_000, signal);
       return workerResult(input.step.worker);
     });
-    const { output, final } = await runTask(machine, taskInput(sampleTask({}, 0.3)));
+    const { output, final } = await runTask(machine, taskInput(makeTask(undefined, { timeoutSeconds: 0.3 })));
     expect(final).toBe('partial');
     expect(output.error).toMatch(/timed out after 0.3s/);
     expect(h.aborted.sort()).toEqual(['api-worker', 'auth-worker']);
@@ -179,7 +179,7 @@ describe('task actor with stub actors', () => {
       await sleep(60_000, signal);
       throw new Error('not reached');
     });
-    const { output } = await runTask(machine, taskInput(sampleTask({}, 1)));
+    const { output } = await runTask(machine, taskInput(makeTask(undefined, { timeoutSeconds: 1 })));
     expect(output.reason).toBe('model_api_unavailable');
     expect(output.error).toMatch(/timed out after 1s: model API unavailable for (7|8) s/);
     // What finished before is kept.
@@ -193,7 +193,7 @@ describe('task actor with stub actors', () => {
       await sleep(60_000, signal);
       throw new Error('not reached');
     });
-    const { output } = await runTask(machine, taskInput(sampleTask({}, 1)));
+    const { output } = await runTask(machine, taskInput(makeTask(undefined, { timeoutSeconds: 1 })));
     expect(output.reason).toBeUndefined();
     expect(output.error).toMatch(/timed out after 1s/);
     expect(output.error).not.toMatch(/unavailable/);

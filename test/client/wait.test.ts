@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitForResult, type ResultRecord } from '../../src/client/wait.ts';
 import { client, freshDomain } from '../support/redis.ts';
 
@@ -62,8 +62,15 @@ describe('waitForResult', () => {
   it('finds by its fallback poll a final status whose message it missed', async () => {
     const { keys, redis, id } = setup();
     await redis.hset(`results:${id}`, 'task_id', id, 'status', 'pending');
+    let reads = 0;
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((command: Parameters<typeof send>[0]) => {
+      if (command.name === 'hgetall') reads++;
+      return send(command);
+    }) as typeof redis.sendCommand;
     const waiting = waitForResult(redis, keys, id, { timeoutMs: 600_000, pollMs: 50 });
-    await new Promise((r) => setTimeout(r, 100));
+    // Its first read (after subscribing) is sent: the final status, written after it on the same connection, is for the poll to find.
+    await vi.waitFor(() => expect(reads).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
     await redis.hset(`results:${id}`, 'status', 'completed', 'output', '{}'); // no PUBLISH
     expect((await within(waiting, 15_000, 'the waiter'))?.status).toBe('completed');
   });
@@ -86,9 +93,12 @@ describe('waitForResult', () => {
     const { keys, redis, id } = setup();
     await redis.hset(`results:${id}`, 'task_id', id, 'status', 'pending');
     const waiting = waitForResult(redis, keys, id, { timeoutMs: 600_000, pollMs: 600_000 });
-    const noise = setInterval(() => void redis.publish(`results:${id}`, 'not json {'), 50);
-    await new Promise((r) => setTimeout(r, 400));
-    clearInterval(noise);
+    // Noise until the waiter has been sent some (PUBLISH answers how many subscribers got it).
+    let heard = 0;
+    await vi.waitFor(async () => {
+      heard += await redis.publish(`results:${id}`, 'not json {');
+      expect(heard).toBeGreaterThanOrEqual(3);
+    }, { timeout: 10_000, interval: 50 });
     const publisher = setInterval(() => void publish(redis, id, { status: 'completed', output: '{}', completed_at: 'y' }), 200);
     try {
       expect((await within(waiting, 15_000, 'the waiter'))?.status).toBe('completed');

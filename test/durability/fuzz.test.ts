@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { makeTask } from '../support/fixtures.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { client, eventually } from '../support/redis.ts';
 
@@ -15,13 +16,9 @@ function rng(seed: number) {
 
 const valid = (id: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({
-    task_id: id,
-    type: 'task_assignment',
+    ...makeTask('Create user registration endpoint', { taskId: id, requirements: ['POST /api/users/register'], timeoutSeconds: 60 }),
     source: 'fuzz',
-    destination: 'backend',
     timestamp: new Date().toISOString(),
-    payload: { description: 'Create user registration endpoint', requirements: ['POST /api/users/register'], context: {} },
-    metadata: { priority: 'normal', timeout_seconds: 60 },
     ...extra,
   });
 

@@ -41,7 +41,8 @@ describe('Redis commands per task', () => {
         if (text.startsWith('{"status":"completed"')) finished.add(channel.slice('results:'.length));
       });
       await sub.psubscribe('results:*');
-      await new Promise((resolve) => setTimeout(resolve, 300)); // registered, first claim waiting
+      // Registered, first claim waiting: its BLMOVE blocks on this Redis of its own.
+      await eventually(async () => (/^blocked_clients:[1-9]/m.test(await r.info('clients')) ? true : undefined), 10_000, 'the first claim to wait');
       await r.config('RESETSTAT');
       for (const m of messages) await sendTask(r, t.keys, m); // as the peers do: the task, then the producer's record
       await eventually(async () => (finished.size === n ? true : undefined), 20_000, 'the results');

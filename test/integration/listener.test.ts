@@ -80,17 +80,21 @@ describe('listener on a real Redis', () => {
   });
 
   it('still ends completed when it finishes inside the gap before the producer writes pending', async () => {
-    const { redis, keys } = setup();
+    const { redis, keys, listener } = setup();
     const id = randomUUID();
     const raw = fixture('task-from-python-lib.json', id);
     await redis.lpush(keys.pending, raw);
-    // The listener finishes in a few ms; the producer's record comes 300 ms later.
-    await new Promise((r) => setTimeout(r, 300));
+    // The listener finishes its workers; only then does the producer's record come.
+    const logs = () => redis.lrange(`results:${id}:logs`, 0, -1);
+    await eventually(async () => {
+      const lines = await logs();
+      return ['db-worker', 'api-worker', 'auth-worker'].every((w) => lines.some((l) => l.includes(`${w} succeeded`))) ? true : undefined;
+    }, 10_000, 'every worker to have succeeded');
     expect((await redis.hgetall(`results:${id}`)).status).not.toBe('completed');
     await redis.hset(`results:${id}`, 'task_id', id, 'status', 'pending');
     const record = await finalRecord(redis, id);
     expect(record.status).toBe('completed');
-    await new Promise((r) => setTimeout(r, 100));
+    await listener.stop(); // nothing the listener still had under way can write after this
     expect((await redis.hgetall(`results:${id}`)).status).toBe('completed');
   });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine, type AgentRunInput } from '../../machines/worker.machine.ts';
@@ -6,7 +6,7 @@ import type { Plan } from '../../src/protocol/plan.ts';
 import type { TaskOutput, WorkerResult } from '../../src/protocol/output.ts';
 import type { FinalResult } from '../../src/protocol/claim.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';
-import { dbThenApiAuth, sampleTask, taskInput, workerResult } from '../support/fixtures.ts';
+import { dbThenApiAuth, makeTask, taskInput, workerResult } from '../support/fixtures.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -47,12 +47,32 @@ function build(plan: Plan, run: (input: AgentRunInput, signal: AbortSignal, h: H
   return { machine, h };
 }
 
+// The machine's delays (deadline, retry backoff) and the stubs' durations run on a
+// fake clock: a deadline test waits no real second, and Date.now() agrees with the timers.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the fake clock from timer to timer until `p` settles. */
+async function settle<T>(p: Promise<T>): Promise<T> {
+  let settled = false;
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) await vi.advanceTimersToNextTimerAsync();
+  return p;
+}
+
 async function runTask(machine: typeof taskMachine, input = taskInput()) {
   const actor = createActor(machine, { input });
   const states: string[] = [];
   actor.subscribe((s) => states.push(String(s.value)));
   actor.start();
-  const output: TaskOutput = await toPromise(actor);
+  const output: TaskOutput = await settle(toPromise(actor));
   return { output, states, final: String(actor.getSnapshot().value), actor };
 }
 
@@ -120,7 +140,7 @@ describe('task actor with stub actors', () => {
       await sleep(input.step.worker === 'db-worker' ? 5 : 10_000, signal);
       return workerResult(input.step.worker);
     });
-    const { output, final } = await runTask(machine, taskInput(sampleTask({}, 0.3)));
+    const { output, final } = await runTask(machine, taskInput(makeTask(undefined, { timeoutSeconds: 0.3 })));
     expect(final).toBe('partial');
     expect(output.error).toMatch(/timed out after 0.3s/);
     expect(h.aborted.sort()).toEqual(['api-worker', 'auth-worker']);
@@ -134,9 +154,9 @@ describe('task actor with stub actors', () => {
     });
     const actor = createActor(machine, { input: taskInput() });
     actor.start();
-    await sleep(20);
+    await vi.waitFor(() => expect(h.events).toContain('start db-worker'));
     actor.send({ type: 'CANCEL', reason: 'cancelled' });
-    const output = await toPromise(actor);
+    const output = await settle(toPromise(actor));
     expect(actor.getSnapshot().value).toBe('failed');
     expect(output.error).toBe('cancelled');
     expect(h.aborted).toEqual(['db-worker']);
@@ -159,7 +179,7 @@ describe('task actor with stub actors', () => {
       await sleep(60_000, signal);
       throw new Error('not reached');
     });
-    const { output } = await runTask(machine, taskInput(sampleTask({}, 1)));
+    const { output } = await runTask(machine, taskInput(makeTask(undefined, { timeoutSeconds: 1 })));
     expect(output.reason).toBe('model_api_unavailable');
     expect(output.error).toMatch(/timed out after 1s: model API unavailable for (7|8) s/);
     // What finished before is kept.
@@ -173,7 +193,7 @@ describe('task actor with stub actors', () => {
       await sleep(60_000, signal);
       throw new Error('not reached');
     });
-    const { output } = await runTask(machine, taskInput(sampleTask({}, 1)));
+    const { output } = await runTask(machine, taskInput(makeTask(undefined, { timeoutSeconds: 1 })));
     expect(output.reason).toBeUndefined();
     expect(output.error).toMatch(/timed out after 1s/);
     expect(output.error).not.toMatch(/unavailable/);

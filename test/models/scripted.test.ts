@@ -1,5 +1,5 @@
 import { APIUserAbortError } from '@anthropic-ai/sdk';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createScriptedModel, ScriptedFailureError } from '../../src/models/scripted.ts';
 import type { MessageParams } from '../../src/models/types.ts';
 import { getTools, TOOL_NAMES } from '../../src/workers/tools/index.ts';
@@ -80,10 +80,19 @@ describe('createScriptedModel', () => {
   });
 
   it('fails every call of a caller in `fail`, after its latency', async () => {
-    const model = createScriptedModel({ latencyMs: (c) => (c === 'db-worker' ? 30 : 0), fail: new Set(['db-worker']) });
-    const started = Date.now();
-    await expect(model.createMessage(params('x'), { signal: signal(), caller: 'db-worker' })).rejects.toBeInstanceOf(ScriptedFailureError);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }); // the model's latency timer
+    try {
+      const model = createScriptedModel({ latencyMs: (c) => (c === 'db-worker' ? 30 : 0), fail: new Set(['db-worker']) });
+      let settled = false;
+      const call = model.createMessage(params('x'), { signal: signal(), caller: 'db-worker' });
+      call.catch(() => undefined).finally(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(29);
+      expect(settled).toBe(false); // still waiting its latency
+      await vi.advanceTimersByTimeAsync(1);
+      await expect(call).rejects.toBeInstanceOf(ScriptedFailureError);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('gives the planner text, with no tool call', async () => {

@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { createInspection, parseInspectTarget, type Inspection } from '../../src/observability/inspector.ts';
 import { taskInput } from '../support/fixtures.ts';
 import { startInspectorServer, until } from './inspectorServer.ts';
-import { stubTaskMachine } from './taskSystem.ts';
+import { stubTaskMachine } from '../support/taskSystem.ts';
 import { freePort } from '../../src/redis/localServer.ts';
 
 const cleanups: (() => unknown)[] = [];

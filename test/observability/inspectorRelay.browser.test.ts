@@ -7,7 +7,7 @@ import { createInspection } from '../../src/observability/inspector.ts';
 import { freePort } from '../../src/redis/localServer.ts';
 import { launchBrowser } from '../console/browser.ts';
 import { taskInput } from '../support/fixtures.ts';
-import { stubTaskMachine } from './taskSystem.ts';
+import { stubTaskMachine } from '../support/taskSystem.ts';
 
 const WAIT = 20_000;
 

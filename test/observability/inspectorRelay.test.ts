@@ -11,11 +11,11 @@ import { ConfigError } from '../../src/errors.ts';
 import { createInspection } from '../../src/observability/inspector.ts';
 import { allowedInspectOrigins } from '../../src/observability/inspectorRelay.ts';
 import { REDACTED, redact } from '../../src/observability/redact.ts';
-import { sampleTask, taskInput } from '../support/fixtures.ts';
+import { makeTask, taskInput } from '../support/fixtures.ts';
 import { spawnOrchestrator } from '../support/process.ts';
 import { freshDomain, redisUrl } from '../support/redis.ts';
 import { until } from './inspectorServer.ts';
-import { stubTaskMachine } from './taskSystem.ts';
+import { stubTaskMachine } from '../support/taskSystem.ts';
 import { freePort } from '../../src/redis/localServer.ts';
 
 /** The slice of `ws` (installed with @statelyai/inspect, untyped) a browser-like client needs. */
@@ -96,7 +96,7 @@ async function runThroughRelay(full: boolean, origin?: string) {
 }
 
 async function runTask(inspection: { inspect: (event: InspectionEvent) => void }, client: { events: StatelyInspectionEvent[] }) {
-  const actor = createActor(stubTaskMachine(), { input: taskInput(sampleTask({ description: DESCRIPTION })), inspect: inspection.inspect });
+  const actor = createActor(stubTaskMachine(), { input: taskInput(makeTask(DESCRIPTION)), inspect: inspection.inspect });
   actor.start();
   await toPromise(actor);
   const root = actor.sessionId;

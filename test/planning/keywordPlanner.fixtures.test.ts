@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { planByKeywords } from '../../src/planning/keywordPlanner.ts';
 import { parseTaskMessage, type TaskMessage } from '../../src/protocol/task.ts';
-import { makeTask } from './makeTask.ts';
+import { makeTask } from '../support/fixtures.ts';
 import { instructionsOf, shape } from './shape.ts';
 
 const FIXTURES = new URL('../../../shared/fixtures/wire/', import.meta.url);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planByKeywords } from '../../src/planning/keywordPlanner.ts';
 import { validatePlan } from '../../src/planning/validatePlan.ts';
-import { makeTask } from './makeTask.ts';
+import { makeTask } from '../support/fixtures.ts';
 import { instructionsOf, shape } from './shape.ts';
 
 // The seed's worked examples (ARCHITECTURE.md), held exactly: workers, order, parallelism.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkerName } from '../../src/protocol/output.ts';
 import { KEYWORDS, matchedWorkers, matchKeywords, matchTaskKeywords } from '../../src/planning/keywords.ts';
-import { makeTask } from './makeTask.ts';
+import { makeTask } from '../support/fixtures.ts';
 
 /** The keywords one text matched, as `worker:keyword` strings. */
 function hits(text: string): string[] {
@@ -81,14 +81,14 @@ describe('matchKeywords', () => {
 
 describe('matchTaskKeywords', () => {
   it('tokenises the requirements as well as the description', () => {
-    const task = makeTask('Improve the signup flow', ['Store sessions in Redis', 'Add an index on email']);
+    const task = makeTask('Improve the signup flow', { requirements: ['Store sessions in Redis', 'Add an index on email'] });
     const matches = matchTaskKeywords(task);
     expect(matchedWorkers(matches)).toEqual(['db-worker', 'auth-worker']);
     expect(matches['auth-worker']).toEqual([{ keyword: 'session', words: ['sessions'] }]);
   });
 
   it('does not route on context keys, which describe the project rather than ask for work', () => {
-    const task = makeTask('Tidy the README', [], { existing_auth: false, database: 'postgres' });
+    const task = makeTask('Tidy the README', { context: { existing_auth: false, database: 'postgres' } });
     expect(matchedWorkers(matchTaskKeywords(task))).toEqual([]);
   });
 });

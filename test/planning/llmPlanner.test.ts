@@ -3,14 +3,14 @@ import { createAnthropicModel } from '../../src/models/anthropic.ts';
 import { createLlmPlanner, type LlmPlanner } from '../../src/planning/llmPlanner.ts';
 import { planTask } from '../../src/planning/planTask.ts';
 import { startFakeMessagesApi, type FakeMessagesApi } from '../support/fakeMessagesApi.ts';
-import { makeTask } from './makeTask.ts';
+import { makeTask } from '../support/fixtures.ts';
 import { shape } from './shape.ts';
 
 // Through the real SDK (streaming, retries, errors) against a local Messages API.
 let api: FakeMessagesApi;
 let planner: LlmPlanner;
 const signal = new AbortController().signal;
-const task = makeTask('Create user registration endpoint', ['Hash password with bcrypt']);
+const task = makeTask('Create user registration endpoint', { requirements: ['Hash password with bcrypt'] });
 
 beforeEach(async () => {
   api = await startFakeMessagesApi();

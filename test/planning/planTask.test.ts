@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LlmPlanner } from '../../src/planning/llmPlanner.ts';
 import type { Plan } from '../../src/protocol/plan.ts';
 import { planTask } from '../../src/planning/planTask.ts';
-import { makeTask } from './makeTask.ts';
+import { makeTask } from '../support/fixtures.ts';
 import { shape } from './shape.ts';
 
 const registration = makeTask('Create user registration endpoint');

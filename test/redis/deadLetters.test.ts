@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeadLetterGoneError, requeueDeadLetter } from '../../src/redis/deadLetters.ts';
-import { sampleTask } from '../support/fixtures.ts';
+import { makeTask } from '../support/fixtures.ts';
 import { client, freshDomain } from '../support/redis.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -17,7 +17,7 @@ describe('requeueDeadLetter', () => {
     cleanups.push(async () => redis.disconnect());
     const { keys } = freshDomain();
     const taskId = randomUUID();
-    const raw = JSON.stringify({ ...sampleTask(), task_id: taskId });
+    const raw = JSON.stringify(makeTask(undefined, { taskId }));
     const entry = JSON.stringify({ reason: 'test', task_id: taskId, raw });
     const result = keys.result(taskId);
     cleanups.push(() => redis.del(result, keys.pending, keys.deadLetters));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { aggregate } from '../../src/results/aggregate.ts';
 import { connectRedis } from '../../src/redis/connection.ts';
 import { ACQUIRE, acquireLock, holderState, RELEASE } from '../../src/redis/lock.ts';
@@ -11,6 +11,7 @@ import { client, freshDomain, redisUrl } from '../support/redis.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
@@ -103,7 +104,8 @@ describe('writes that survive a dropped connection', () => {
       { raw, claimKey: p1, taskId: p1, outcome: 'failed', output: output(p1), error: 'x', deadLetter: undefined, fence: '3' },
     );
     await lost;
-    await new Promise((r) => setTimeout(r, 100));
+    // A round trip on the subscriber: Redis delivers every message published before it ahead of the PONG.
+    await sub.ping();
     expect(published).toBe(1);
     expect(await redis.hget(keys.result(p1), 'status')).toBe('failed');
     expect(await redis.llen(keys.active)).toBe(0);
@@ -155,12 +157,15 @@ describe('fencing', () => {
     const redis = client();
     cleanups.push(() => redis.quit());
     const { keys } = freshDomain();
+    await redis.ping();
     const progress = createProgressWriter({ redis, keys, flushMs: 10, requireFence: true, onError: () => undefined });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }); // the writer's flush timer; the socket stays real
     progress.hold(d1, '1');
     progress.drop(d1);
     progress.write({ claimKey: d1, taskId: d1, lines: ['after the publication'] });
     await expect(progress.save({ claimKey: d1, taskId: d1, lines: ['x'] })).rejects.toBeInstanceOf(StaleHolderError);
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.advanceTimersByTimeAsync(10); // past flushMs: a held write would go now
+    await progress.idle(d1); // and be in Redis once this resolves
     expect(await redis.llen(keys.resultLogs(d1))).toBe(0);
   });
 });

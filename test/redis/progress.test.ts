@@ -1,11 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProgressWriter } from '../../src/redis/progress.ts';
 import { client, freshDomain } from '../support/redis.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
+
+/**
+ * The writer's own clock (its flush timer and `performance.now()`) made fake,
+ * after the connection is up: the socket and its replies stay real.
+ */
+const fakeFlushClock = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
 
 /** A writer on its own connection, counting the commands that connection sends. */
 async function writer(flushMs: number) {
@@ -28,9 +35,10 @@ describe('progress writer', () => {
   it("sends a task's held steps with its next saved step, in one command, in order", async () => {
     const { redis, keys, progress, sent } = await writer(60_000);
     await redis.hset(keys.checkpoint('t1'), 'owner', 'me');
+    fakeFlushClock();
     progress.write({ claimKey: 't1', taskId: 't1', fields: { plan: '{"v":1}' }, lines: ['plan: db-worker'] });
     progress.write({ claimKey: 't1', taskId: 't1', fields: { 'worker:db-worker': 'running' }, lines: ['db-worker started'] });
-    await new Promise((r) => setTimeout(r, 30));
+    await vi.advanceTimersByTimeAsync(59_999); // up to the last moment before flushMs
     expect(sent()).toBe(0); // held: nothing waits for them
     expect(await redis.hget(keys.checkpoint('t1'), 'plan')).toBeNull();
 
@@ -63,11 +71,13 @@ describe('progress writer', () => {
   it('sends what is held after flushMs when no saved step comes', async () => {
     const { redis, keys, progress, sent } = await writer(50);
     await redis.hset(keys.checkpoint('t'), 'owner', 'me');
+    fakeFlushClock();
     progress.write({ claimKey: 't', taskId: 't', fields: { 'worker:api-worker': 'waiting' }, lines: ['api-worker started'] });
-    const deadline = Date.now() + 5000;
-    while (sent() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await vi.advanceTimersByTimeAsync(49);
+    expect(sent()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
     expect(sent()).toBe(1);
-    await new Promise((r) => setTimeout(r, 20));
+    await progress.idle('t'); // its reply is in
     expect(await redis.hget(keys.checkpoint('t'), 'worker:api-worker')).toBe('waiting');
     expect(await redis.llen(keys.resultLogs('t'))).toBe(1);
   });

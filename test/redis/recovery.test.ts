@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRecovery } from '../../src/redis/recovery.ts';
+import { makeTask } from '../support/fixtures.ts';
 import { client, freshDomain } from '../support/redis.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -14,7 +15,7 @@ describe('recovery from the checkpoints (SCAN)', () => {
     cleanups.push(() => redis.quit());
     const { keys } = freshDomain();
     const [orphan, alive, queued] = [randomUUID(), randomUUID(), randomUUID()];
-    const raw = (id: string) => Buffer.from(JSON.stringify({ task_id: id, type: 'task_assignment', payload: { description: 'Create a users table' } }));
+    const raw = (id: string) => Buffer.from(JSON.stringify(makeTask('Create a users table', { taskId: id })));
     // A claim dropped by the old claim script: checkpoint kept, message gone from tasks:active.
     await redis.hset(keys.checkpoint(orphan), { raw: raw(orphan), owner: 'dead', fence: '3', takeovers: '0', first_claimed_at: '1000' });
     // Held by a live instance (its heartbeat is there), and one whose message waits in the queue.

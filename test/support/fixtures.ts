@@ -1,18 +1,26 @@
 import type { Plan, PlanStep } from '../../src/protocol/plan.ts';
 import { ZERO_USAGE, type WorkerName, type WorkerResult } from '../../src/protocol/output.ts';
-import { parseTaskMessage, type TaskMessage } from '../../src/protocol/task.ts';
+import { parseTaskMessage, TaskMessageSchema, type TaskMessage } from '../../src/protocol/task.ts';
 import type { TaskMachineInput } from '../../machines/task.machine.ts';
 import { claimKeyOf } from '../../src/redis/checkpoint.ts';
 
-export const sampleTask = (over: Partial<TaskMessage['payload']> = {}, timeoutSeconds = 300): TaskMessage => ({
-  task_id: '11111111-2222-3333-4444-555555555555',
-  type: 'task_assignment',
-  source: 'test',
-  destination: 'backend',
-  timestamp: '2026-11-23T19:58:03.863605+00:00',
-  payload: { description: 'Create user registration endpoint', requirements: [], context: {}, ...over },
-  metadata: { priority: 'normal', timeout_seconds: timeoutSeconds },
-});
+/**
+ * The tests' one task builder: a task as the protocol parses it
+ * (TaskMessageSchema, its defaults filled in), with only what a test cares about.
+ */
+export function makeTask(
+  description = 'Create user registration endpoint',
+  o: { requirements?: string[]; context?: Record<string, unknown>; taskId?: string; timeoutSeconds?: number } = {},
+): TaskMessage {
+  return TaskMessageSchema.parse({
+    task_id: o.taskId ?? 'task-1',
+    type: 'task_assignment',
+    source: 'test',
+    destination: 'backend',
+    payload: { description, requirements: o.requirements ?? [], context: o.context ?? {} },
+    metadata: { priority: 'normal', timeout_seconds: o.timeoutSeconds ?? 300 },
+  });
+}
 
 export const step = (worker: WorkerName, dependsOn: WorkerName[] = [], critical = dependsOn.length === 0): PlanStep => ({
   worker,
@@ -39,8 +47,8 @@ export const workerResult = (worker: WorkerName, files: string[] = [`src/${worke
   turns: 2,
 });
 
-export const taskInput = (task: TaskMessage | string | undefined = sampleTask(), over: Partial<TaskMachineInput> = {}): TaskMachineInput => {
-  const raw = Buffer.from(typeof task === 'string' ? task : JSON.stringify(task ?? sampleTask()));
+export const taskInput = (task: TaskMessage | string | undefined = makeTask(), over: Partial<TaskMachineInput> = {}): TaskMachineInput => {
+  const raw = Buffer.from(typeof task === 'string' ? task : JSON.stringify(task ?? makeTask()));
   const parsed = parseTaskMessage(raw.toString());
   return {
     raw,

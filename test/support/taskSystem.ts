@@ -4,7 +4,7 @@ import { workerMachine, type AgentRunInput } from '../../machines/worker.machine
 import type { Plan } from '../../src/protocol/plan.ts';
 import type { FinalResult } from '../../src/protocol/claim.ts';
 import type { WorkerResult } from '../../src/protocol/output.ts';
-import { dbThenApiAuth, workerResult } from '../support/fixtures.ts';
+import { dbThenApiAuth, workerResult } from './fixtures.ts';
 
 export interface StubTaskOptions {
   plan?: Plan;

@@ -3,8 +3,8 @@ import { createActor, toPromise, type InspectionEvent } from 'xstate';
 import { combineInspect, observeActorMetrics } from '../../src/runtime/actorMetrics.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';
-import { sampleTask, taskInput, workerResult } from '../support/fixtures.ts';
-import { stubTaskMachine, type StubTaskOptions } from './taskSystem.ts';
+import { makeTask, taskInput, workerResult } from '../support/fixtures.ts';
+import { stubTaskMachine, type StubTaskOptions } from '../support/taskSystem.ts';
 
 type Recorded = Pick<Metrics, 'workerFinished' | 'workerRetried' | 'tokens' | 'deadLettered'>;
 
@@ -64,7 +64,7 @@ describe('observeActorMetrics', () => {
   });
 
   it('counts no dead letter for a task that failed for other reasons', async () => {
-    const { calls, final } = await run({ plan: { source: 'keywords', steps: [], notes: [] } }, taskInput(sampleTask()));
+    const { calls, final } = await run({ plan: { source: 'keywords', steps: [], notes: [] } }, taskInput(makeTask()));
     expect(final).toBe('failed');
     expect(calls).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { acquireLock, LockWaitAbortedError, withLock } from '../../src/redis/lock.ts';
 import { client, freshDomain } from '../support/redis.ts';
 
@@ -11,15 +11,24 @@ describe('Redis lock (owner token, TTL, compare-and-delete)', () => {
   it('lets one holder in at a time and hands over on release', async () => {
     const key = `${freshDomain().keys.own}lock`;
     const a = await acquireLock(redis, key, { ttlMs: 5000 });
+    // B on a connection of its own, counting its tries.
+    const other = client();
+    let tries = 0;
+    const send = other.sendCommand.bind(other);
+    other.sendCommand = ((command: Parameters<typeof send>[0]) => {
+      if (command.name === 'eval' || command.name === 'evalsha') tries++;
+      return send(command);
+    }) as typeof other.sendCommand;
     let bGot = false;
-    const b = acquireLock(redis, key, { ttlMs: 5000, pollMs: 10 }).then((l) => ((bGot = true), l));
-    await new Promise((r) => setTimeout(r, 100));
+    const b = acquireLock(other, key, { ttlMs: 5000, pollMs: 10 }).then((l) => ((bGot = true), l));
+    await vi.waitFor(() => expect(tries).toBeGreaterThanOrEqual(5), { timeout: 10_000 }); // B asked again and again
     expect(bGot).toBe(false);
     await a.release();
     const held = await b;
     expect(await redis.get(key)).toBe(held.token);
     await held.release();
     expect(await redis.exists(key)).toBe(0);
+    await other.quit();
   });
 
   it('a holder whose lock expired cannot release the next holder\'s lock', async () => {

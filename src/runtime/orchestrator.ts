@@ -20,6 +20,7 @@ import type { FinalResult } from '../protocol/claim.ts';
 import { createLlmPlanner } from '../planning/llmPlanner.ts';
 import { planTask } from '../planning/planTask.ts';
 import { keysFor } from '../protocol/keys.ts';
+import { hasId, logFields } from '../protocol/taskRef.ts';
 import { combineInspect, observeActorMetrics } from './actorMetrics.ts';
 import { startHealthServer, type HealthServer } from '../observability/httpServer.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
@@ -131,7 +132,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     keys,
     flushMs: config.progressFlushMs,
     requireFence: true,
-    onError: (err, taskId) => logger.warn({ err, task_id: taskId }, 'could not record progress'),
+    onError: (err, task) => logger.warn({ err, ...logFields(task) }, 'could not record progress'),
   });
   // Before anything else connects: a project that cannot be used stops start-up here, with its reason.
   const workspaces = await openTaskWorkspaces(config, { redis, keys, logger, progress, ...(sandbox.boxUser ? { openToBox: (dir: string) => openToBox(sandbox, dir) } : {}) }).catch((error: unknown) => {
@@ -248,7 +249,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const runLog = config.model === 'scripted' && !options.model ? config.scripted.runLog : undefined;
   const record = (what: 'start' | 'done', input: AgentRunInput): void => {
     // Synchronous and O_APPEND: a line is whole even when the process is killed right after.
-    if (runLog) appendFileSync(runLog, `${what} ${input.taskId} ${input.step.worker} ${process.pid}\n`);
+    if (runLog) appendFileSync(runLog, `${what} ${input.ref.id} ${input.step.worker} ${process.pid}\n`);
   };
 
   // The project's git credentials too: a worker cannot read them in its box, but a git error or a file could quote them.
@@ -287,18 +288,18 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     progress,
     prompts,
     promptRetentionSeconds: config.promptRetentionSeconds,
-    plan: (task, signal) => {
+    plan: (task, ref, signal) => {
       // The task branch is taken from the project's head at claim time, while the plan is made.
       // Workers wait for the same preparation; a failure here is retried by the first of them.
-      if (workspaces?.isolation === 'worktree') void workspaces.prepare(task.task_id, task.task_id, new AbortController().signal).catch(() => undefined);
+      if (workspaces?.isolation === 'worktree' && hasId(ref)) void workspaces.prepare(ref, new AbortController().signal).catch(() => undefined);
       return planTask(task, { ...(llm ? { llm } : {}), signal });
     },
     runAgent,
     onWorkerSaved: (input) => record('done', input),
     ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
     scrub,
-    onClaimed: (claim) => ledger.start(claim.claimKey, claim.resume?.spentUsd ?? 0),
-    onTaskDone: (claimKey) => ledger.forget(claimKey),
+    onClaimed: (claim) => ledger.start(claim.ref, claim.resume?.spentUsd ?? 0),
+    onTaskDone: (task) => ledger.forget(task),
     traces,
   });
 
@@ -426,7 +427,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
         logger.info('stopped');
         return { clean: true };
       }
-      const left = Object.values(actor.getSnapshot().context.tasks).map((t) => t.taskId ?? t.claimKey);
+      const left = Object.values(actor.getSnapshot().context.tasks).map((t) => t.key);
       logger.error(
         { reason, tasks_left: left },
         `shutdown cut short by ${reason}: checkpoints left as they are for another instance to take over`,

@@ -1,8 +1,11 @@
 import type { Plan, PlanStep } from '../../src/protocol/plan.ts';
 import { ZERO_USAGE, type WorkerName, type WorkerResult } from '../../src/protocol/output.ts';
 import { parseTaskMessage, type TaskMessage } from '../../src/protocol/task.ts';
+import { taskRefOf, type TaskRefWithId } from '../../src/protocol/taskRef.ts';
 import type { TaskMachineInput } from '../../machines/task.machine.ts';
-import { claimKeyOf } from '../../src/redis/checkpoint.ts';
+
+/** A task known by its id (every message that parsed): its key is the id (see taskRefOf). */
+export const taskRef = (id: string): TaskRefWithId => ({ key: id, id });
 
 export const sampleTask = (over: Partial<TaskMessage['payload']> = {}, timeoutSeconds = 300): TaskMessage => ({
   task_id: '11111111-2222-3333-4444-555555555555',
@@ -45,7 +48,7 @@ export const taskInput = (task: TaskMessage | string | undefined = sampleTask(),
   return {
     raw,
     parsed,
-    claimKey: claimKeyOf(raw, parsed),
+    ref: taskRefOf(raw, parsed),
     claimedAt: Date.now(),
     maxTakeovers: 3,
     workspaceRoot: '/tmp/orch-test-workspaces',

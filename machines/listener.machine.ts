@@ -1,6 +1,7 @@
 import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup, stopChild } from 'xstate';
 import type { Claim } from '../src/protocol/claim.ts';
 import type { TaskOutput } from '../src/protocol/output.ts';
+import type { TaskRef } from '../src/protocol/taskRef.ts';
 import { taskMachine, type TaskMachineInput } from './task.machine.ts';
 
 export interface ListenerInput {
@@ -11,31 +12,26 @@ export interface ListenerInput {
   taskDefaults: Omit<TaskMachineInput, keyof Claim>;
 }
 
-/** A task actor in flight. */
-export interface RunningTask {
-  claimKey: string;
-  taskId: string | undefined;
-}
-
 interface ListenerContext extends ListenerInput {
-  /** Task actors in flight, by actor id. */
-  tasks: Record<string, RunningTask>;
+  /** Task actors in flight, by actor id: who each one is. */
+  tasks: Record<string, TaskRef>;
   stopRequested: boolean;
   lastError: string | undefined;
 }
 
 export type ListenerEvent =
   | { type: 'STOP' }
+  /** A cancel names a task as peers do, by its protocol id. */
   | { type: 'CANCEL_TASK'; taskId: string; reason: string }
   | { type: `xstate.done.actor.task.${string}`; actorId: string; output: TaskOutput }
   | { type: `xstate.error.actor.task.${string}`; actorId: string; error: unknown };
 
 export type ListenerEmitted =
-  | { type: 'taskStarted'; actorId: string; task: RunningTask; resumed: boolean }
-  | { type: 'taskFinished'; actorId: string; task: RunningTask | undefined; output: TaskOutput }
-  | { type: 'taskCrashed'; actorId: string; task: RunningTask | undefined; error: unknown }
+  | { type: 'taskStarted'; actorId: string; task: TaskRef; resumed: boolean }
+  | { type: 'taskFinished'; actorId: string; task: TaskRef | undefined; output: TaskOutput }
+  | { type: 'taskCrashed'; actorId: string; task: TaskRef | undefined; error: unknown }
   | { type: 'claimFailed'; error: unknown }
-  | { type: 'handedOff'; tasks: RunningTask[] };
+  | { type: 'handedOff'; tasks: TaskRef[] };
 
 // Task actor ids are slots (`task.1` ... `task.{concurrency}`, plus any
 // taken over beyond it), reused once free, never a running count: XState
@@ -70,7 +66,7 @@ export const listenerMachine = setup({
     }),
     heartbeat: fromCallback(() => undefined),
     markStopping: fromPromise<void>(async () => undefined),
-    handOff: fromPromise<void, { claimKeys: string[] }>(async () => undefined),
+    handOff: fromPromise<void, { tasks: TaskRef[] }>(async () => undefined),
     deregister: fromPromise<void>(async () => undefined),
     task: taskMachine,
   },
@@ -92,13 +88,9 @@ export const listenerMachine = setup({
       for (const claim of claims) {
         while (`${TASK_PREFIX}${slot}` in tasks) slot++;
         const id = `${TASK_PREFIX}${slot++}`;
-        const running: RunningTask = {
-          claimKey: claim.claimKey,
-          taskId: claim.parsed.ok ? claim.parsed.task.task_id : claim.parsed.taskId,
-        };
-        tasks[id] = running;
+        tasks[id] = claim.ref;
         enqueue.spawnChild('task', { id, input: { ...context.taskDefaults, ...claim } });
-        enqueue(emit({ type: 'taskStarted', actorId: id, task: running, resumed: claim.resume !== undefined }));
+        enqueue(emit({ type: 'taskStarted', actorId: id, task: claim.ref, resumed: claim.resume !== undefined }));
       }
       enqueue.assign({ tasks });
     }),
@@ -117,7 +109,7 @@ export const listenerMachine = setup({
     forwardCancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'CANCEL_TASK') return;
       for (const [actorId, t] of Object.entries(context.tasks)) {
-        if (t.taskId === event.taskId) enqueue(sendTo(actorId, { type: 'CANCEL', reason: event.reason }));
+        if (t.id === event.taskId) enqueue(sendTo(actorId, { type: 'CANCEL', reason: event.reason }));
       }
     }),
     abandonAll: enqueueActions(({ context, enqueue }) => {
@@ -161,7 +153,7 @@ export const listenerMachine = setup({
         src: 'claim',
         input: ({ context }) => ({
           max: context.concurrency - Object.keys(context.tasks).length,
-          local: Object.values(context.tasks).map((t) => t.claimKey),
+          local: Object.values(context.tasks).map((t) => t.key),
         }),
         onDone: [
           { guard: 'stopRequested', target: 'draining', actions: 'spawnTasks' },
@@ -195,7 +187,7 @@ export const listenerMachine = setup({
     handingOff: {
       invoke: {
         src: 'handOff',
-        input: ({ context }) => ({ claimKeys: Object.values(context.tasks).map((t) => t.claimKey) }),
+        input: ({ context }) => ({ tasks: Object.values(context.tasks) }),
         onDone: { target: 'deregistering', actions: 'abandonAll' },
         onError: { target: 'deregistering', actions: ['recordError', 'abandonAll'] },
       },

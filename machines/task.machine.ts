@@ -3,6 +3,7 @@ import type { Plan } from '../src/protocol/plan.ts';
 import type { Claim, FinalResult } from '../src/protocol/claim.ts';
 import type { TaskOutput } from '../src/protocol/output.ts';
 import type { TaskMessage } from '../src/protocol/task.ts';
+import { hasId, type TaskRef } from '../src/protocol/taskRef.ts';
 import type { ModelWait } from '../src/limits/modelGate.ts';
 import { aggregate } from '../src/results/aggregate.ts';
 import { taskDirName } from '../src/workers/taskDirName.ts';
@@ -20,8 +21,8 @@ export interface TaskMachineInput extends Claim {
 
 export interface TaskContext {
   raw: Buffer;
-  claimKey: string;
-  taskId: string | undefined;
+  /** Who the task is (Claim.ref): no id for a rejected message none could be recovered from. */
+  ref: TaskRef;
   task: TaskMessage | undefined;
   /** Why the message itself was rejected (it goes to the dead letters). */
   rejection: string | undefined;
@@ -78,7 +79,7 @@ export const taskMachine = setup({
     output: {} as TaskOutput,
   },
   actors: {
-    planTask: fromPromise<Plan, { task: TaskMessage; claimKey: string }>(async () => {
+    planTask: fromPromise<Plan, { task: TaskMessage; ref: TaskRef }>(async () => {
       throw new Error('no planTask actor was provided: build the task machine through src/runtime');
     }),
     worker: workerMachine,
@@ -107,8 +108,8 @@ export const taskMachine = setup({
     launchReady: enqueueActions(({ context, enqueue }) => {
       const { steps, start } = advance(context.steps);
       enqueue.assign({ steps });
-      const { task, plan, taskId, workspace, claimKey } = context;
-      if (!task || !plan || !taskId || !workspace) return;
+      const { task, plan, ref, workspace } = context;
+      if (!task || !plan || !hasId(ref) || !workspace) return;
       for (const step of start) {
         const dependencies = steps
           .filter((s) => step.dependsOn.includes(s.step.worker) && s.result)
@@ -121,8 +122,7 @@ export const taskMachine = setup({
         enqueue.spawnChild('worker', {
           id: workerActorId(step.worker),
           input: {
-            taskId,
-            claimKey,
+            ref,
             task,
             plan,
             step,
@@ -160,7 +160,7 @@ export const taskMachine = setup({
     aggregate: assign({
       output: ({ context }) =>
         aggregate({
-          taskId: context.taskId ?? 'unknown',
+          taskId: context.ref.id ?? 'unknown',
           plan: context.plan,
           steps: context.steps,
           failure: context.failure ?? context.rejection,
@@ -177,12 +177,10 @@ export const taskMachine = setup({
   context: ({ input }) => {
     const { parsed, resume } = input;
     const task = parsed.ok ? parsed.task : undefined;
-    const taskId = parsed.ok ? parsed.task.task_id : parsed.taskId;
     const plan = task ? resume?.plan : undefined;
     return {
       raw: input.raw,
-      claimKey: input.claimKey,
-      taskId,
+      ref: input.ref,
       task,
       rejection: parsed.ok ? undefined : parsed.reason,
       deadLetter: parsed.ok ? undefined : parsed.reason,
@@ -232,7 +230,7 @@ export const taskMachine = setup({
       invoke: {
         id: 'planner',
         src: 'planTask',
-        input: ({ context }) => ({ task: context.task!, claimKey: context.claimKey }),
+        input: ({ context }) => ({ task: context.task!, ref: context.ref }),
         onDone: [
           {
             guard: 'planIsEmpty',
@@ -303,8 +301,7 @@ export const taskMachine = setup({
         src: 'publish',
         input: ({ context }): FinalResult => ({
           raw: context.raw,
-          claimKey: context.claimKey,
-          taskId: context.taskId,
+          ref: context.ref,
           outcome: context.output!.outcome,
           output: context.output!,
           error: context.output!.error,

@@ -1,6 +1,7 @@
 import { assign, fromPromise, setup, type AnyActorRef } from 'xstate';
 import type { Plan, PlanStep } from '../src/protocol/plan.ts';
 import type { TaskMessage } from '../src/protocol/task.ts';
+import type { TaskRefWithId } from '../src/protocol/taskRef.ts';
 import type { WorkerResult } from '../src/protocol/output.ts';
 import type { DependencyOutput } from '../src/workers/types.ts';
 import { addUsage, ZERO_USAGE } from '../src/protocol/output.ts';
@@ -10,9 +11,8 @@ import { WorkerRunError, type Spent } from '../src/workers/workerRunError.ts';
 import type { WorkerOutcome } from './steps.ts';
 
 export interface WorkerMachineInput {
-  taskId: string;
-  /** Names the task's checkpoint, where a finished worker's result is saved. */
-  claimKey: string;
+  /** Who the task is: its key names the checkpoint (where a finished worker's result is saved), its id the task's log, workspace and branch. Workers run only for a task that has an id. */
+  ref: TaskRefWithId;
   task: TaskMessage;
   plan: Plan;
   step: PlanStep;
@@ -131,8 +131,7 @@ export const workerMachine = setup({
         id: 'agent',
         src: 'runAgent',
         input: ({ context, self }): AgentRunInput => ({
-          taskId: context.taskId,
-          claimKey: context.claimKey,
+          ref: context.ref,
           task: context.task,
           plan: context.plan,
           step: context.step,

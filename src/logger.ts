@@ -12,7 +12,9 @@ export interface LoggerOptions {
 
 /**
  * Structured JSON logs; human-readable (pino-pretty) when stderr is a
- * terminal. Every task line carries `task_id`, every worker line `worker`.
+ * terminal. Every task line carries `task_id` (or `claim`, the checkpoint's
+ * key, for a message with no id: logFields in src/protocol/taskRef.ts),
+ * every worker line `worker`.
  * Credentials are redacted wherever they appear (messages, fields, errors,
  * ioredis' `command.args`): a reconnect error with a wrong password logs
  * on every retry.

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import type { ControlMessage } from '../protocol/control.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
+import { taskRefOf } from '../protocol/taskRef.ts';
 import { aggregate } from '../results/aggregate.ts';
-import { claimKeyOf } from '../redis/checkpoint.ts';
 import { publishResult } from '../redis/results.ts';
 
 export type CancelOutcome = 'queued' | 'running' | 'unknown';
@@ -19,8 +19,8 @@ export async function cancelTask(redis: Redis, keys: Keys, agentId: string, task
   // Buffers: LREM must match the exact bytes, which need not be UTF-8.
   for (const raw of await redis.lrangeBuffer(keys.pending, 0, -1)) {
     const parsed = parseTaskMessage(raw.toString('utf8'));
-    const id = parsed.ok ? parsed.task.task_id : parsed.taskId;
-    if (id !== taskId) continue;
+    const ref = taskRefOf(raw, parsed);
+    if (ref.id !== taskId) continue;
     if ((await redis.lrem(keys.pending, 1, raw)) === 0) continue; // claimed meanwhile: cancel it as running
     const now = Date.now();
     const output = aggregate({
@@ -35,7 +35,7 @@ export async function cancelTask(redis: Redis, keys: Keys, agentId: string, task
     });
     await publishResult(
       { redis, keys, agentId, owner: undefined, graceMs: 2000, deadLetterLimit: 1 },
-      { raw, claimKey: claimKeyOf(raw, parsed), taskId, outcome: 'failed', output, error: reason, deadLetter: undefined },
+      { raw, ref, outcome: 'failed', output, error: reason, deadLetter: undefined },
     );
     return 'queued';
   }

@@ -3,7 +3,8 @@ import type { Plan } from '../protocol/plan.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { WorkerName } from '../protocol/output.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
-import { claimKeyOf, type WorkerProgress } from '../redis/checkpoint.ts';
+import { taskRefOf } from '../protocol/taskRef.ts';
+import type { WorkerProgress } from '../redis/checkpoint.ts';
 
 export interface InstanceView {
   agentId: string;
@@ -79,7 +80,7 @@ const parse = <T>(text: string | undefined): T | undefined => {
 /** Where a task stands, read off its checkpoint (the task actor itself lives in another process). */
 export function taskView(raw: Buffer | string, hash: Record<string, string>, now: number): TaskView {
   const parsed = parseTaskMessage(raw.toString());
-  const taskId = parsed.ok ? parsed.task.task_id : (parsed.taskId ?? claimKeyOf(raw, parsed));
+  const taskId = taskRefOf(raw, parsed).key;
   const description = parsed.ok ? parsed.task.payload.description : `(rejected: ${parsed.reason.slice(0, 60)})`;
   const plan = parse<Plan>(hash.plan);
   const claimedAt = Number(hash.first_claimed_at) || undefined;
@@ -138,7 +139,7 @@ export async function readOverview(redis: Redis, keys: Keys, domain: string, now
   const p = redis.pipeline();
   for (const raw of active) {
     const parsed = parseTaskMessage(raw.toString('utf8'));
-    p.hgetall(keys.checkpoint(claimKeyOf(raw, parsed)));
+    p.hgetall(keys.checkpoint(taskRefOf(raw, parsed).key));
   }
   for (const id of ids) p.hgetall(keys.agentInfo(id)).exists(keys.agentHeartbeat(id));
   const replies = ((await p.exec()) ?? []).map(([, v]) => v);

@@ -98,7 +98,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  *
  * @example
  * const model = guardModel(anthropic, { gate, prices: DEFAULT_PRICES, retries: 4, retryBaseMs: 500 },
- *   { budget: { limitUsd: 0.5, spent: () => ledger.spent(claimKey) }, onSpend: (id, usage, usd) => ledger.add(claimKey, usd) });
+ *   { budget: { limitUsd: 0.5, spent: () => ledger.spent(ref) }, onSpend: (id, usage, usd) => ledger.add(ref, usd) });
  */
 export function guardModel(base: ModelClient, guard: ModelGuard, run: RunGuard = {}): GuardedModel {
   let usage = ZERO_USAGE;

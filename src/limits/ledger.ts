@@ -1,18 +1,19 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
+import type { TaskRef } from '../protocol/taskRef.ts';
 
 export interface SpendLedger {
   /** The task is held here from now on: its spend so far, as its checkpoint had it (0 for a fresh claim). */
-  start(claimKey: string, spentUsd: number): void;
+  start(task: TaskRef, spentUsd: number): void;
   /** Dollars the task has spent so far, all its workers and holders together. */
-  spent(claimKey: string): number;
+  spent(task: TaskRef): number;
   /**
    * Adds to the task's sum at once; returns the checkpoint field to write
    * with the task's next progress step (`spend_usd`, the running total).
    */
-  add(claimKey: string, usd: number): Record<string, string>;
+  add(task: TaskRef, usd: number): Record<string, string>;
   /** The task left this instance (published, handed off): drop its entry. */
-  forget(claimKey: string): void;
+  forget(task: TaskRef): void;
   /** Writes this instance's unwritten spend now (also done every `flushMs`). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -46,21 +47,21 @@ export function createSpendLedger(options: { redis: Redis; keys: Keys; agentId: 
     );
   };
   return {
-    start(claimKey, spentUsd) {
-      sums.set(claimKey, spentUsd);
+    start(task, spentUsd) {
+      sums.set(task.key, spentUsd);
     },
-    spent: (claimKey) => sums.get(claimKey) ?? 0,
-    add(claimKey, usd) {
-      const sum = (sums.get(claimKey) ?? 0) + usd;
-      sums.set(claimKey, sum);
+    spent: (task) => sums.get(task.key) ?? 0,
+    add(task, usd) {
+      const sum = (sums.get(task.key) ?? 0) + usd;
+      sums.set(task.key, sum);
       if (usd > 0) {
         unwritten += usd;
         timer ??= setTimeout(() => void flush(), options.flushMs).unref();
       }
       return { spend_usd: sum.toFixed(9) };
     },
-    forget(claimKey) {
-      sums.delete(claimKey);
+    forget(task) {
+      sums.delete(task.key);
     },
     flush,
     close: flush,

@@ -1,5 +1,6 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { ModelClient } from '../models/types.ts';
+import type { TaskRef } from '../protocol/taskRef.ts';
 
 /**
  * The spans of a task's trace, through the OpenTelemetry API only: without a
@@ -7,7 +8,7 @@ import type { ModelClient } from '../models/types.ts';
  * API's no-op and nothing is recorded or sent. Kept out of the machines: the
  * actors, the model boundary and the tool runner call these.
  *
- *   task                      task.id, task.outcome (error status unless completed)
+ *   task                      task.id (TaskRef.key: the task id, or raw-… for a message with none), task.outcome (error status unless completed)
  *   ├─ plan                   plan.source, plan.workers
  *   ├─ worker <name>          one per attempt: worker.name, worker.attempt (error status when it failed)
  *   │  ├─ chat <model>        GenAI conventions: gen_ai.operation.name, gen_ai.request.model, gen_ai.usage.*
@@ -44,19 +45,19 @@ export class TaskTraces {
   private readonly open = new Map<string, Span>();
 
   /** The context to start a task's child spans in; starts the task's span on first use. */
-  contextOf(claimKey: string, taskId: string | undefined): Context {
-    let span = this.open.get(claimKey);
+  contextOf(ref: TaskRef): Context {
+    let span = this.open.get(ref.key);
     if (span === undefined) {
-      span = tracer().startSpan('task', { root: true, attributes: { 'task.id': taskId ?? claimKey } }, ROOT_CONTEXT);
-      this.open.set(claimKey, span);
+      span = tracer().startSpan('task', { root: true, attributes: { 'task.id': ref.key } }, ROOT_CONTEXT);
+      this.open.set(ref.key, span);
     }
     return trace.setSpan(ROOT_CONTEXT, span);
   }
 
   /** Ends a task's span with its outcome; partial and failed tasks are errors. */
-  finish(claimKey: string, taskId: string | undefined, outcome: string, error?: string): void {
-    const span = this.open.get(claimKey) ?? tracer().startSpan('task', { root: true, attributes: { 'task.id': taskId ?? claimKey } }, ROOT_CONTEXT);
-    this.open.delete(claimKey);
+  finish(ref: TaskRef, outcome: string, error?: string): void {
+    const span = this.open.get(ref.key) ?? tracer().startSpan('task', { root: true, attributes: { 'task.id': ref.key } }, ROOT_CONTEXT);
+    this.open.delete(ref.key);
     span.setAttribute('task.outcome', outcome);
     if (outcome !== 'completed' && outcome !== 'completed_with_warnings') span.setStatus({ code: SpanStatusCode.ERROR, message: error ?? outcome });
     span.end();

@@ -11,6 +11,7 @@ import { commitPaths, diffstat, openWorktree, releaseBranch, removeWorktree, swe
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
+import type { TaskRefWithId } from '../protocol/taskRef.ts';
 import { resumeFrom } from '../redis/checkpoint.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
 import { acquireLock, holderState, LockWaitAbortedError, withLock, type HeldLock } from '../redis/lock.ts';
@@ -37,7 +38,8 @@ export interface PreparedWorkspace {
  */
 export interface TaskWorkspaces {
   readonly isolation: Exclude<Isolation, 'task-folder'>;
-  prepare(taskId: string, claimKey: string, signal: AbortSignal): Promise<PreparedWorkspace>;
+  /** The task's id names its worktree and branch; its key, the checkpoint its base is recorded in. */
+  prepare(task: TaskRefWithId, signal: AbortSignal): Promise<PreparedWorkspace>;
   /** After a worker succeeded: its commit on the task branch and what was left out of it (worktree), or undefined. */
   commit(taskId: string, result: WorkerResult, description: string): Promise<CommitOutcome | undefined>;
   /** Before publication (and again on a retry: it is idempotent): merge, clean up, the output as the project sees it. */
@@ -152,7 +154,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
   const branchOf = (taskId: string) => `${o.branchPrefix}/${taskDirName(taskId)}`;
   const dirOf = (taskId: string) => path.join(worktreeRoot, taskDirName(taskId));
 
-  async function openFor(taskId: string, claimKey: string, signal: AbortSignal): Promise<PreparedWorkspace & { worktree?: TaskWorktree }> {
+  async function openFor(task: TaskRefWithId, signal: AbortSignal): Promise<PreparedWorkspace & { worktree?: TaskWorktree }> {
+    const taskId = task.id;
     if (o.isolation === 'none') {
       const lock = await acquireLock(redis, projectLockKey, {
         ttlMs: o.lockTtlMs,
@@ -164,8 +167,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     }
     const project = o.git!;
     // Reads: sent again after a dropped connection.
-    const checkpoint = resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(claimKey))));
-    const recordedBase = (await resend(redis, () => redis.hget(keys.checkpoint(claimKey), BASE_FIELD))) ?? undefined;
+    const checkpoint = resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(task.key))));
+    const recordedBase = (await resend(redis, () => redis.hget(keys.checkpoint(task.key), BASE_FIELD))) ?? undefined;
     const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
     const resetTo = await latest(project, recorded);
     const worktree = await openWorktree(project, { dir: dirOf(taskId), branch: branchOf(taskId), base: recordedBase, resetTo, ...(o.openToBox ? { prepareDir: o.openToBox } : {}) }).catch(async (error: unknown) => {
@@ -179,19 +182,19 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
         "took the task's branch over from an earlier holder's worktree: git's record of it was dropped (its folder, if still there, is no longer a worktree)",
       );
     }
-    if (recordedBase === undefined) await o.progress.save({ claimKey, taskId, fields: { [BASE_FIELD]: worktree.base } });
+    if (recordedBase === undefined) await o.progress.save({ ref: task, fields: { [BASE_FIELD]: worktree.base } });
     logger.info({ task_id: taskId, branch: worktree.branch, worktree: worktree.dir, reset_to: resetTo ?? worktree.base }, 'task worktree ready');
     const readOnly = await worktreeGitBinds(project.commonDir, worktree.adminDir);
     return { dir: worktree.dir, sandbox: { writable: [worktree.dir], readOnly, readOnlyAt: configOver }, worktree };
   }
 
-  const prepare = (taskId: string, claimKey: string, signal: AbortSignal) => {
-    let p = prepared.get(taskId);
+  const prepare = (task: TaskRefWithId, signal: AbortSignal) => {
+    let p = prepared.get(task.id);
     if (p === undefined) {
-      p = openFor(taskId, claimKey, signal);
-      prepared.set(taskId, p);
+      p = openFor(task, signal);
+      prepared.set(task.id, p);
       // A failed preparation is tried again by the next attempt, not remembered.
-      p.catch(() => prepared.get(taskId) === p && prepared.delete(taskId));
+      p.catch(() => prepared.get(task.id) === p && prepared.delete(task.id));
     }
     return p.then(({ dir, sandbox }) => ({ dir, sandbox }));
   };
@@ -243,7 +246,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const tip = tipReply.stdout.trim();
     const base =
       worktree?.worktree?.base ??
-      (await redis.hget(keys.checkpoint(result.claimKey), BASE_FIELD)) ??
+      (await redis.hget(keys.checkpoint(result.ref.key), BASE_FIELD)) ??
       (await git(['merge-base', tip, `refs/heads/${project.branch}`], { cwd: project.root })).stdout.trim();
     const commits = workerCommits(result.output);
     if (tip === base) {
@@ -264,8 +267,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     // checkpoint's and the lock is still its own, both read in one script (holderState).
     const merged: MergeOutcome = await withLock(redis, mergeLockKey, { ttlMs: o.lockTtlMs }, async (lock) => {
       if (result.fence !== undefined) {
-        const state = await holderState(redis, keys.checkpoint(result.claimKey), result.fence, lock);
-        if (state === 'stale') throw new StaleHolderError(result.claimKey, result.fence);
+        const state = await holderState(redis, keys.checkpoint(result.ref.key), result.fence, lock);
+        if (state === 'stale') throw new StaleHolderError(result.ref.key, result.fence);
         if (state === 'lock') return { kind: 'refused', reason: 'the merge lock expired before the merge began' } as const;
       }
       return mergeIntoProject(project, { ref, message, identity: o.identity, onRecovered: (line) => logger.warn({ task_id: taskId, project: project.root }, line) });
@@ -299,19 +302,19 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
   }
 
   const finish = async (result: FinalResult): Promise<FinalResult> => {
-    const taskId = result.taskId;
+    const taskId = result.ref.id;
     if (taskId === undefined) return result;
     try {
       let view: { git?: TaskGit; warning?: string } = {};
       // A holder presumed dead that wakes up must not merge (or remove the worktree of) a task another
       // instance now runs, or has published: its fencing token is no longer the checkpoint's.
       if (result.fence !== undefined) {
-        if ((await holderState(redis, keys.checkpoint(result.claimKey), result.fence)) === 'stale') {
+        if ((await holderState(redis, keys.checkpoint(result.ref.key), result.fence)) === 'stale') {
           logger.warn({ task_id: taskId, fence: result.fence }, 'stale holder: another instance holds or published this task; not merged from here');
           return result;
         }
       } else {
-        const owner = await redis.hget(keys.checkpoint(result.claimKey), 'owner');
+        const owner = await redis.hget(keys.checkpoint(result.ref.key), 'owner');
         if (owner !== null && owner !== o.agentId) return result;
       }
       if (o.isolation === 'worktree') {
@@ -328,7 +331,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
           view = { warning: `the merge could not be done (${message}); the work is kept on branch ${branchOf(taskId)}` };
         }
         // Held, and written by the publication that follows, after the lines that came before it.
-        o.progress.write({ claimKey: result.claimKey, taskId, lines: [describe(view, branchOf(taskId))] });
+        o.progress.write({ ref: result.ref, lines: [describe(view, branchOf(taskId))] });
       }
       const output = withProject(result.output, { project: o.project, git: view.git, warning: view.warning });
       return { ...result, output, outcome: output.outcome };
@@ -377,10 +380,11 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       try {
         return await finish(result);
       } finally {
-        if (result.taskId !== undefined) {
-          prepared.delete(result.taskId);
-          commitQueues.delete(result.taskId);
-          descriptions.delete(result.taskId);
+        const taskId = result.ref.id;
+        if (taskId !== undefined) {
+          prepared.delete(taskId);
+          commitQueues.delete(taskId);
+          descriptions.delete(taskId);
         }
       }
     },

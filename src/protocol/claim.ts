@@ -1,6 +1,7 @@
 import type { Plan } from './plan.ts';
 import type { Outcome, TaskOutput, WorkerName, WorkerResult } from './output.ts';
 import type { ParsedTask } from './task.ts';
+import type { TaskRef } from './taskRef.ts';
 
 /** What a task resumed after a crash or handoff starts from (its checkpoint). */
 export interface Resume {
@@ -26,8 +27,8 @@ export interface Claim {
    */
   raw: Buffer;
   parsed: ParsedTask;
-  /** Names the checkpoint: the task id, or a hash of the raw text when none can be recovered. */
-  claimKey: string;
+  /** Who it is: built from `raw` and `parsed` at the claim (taskRefOf), carried whole from here. */
+  ref: TaskRef;
   /** When the task was first claimed (epoch ms): its deadline runs from here, across takeovers. */
   claimedAt: number;
   resume?: Resume;
@@ -54,9 +55,8 @@ export type ResultRecord = 'seen' | 'missing' | 'unknown';
 export interface FinalResult {
   /** The exact bytes that were claimed: the LREM argument. */
   raw: Buffer;
-  claimKey: string;
-  /** Absent when no task id could be recovered from a rejected message. */
-  taskId: string | undefined;
+  /** Names the checkpoint; `ref.id` (absent when none could be recovered from a rejected message) names `results:{id}`. */
+  ref: TaskRef;
   outcome: Outcome;
   output: TaskOutput;
   /** Human-readable reason; published with `failed` only. */

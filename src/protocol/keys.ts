@@ -38,7 +38,7 @@ export interface Keys {
   /** Ours: raw text of rejected messages, newest first (LIST of JSON entries). */
   deadLetters: string;
   /** Ours: a claimed task's checkpoint and ownership (HASH), see src/redis/checkpoint.ts. */
-  checkpoint(claimKey: string): string;
+  checkpoint(taskKey: string): string;
   /**
    * Ours: the domain's fencing counter (STRING, INCR): every claim, takeover
    * and adoption takes the next value and writes it into the checkpoint's
@@ -48,7 +48,7 @@ export interface Keys {
    */
   fence: string;
   /** Ours: each worker's prompt as last sent, scrubbed (HASH worker → JSON), kept `promptRetentionSeconds`; see src/redis/prompts.ts. */
-  prompts(claimKey: string): string;
+  prompts(taskKey: string): string;
   /** Ours: the last 50 failed or partial results, newest first (LIST of JSON), for `watch`. */
   recentFailures: string;
   /** Ours: control messages to every listener of the domain (cancel). */
@@ -100,8 +100,8 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     agentHeartbeat: (id) => `agents:heartbeat:${id}`,
     agentsPattern: 'agents:*',
     deadLetters: `${ownPrefix}dead-letters`,
-    checkpoint: (claimKey) => `${ownPrefix}task:${claimKey}`,
-    prompts: (claimKey) => `${ownPrefix}prompts:${claimKey}`,
+    checkpoint: (taskKey) => `${ownPrefix}task:${taskKey}`,
+    prompts: (taskKey) => `${ownPrefix}prompts:${taskKey}`,
     fence: `${ownPrefix}fence`,
     control: `${ownPrefix}control`,
     recentFailures: `${ownPrefix}recent-failures`,

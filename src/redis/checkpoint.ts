@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Plan } from '../protocol/plan.ts';
 import type { Resume } from '../protocol/claim.ts';
 import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/output.ts';
-import type { ParsedTask } from '../protocol/task.ts';
 
 /**
- * A claimed task's checkpoint: `orch:{domain}:task:{claimKey}`, a HASH of
+ * A claimed task's checkpoint: `orch:{domain}:task:{key}` (TaskRef.key), a HASH of
  *   raw               the exact claimed bytes (what LREM needs)
  *   owner             the agent id holding it
  *   first_claimed_at  epoch ms of the first claim (the deadline runs from it)
@@ -29,10 +27,6 @@ import type { ParsedTask } from '../protocol/task.ts';
  * saved (a worker's result), steps nothing waits for riding along
  * (src/redis/progress.ts); deleted with the publication (src/redis/results.ts), atomically.
  */
-/** Names a claim's checkpoint; the hash is of the bytes, which for UTF-8 text equals the hash of the text. */
-export const claimKeyOf = (raw: Buffer | string, parsed: ParsedTask): string =>
-  (parsed.ok ? parsed.task.task_id : parsed.taskId) ?? `raw-${createHash('sha1').update(raw).digest('hex')}`;
-
 /** Where a worker stands, as `watch` shows it (field `worker:{name}`). */
 export interface WorkerProgress {
   status: 'running' | 'waiting_for_model' | 'succeeded' | 'failed';

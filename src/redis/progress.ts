@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { logLine, type Keys } from '../protocol/keys.ts';
+import type { TaskRef } from '../protocol/taskRef.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
 import { OrchestratorError } from '../errors.ts';
@@ -20,7 +21,7 @@ export class StaleHolderError extends OrchestratorError {
 
 /** What a task's progress writer holds until it goes out: checkpoint fields (the latest value of each wins) and log lines. */
 interface Pending {
-  taskId: string | undefined;
+  ref: TaskRef;
   /** When its first held item was written (performance.now()). */
   since: number;
   fields: Map<string, string>;
@@ -40,7 +41,7 @@ export interface ProgressWriterOptions {
   keys: Keys;
   /** The longest a line or field that nothing waits for stays here before it is written. */
   flushMs: number;
-  onError(error: unknown, taskId: string | undefined): void;
+  onError(error: unknown, task: TaskRef): void;
   /**
    * Only tasks held here under a fencing token (hold) are written: a step of
    * a task not held (published, or stopped as stale) is dropped, and a save
@@ -51,11 +52,11 @@ export interface ProgressWriterOptions {
 }
 
 /** Told once per refused write: the task's holder is stale (StaleHolderError). */
-export type StaleListener = (claimKey: string, fence: string) => void;
+export type StaleListener = (task: TaskRef, fence: string) => void;
 
 export interface ProgressStep {
-  claimKey: string;
-  taskId: string | undefined;
+  /** Its key names the checkpoint; its id, the log the lines go to (none without one). */
+  ref: TaskRef;
   fields?: Record<string, string>;
   lines?: string[];
 }
@@ -84,13 +85,13 @@ export function createProgressWriter(o: ProgressWriterOptions) {
   let timer: NodeJS.Timeout | undefined;
 
   const entry = (step: ProgressStep): Pending => {
-    let p = pending.get(step.claimKey);
+    let p = pending.get(step.ref.key);
     if (p === undefined) {
-      p = { taskId: step.taskId, since: performance.now(), fields: new Map(), lines: [], waiters: [] };
-      pending.set(step.claimKey, p);
+      p = { ref: step.ref, since: performance.now(), fields: new Map(), lines: [], waiters: [] };
+      pending.set(step.ref.key, p);
     }
     if (step.fields) for (const k in step.fields) p.fields.set(k, step.fields[k]!);
-    if (step.lines?.length && step.taskId !== undefined) {
+    if (step.lines?.length && step.ref.id !== undefined) {
       const at = new Date();
       for (const l of step.lines) p.lines.push(logLine(l, at));
     }
@@ -104,26 +105,26 @@ export function createProgressWriter(o: ProgressWriterOptions) {
   const staleListeners = new Set<StaleListener>();
   let batch = 0;
 
-  const send = (claimKey: string): void => {
-    const p = pending.get(claimKey);
-    if (p === undefined || p.publishing || inFlight.has(claimKey)) return;
-    pending.delete(claimKey);
+  const send = (key: string): void => {
+    const p = pending.get(key);
+    if (p === undefined || p.publishing || inFlight.has(key)) return;
+    pending.delete(key);
     const flat = [...p.fields].flat();
-    const fence = fences.get(claimKey) ?? '';
+    const fence = fences.get(key) ?? '';
     const seq = ++batch;
     // Lines are held only for a task with an id (a rejected message has no log).
     const done: Promise<unknown> =
       flat.length === 0 && p.lines.length === 0
         ? Promise.resolve(1)
         : resend(o.redis, () =>
-            RECORD_PROGRESS.run(o.redis, 2, o.keys.checkpoint(claimKey), o.keys.resultLogs(p.taskId ?? ''), flat.length, fence, seq, ...flat, ...p.lines),
+            RECORD_PROGRESS.run(o.redis, 2, o.keys.checkpoint(key), o.keys.resultLogs(p.ref.id ?? ''), flat.length, fence, seq, ...flat, ...p.lines),
           );
     const settled = done.then(
       (reply) => {
         if (Number(reply) === -1) {
-          const stale = new StaleHolderError(claimKey, fence);
+          const stale = new StaleHolderError(key, fence);
           p.waiters.forEach((w) => w.reject(stale));
-          for (const l of staleListeners) l(claimKey, fence);
+          for (const l of staleListeners) l(p.ref, fence);
           return;
         }
         p.waiters.forEach((w) => w.resolve());
@@ -131,16 +132,16 @@ export function createProgressWriter(o: ProgressWriterOptions) {
       (error: unknown) => {
         p.waiters.forEach((w) => w.reject(error));
         // Nobody saving it will hear of it: a held step (a flush waits, but only for it to be over).
-        if (p.waiters.every((w) => w.onlyFlush)) o.onError(error, p.taskId);
+        if (p.waiters.every((w) => w.onlyFlush)) o.onError(error, p.ref);
       },
     );
-    inFlight.set(claimKey, settled);
+    inFlight.set(key, settled);
     void settled.then(() => {
-      inFlight.delete(claimKey);
+      inFlight.delete(key);
       // What came meanwhile goes now if something waits for it; otherwise at its time (sendDue).
-      const next = pending.get(claimKey);
+      const next = pending.get(key);
       if (next === undefined) return;
-      if (next.waiters.length > 0 || performance.now() - next.since >= o.flushMs) send(claimKey);
+      if (next.waiters.length > 0 || performance.now() - next.since >= o.flushMs) send(key);
       else timer ??= setTimeout(sendDue, o.flushMs);
     });
   };
@@ -171,9 +172,9 @@ export function createProgressWriter(o: ProgressWriterOptions) {
 
   return {
     /** The task is held here under this fencing token: every batch of it carries the token from now on. */
-    hold(claimKey: string, fence: string | undefined): void {
-      if (fence === undefined) fences.delete(claimKey);
-      else fences.set(claimKey, fence);
+    hold(task: TaskRef, fence: string | undefined): void {
+      if (fence === undefined) fences.delete(task.key);
+      else fences.set(task.key, fence);
     },
     /** Calls `listener` whenever a batch is refused because its task's holder is stale; returns the unsubscribe. */
     onStale(listener: StaleListener): () => void {
@@ -181,20 +182,20 @@ export function createProgressWriter(o: ProgressWriterOptions) {
       return () => staleListeners.delete(listener);
     },
     /** Resolves once the task's batch under way (if any) is settled: a publication goes after it. */
-    async idle(claimKey: string): Promise<void> {
-      await inFlight.get(claimKey);
+    async idle(task: TaskRef): Promise<void> {
+      await inFlight.get(task.key);
     },
     /** Held until the task's next saved step, its publication, or `flushMs`. */
     write(step: ProgressStep): void {
-      if (o.requireFence && !fences.has(step.claimKey)) return;
+      if (o.requireFence && !fences.has(step.ref.key)) return;
       entry(step);
       timer ??= setTimeout(sendDue, o.flushMs);
     },
     /** Written this turn, with whatever the task had pending; resolves once it is in Redis. */
     save(step: ProgressStep): Promise<void> {
-      if (o.requireFence && !fences.has(step.claimKey)) return Promise.reject(new StaleHolderError(step.claimKey, ''));
+      if (o.requireFence && !fences.has(step.ref.key)) return Promise.reject(new StaleHolderError(step.ref.key, ''));
       const p = entry(step);
-      urgent.add(step.claimKey);
+      urgent.add(step.ref.key);
       immediate ??= setImmediate(sendUrgent);
       return new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }));
     },
@@ -203,8 +204,8 @@ export function createProgressWriter(o: ProgressWriterOptions) {
      * they are not sent from here (they would be written twice), also when
      * the publication is retried, until `drop`.
      */
-    lines(claimKey: string, taskId: string | undefined): string[] {
-      const p = entry({ claimKey, taskId });
+    lines(task: TaskRef): string[] {
+      const p = entry({ ref: task });
       p.publishing = true;
       return p.lines;
     },
@@ -212,12 +213,12 @@ export function createProgressWriter(o: ProgressWriterOptions) {
      * The task is published: what it still held is gone with its checkpoint (the lines went with
      * the publication). With `stale`, the task was stopped as a stale holder: its pending saves fail.
      */
-    drop(claimKey: string, stale?: StaleHolderError): void {
-      fences.delete(claimKey);
-      const p = pending.get(claimKey);
+    drop(task: TaskRef, stale?: StaleHolderError): void {
+      fences.delete(task.key);
+      const p = pending.get(task.key);
       if (p === undefined) return;
-      pending.delete(claimKey);
-      urgent.delete(claimKey);
+      pending.delete(task.key);
+      urgent.delete(task.key);
       // A stale holder's saves were not made: their callers must not count them as saved.
       p.waiters.forEach((w) => (stale ? w.reject(stale) : w.resolve()));
     },

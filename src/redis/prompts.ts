@@ -1,3 +1,4 @@
+import type { TaskRef } from '../protocol/taskRef.ts';
 
 /** A worker's prompt as the console shows it: the first user message of its latest attempt. */
 export interface StoredPrompt {
@@ -12,7 +13,7 @@ export interface StoredPrompt {
  * shows them. Each is written into the task's checkpoint (`prompt:{worker}`,
  * with the task's next progress step) for the console while the task runs,
  * and kept here until the publication, which stores them all in
- * `orch:{domain}:prompts:{claimKey}` with a TTL, in the same command
+ * `orch:{domain}:prompts:{key}` (TaskRef.key) with a TTL, in the same command
  * (src/redis/results.ts): the checkpoint is deleted then, and the console
  * shows finished tasks too. A task taken over starts from the prompts its
  * checkpoint had (`seed`).
@@ -21,28 +22,28 @@ export class TaskPrompts {
   private readonly byTask = new Map<string, Record<string, string>>();
 
   /** Keeps a worker's latest prompt (already scrubbed); returns the checkpoint field to write. */
-  keep(claimKey: string, worker: string, p: { attempt: number; prompt: string; at?: number }): Record<string, string> {
+  keep(task: TaskRef, worker: string, p: { attempt: number; prompt: string; at?: number }): Record<string, string> {
     const value: StoredPrompt = { attempt: p.attempt, at: p.at ?? Date.now(), prompt: p.prompt };
     const json = JSON.stringify(value);
-    let prompts = this.byTask.get(claimKey);
-    if (prompts === undefined) this.byTask.set(claimKey, (prompts = {}));
+    let prompts = this.byTask.get(task.key);
+    if (prompts === undefined) this.byTask.set(task.key, (prompts = {}));
     prompts[worker] = json;
     return { [`prompt:${worker}`]: json };
   }
 
   /** A task taken over: the prompts its checkpoint had. */
-  seed(claimKey: string, prompts: Record<string, string>): void {
-    if (Object.keys(prompts).length) this.byTask.set(claimKey, { ...prompts, ...this.byTask.get(claimKey) });
+  seed(task: TaskRef, prompts: Record<string, string>): void {
+    if (Object.keys(prompts).length) this.byTask.set(task.key, { ...prompts, ...this.byTask.get(task.key) });
   }
 
   /** The task's prompts, for its publication. */
-  of(claimKey: string): Record<string, string> {
-    return this.byTask.get(claimKey) ?? {};
+  of(task: TaskRef): Record<string, string> {
+    return this.byTask.get(task.key) ?? {};
   }
 
   /** The task left this instance (published, or another holder publishes it). */
-  forget(claimKey: string): void {
-    this.byTask.delete(claimKey);
+  forget(task: TaskRef): void {
+    this.byTask.delete(task.key);
   }
 }
 

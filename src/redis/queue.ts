@@ -4,8 +4,8 @@ import { DEFAULT_DEAD_LETTER_LIMIT } from '../optionDefaults.ts';
 import type { Claim } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
+import { taskRefOf } from '../protocol/taskRef.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
-import { claimKeyOf } from './checkpoint.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
 
@@ -52,21 +52,21 @@ export async function claimTasks(q: QueueOptions, max: number, timeoutSeconds: n
   const claimedAt = Date.now();
   const claims = raws.map((raw): Claim => {
     const parsed = parseTaskMessage(raw.toString('utf8'));
-    return { raw, parsed, claimKey: claimKeyOf(raw, parsed), claimedAt };
+    return { raw, parsed, ref: taskRefOf(raw, parsed), claimedAt };
   });
   const started = new Date(claimedAt).toISOString();
   const keyList: string[] = [keys.active, keys.deadLetters, keys.fence];
   const args: (string | Buffer | number)[] = [q.agentId, claimedAt, started, deadLetterLimit];
-  for (const { raw, parsed, claimKey } of claims) {
+  for (const { raw, parsed, ref } of claims) {
     const id = parsed.ok ? parsed.task.task_id : '';
     const deadLetter = JSON.stringify({
-      reason: `a second delivery of ${claimKey} while the first is in flight; the first publishes the result`,
+      reason: `a second delivery of ${ref.key} while the first is in flight; the first publishes the result`,
       task_id: id || null,
       agent_id: q.agentId,
       at: started,
       ...rawForJson(raw),
     });
-    keyList.push(keys.checkpoint(claimKey), keys.result(id));
+    keyList.push(keys.checkpoint(ref.key), keys.result(id));
     args.push(raw, deadLetter, parsed.ok ? '1' : '0', claimToken(q.agentId));
   }
   // The same arguments (tokens) on every send: a rerun answers as the first run did.

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Claim } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
-import { parseTaskMessage } from '../protocol/task.ts';
-import { claimKeyOf, pairs, resumeFrom } from './checkpoint.ts';
+import { parseTaskMessage, type ParsedTask } from '../protocol/task.ts';
+import { taskRefOf, type TaskRef } from '../protocol/taskRef.ts';
+import { pairs, resumeFrom } from './checkpoint.ts';
 import { claimToken } from './queue.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
@@ -38,12 +39,11 @@ export const CHECKPOINT_SCAN_EVERY = 12;
 export function createRecovery(o: RecoveryOptions) {
   const orphansSeen = new Map<string, number>();
   let passes = 0;
-  const taker = (claimKey: string, raw: Buffer, now: number, hash: Record<string, string>): Claim => {
-    const parsed = parseTaskMessage(raw.toString('utf8'));
+  const taker = (raw: Buffer, parsed: ParsedTask, ref: TaskRef, now: number, hash: Record<string, string>): Claim => {
     return {
       raw,
       parsed,
-      claimKey,
+      ref,
       claimedAt: Number(hash.first_claimed_at) || now,
       resume: resumeFrom(hash),
       ...(hash.fence ? { fence: hash.fence } : {}),
@@ -59,34 +59,34 @@ export function createRecovery(o: RecoveryOptions) {
     const candidates = raws
       .map((raw) => {
         const parsed = parseTaskMessage(raw.toString('utf8'));
-        return { raw, parsed, claimKey: claimKeyOf(raw, parsed) };
+        return { raw, parsed, ref: taskRefOf(raw, parsed) };
       })
-      .filter((c) => !local.has(c.claimKey));
+      .filter((c) => !local.has(c.ref.key));
     if (candidates.length === 0) {
       orphansSeen.clear();
       return [];
     }
     const meta = o.redis.pipeline();
-    for (const c of candidates) meta.hmget(o.keys.checkpoint(c.claimKey), 'owner');
+    for (const c of candidates) meta.hmget(o.keys.checkpoint(c.ref.key), 'owner');
     const owners = ((await meta.exec()) ?? []).map(([, v]) => (v as (string | null)[] | null)?.[0] ?? null);
     const taken: Claim[] = [];
     const stillOrphans = new Set<string>();
     for (const [i, c] of candidates.entries()) {
       if (taken.length >= max) break;
       const owner = owners[i];
-      const checkpoint = o.keys.checkpoint(c.claimKey);
+      const checkpoint = o.keys.checkpoint(c.ref.key);
       let reply: string[] | null = null;
       if (owner === null || owner === undefined) {
-        stillOrphans.add(c.claimKey);
-        const first = orphansSeen.get(c.claimKey) ?? now;
-        orphansSeen.set(c.claimKey, first);
+        stillOrphans.add(c.ref.key);
+        const first = orphansSeen.get(c.ref.key) ?? now;
+        orphansSeen.set(c.ref.key, first);
         if (now - first < o.orphanGraceMs) continue;
         reply = await run(ADOPT, [checkpoint, o.keys.active, o.keys.fence], c.raw, o.agentId, now, claimToken(o.agentId));
       } else {
         reply = await run(TAKE_OVER, [checkpoint, o.keys.agentHeartbeat(owner), o.keys.fence], owner, o.agentId, now, claimToken(o.agentId));
       }
       if (!reply) continue;
-      taken.push(taker(c.claimKey, c.raw, now, pairs(reply)));
+      taken.push(taker(c.raw, c.parsed, c.ref, now, pairs(reply)));
     }
     for (const key of orphansSeen.keys()) if (!stillOrphans.has(key)) orphansSeen.delete(key);
     return taken;
@@ -117,7 +117,10 @@ export function createRecovery(o: RecoveryOptions) {
           now,
           claimToken(o.agentId),
         );
-        if (reply) taken.push(taker(key.slice(prefix.length), raw, now, pairs(reply)));
+        if (!reply) continue;
+        // The checkpoint is named by its message's key (taskRefOf gives back the name it was found under).
+        const parsed = parseTaskMessage(raw.toString('utf8'));
+        taken.push(taker(raw, parsed, taskRefOf(raw, parsed), now, pairs(reply)));
       }
     } while (cursor !== '0' && taken.length < max);
     return taken;
@@ -128,14 +131,14 @@ export function createRecovery(o: RecoveryOptions) {
     const now = Date.now();
     const taken = await fromActiveList(max, local, now);
     if (passes++ % CHECKPOINT_SCAN_EVERY !== 0 || taken.length >= max) return taken;
-    const more = await fromCheckpoints(max - taken.length, local, new Set(taken.map((c) => c.claimKey)), now);
+    const more = await fromCheckpoints(max - taken.length, local, new Set(taken.map((c) => c.ref.key)), now);
     return taken.concat(more);
   };
 }
 
 /** Marks the tasks a stopping holder leaves behind, so the next holder does not count a crash. */
-export async function handOff(redis: Redis, keys: Keys, claimKeys: Iterable<string>): Promise<void> {
+export async function handOff(redis: Redis, keys: Keys, tasks: Iterable<TaskRef>): Promise<void> {
   const p = redis.pipeline();
-  for (const k of claimKeys) p.hset(keys.checkpoint(k), 'handoff', '1');
+  for (const t of tasks) p.hset(keys.checkpoint(t.key), 'handoff', '1');
   if (p.length) await p.exec();
 }

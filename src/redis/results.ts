@@ -54,11 +54,11 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const deadLetter =
     r.deadLetter === undefined
       ? ''
-      : JSON.stringify({ reason: r.deadLetter, task_id: r.taskId ?? null, agent_id: o.agentId, at: completedAt, ...rawForJson(r.raw) });
-  const id = r.taskId ?? '';
+      : JSON.stringify({ reason: r.deadLetter, task_id: r.ref.id ?? null, agent_id: o.agentId, at: completedAt, ...rawForJson(r.raw) });
+  const id = r.ref.id ?? '';
   const recentFailure =
     status === 'failed'
-      ? JSON.stringify({ task_id: r.taskId ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId })
+      ? JSON.stringify({ task_id: r.ref.id ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId })
       : '';
   const prompts = Object.entries(o.prompts ?? {}).flat();
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
@@ -71,12 +71,12 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       o.keys.resultLogs(id),
       o.keys.active,
       o.keys.deadLetters,
-      o.keys.checkpoint(r.claimKey),
+      o.keys.checkpoint(r.ref.key),
       o.keys.recentFailures,
-      o.keys.prompts(r.claimKey),
+      o.keys.prompts(r.ref.key),
       force ? '1' : '0',
       r.resultRecord ?? 'unknown',
-      r.taskId === undefined ? '0' : '1',
+      r.ref.id === undefined ? '0' : '1',
       id,
       status,
       r.outcome,
@@ -100,7 +100,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const pollMs = o.pollMs ?? 20;
   const check = (reply: number): boolean => {
     if (reply === -1) {
-      throw new OwnershipLostError(`stale holder: task ${r.claimKey} is held by another instance now (or was published by it); not published from here`);
+      throw new OwnershipLostError(`stale holder: task ${r.ref.key} is held by another instance now (or was published by it); not published from here`);
     }
     return reply === 1;
   };

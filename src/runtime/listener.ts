@@ -1,6 +1,7 @@
 import { listenerMachine } from '../../machines/listener.machine.ts';
 import { taskMachine } from '../../machines/task.machine.ts';
 import { workerMachine } from '../../machines/worker.machine.ts';
+import type { TaskRef } from '../protocol/taskRef.ts';
 import type { StaleHolderError } from '../redis/progress.ts';
 import { claimActor } from './actors/claim.ts';
 import type { ListenerShared, RuntimeDeps } from './actors/deps.ts';
@@ -30,10 +31,10 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
       ...(deps.registryInfo ? { extra: deps.registryInfo } : {}),
     },
     fenced: new Set<string>(),
-    done(claimKey: string, stale?: StaleHolderError) {
-      deps.progress.drop(claimKey, stale);
-      deps.prompts.forget(claimKey);
-      deps.onTaskDone?.(claimKey);
+    done(task: TaskRef, stale?: StaleHolderError) {
+      deps.progress.drop(task, stale);
+      deps.prompts.forget(task);
+      deps.onTaskDone?.(task);
     },
   };
   const worker = workerMachine.provide({ actors: { runAgent: runAgentActor(shared) } });

@@ -32,7 +32,7 @@ export function boundedStop(
         logger.info('stopped');
         return { clean: true };
       }
-      const left = Object.values(actor.getSnapshot().context.tasks).map((t) => t.taskId ?? t.claimKey);
+      const left = Object.values(actor.getSnapshot().context.tasks).map((t) => t.key);
       logger.error(
         { reason, tasks_left: left },
         `shutdown cut short by ${reason}: checkpoints left as they are for another instance to take over`,

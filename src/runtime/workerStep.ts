@@ -8,6 +8,7 @@ import { buildWorkerPrompt } from '../planning/prompt.ts';
 import { surveyWorkspace, type WorkspaceSurvey } from '../planning/survey.ts';
 import type { TaskWorkspaces } from '../project/taskWorkspaces.ts';
 import type { WorkerResult } from '../protocol/output.ts';
+import { logFields } from '../protocol/taskRef.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
 import type { TaskPrompts } from '../redis/prompts.ts';
 import { scrubDeep } from '../secrets.ts';
@@ -65,14 +66,14 @@ export function createWorkerStep(deps: WorkerStepDeps) {
   return async (input: AgentRunInput, signal: AbortSignal, hooks: RunHooks): Promise<WorkerResult> => {
     deps.onStart?.(input);
     const worker = input.step.worker;
-    if (sandbox.kind === 'none') logger.warn({ task_id: input.taskId, worker }, NO_SANDBOX_WARNING);
+    if (sandbox.kind === 'none') logger.warn({ ...logFields(input.ref), worker }, NO_SANDBOX_WARNING);
     const budgetUsd = input.task.metadata.budget_usd ?? deps.taskBudgetUsd;
     let waiting: string | undefined;
     const runModel = guardModel(model, guard, {
-      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: async () => ledger.spent(input.claimKey) } } : {}),
+      ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: async () => ledger.spent(input.ref) } } : {}),
       onSpend: (id, _usage, usd) => {
         metrics?.cost(worker, id, usd);
-        progress.write({ claimKey: input.claimKey, taskId: input.taskId, fields: ledger.add(input.claimKey, usd) });
+        progress.write({ ref: input.ref, fields: ledger.add(input.ref, usd) });
       },
       onWait: (wait) => {
         if (metrics && waiting !== wait.reason) {
@@ -91,7 +92,7 @@ export function createWorkerStep(deps: WorkerStepDeps) {
     try {
       // With a project, the task's worktree (or the project folder itself); otherwise its own folder.
       const place = workspaces
-        ? await workspaces.prepare(input.taskId, input.claimKey, signal)
+        ? await workspaces.prepare(input.ref, signal)
         : { dir: input.workspace, sandbox: { writable: [input.workspace], readOnly: [] } };
       // A `uid` box writes the task folder as its own uid: opened to it before anything is written there.
       if (!workspaces) await openToBox(sandbox, place.dir);
@@ -106,18 +107,17 @@ export function createWorkerStep(deps: WorkerStepDeps) {
       // For the console's task page, without our secrets: in the checkpoint with the task's next
       // step while it runs, and stored with the publication.
       progress.write({
-        claimKey: input.claimKey,
-        taskId: input.taskId,
-        fields: prompts.keep(input.claimKey, worker, { attempt: input.attempt, prompt: scrub(prompt) }),
+        ref: input.ref,
+        fields: prompts.keep(input.ref, worker, { attempt: input.attempt, prompt: scrub(prompt) }),
       });
       const raw = await deps.runner(
-        { taskId: input.taskId, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
+        { taskId: input.ref.id, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
         signal,
       );
       // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.
       const result = { ...(scrubDeep(raw, scrub) as WorkerResult), cost_usd: runModel.spent().cost_usd };
       // Committed before the result is checkpointed: a recorded result always has its commit.
-      const committed = await workspaces?.commit(input.taskId, result, input.task.payload.description);
+      const committed = await workspaces?.commit(input.ref.id, result, input.task.payload.description);
       // What was left out of the commit (a repository a worker made, a deletion that was not one) is said in the result.
       return committed ? { ...result, commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
     } catch (error) {

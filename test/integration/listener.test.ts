@@ -1,10 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { pino } from 'pino';
 import type { Plan } from '../../src/protocol/plan.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
+import type { TaskRef } from '../../src/protocol/taskRef.ts';
 import { dbThenApiAuth, step, workerResult } from '../support/fixtures.ts';
 import { startTestListener } from '../support/listener.ts';
 import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
@@ -162,6 +164,51 @@ describe('listener on a real Redis', () => {
     expect(await redis.llen(keys.active)).toBe(0);
     expect(listener.actor.getSnapshot().status).toBe('active');
     expect(listener.errors).toEqual([]);
+  });
+
+  it("names a task by its id everywhere, and a message with no id by its raw- key: checkpoint, log lines, no results:{id}", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    // What each publication finds in Redis just before it goes out: the task's ref, and the checkpoint it names.
+    const seen: { ref: TaskRef; checkpoint: Record<string, string> }[] = [];
+    const reader = client();
+    cleanups.push(async () => reader.quit());
+    const { redis, keys, listener } = setup({
+      logger,
+      beforePublish: async (result) => {
+        seen.push({ ref: result.ref, checkpoint: await reader.hgetall(keys.checkpoint(result.ref.key)) });
+        return result;
+      },
+    });
+    const good = randomUUID();
+    const raw = `{"no": "task id here ${randomUUID()}"`;
+    const rawKey = `raw-${createHash('sha1').update(raw).digest('hex')}`;
+    await pushLikePeer(redis, keys.pending, raw, undefined);
+    await pushLikePeer(redis, keys.pending, fixture('task-from-python-lib.json', good), good);
+    expect((await finalRecord(redis, good)).status).toBe('completed');
+    const dead = await eventually(async () => {
+      const list = (await redis.lrange(keys.deadLetters, 0, -1)).map((x) => JSON.parse(x) as { raw: string; task_id: string | null });
+      return list.length ? list : undefined;
+    });
+
+    // No id: checkpointed (and published from) under its raw- key, dead-lettered, and no results:{id} anywhere.
+    const rejected = seen.find((s) => s.ref.key === rawKey);
+    expect(rejected?.ref).toEqual({ key: rawKey, id: undefined });
+    expect(rejected?.checkpoint).toMatchObject({ raw, owner: listener.agentId });
+    expect(dead).toEqual([expect.objectContaining({ raw, task_id: null })]);
+    expect(await redis.exists(`results:${rawKey}`, `results:${rawKey}:logs`, 'results:', 'results::logs')).toBe(0);
+    expect(await redis.exists(keys.checkpoint(rawKey))).toBe(0);
+    // Its log lines are still written, naming it by that key.
+    const deadLettered = await eventually(async () => lines.find((l) => l.msg === 'message dead-lettered'));
+    expect(deadLettered).toMatchObject({ claim: rawKey });
+    expect(deadLettered).not.toHaveProperty('task_id');
+
+    // An id: the same string names its checkpoint, its results record and log, and its log lines.
+    expect(seen.find((s) => s.ref.id === good)).toMatchObject({ ref: { key: good, id: good }, checkpoint: { owner: listener.agentId } });
+    expect((await redis.lrange(`results:${good}:logs`, 0, -1)).at(-1)).toMatch(/result published: completed/);
+    const ofGood = lines.filter((l) => l.task_id === good);
+    expect(ofGood.map((l) => l.msg)).toEqual(expect.arrayContaining(['task planned', 'worker started', 'worker succeeded', 'result published']));
+    expect(lines.filter((l) => l.claim !== undefined && l.claim !== rawKey)).toEqual([]);
   });
 
   it('rejects a valid JSON message without a description with a failed result naming the field', async () => {

@@ -7,7 +7,7 @@ import type { TaskOutput } from '../../src/protocol/output.ts';
 const claim = (n: number): Claim => ({
   raw: Buffer.from(`raw ${n}`),
   parsed: { ok: false, taskId: `t${n}`, reason: 'test' },
-  claimKey: `t${n}`,
+  ref: { key: `t${n}`, id: `t${n}` },
   claimedAt: Date.now(),
 });
 

@@ -74,12 +74,14 @@ function paths(input = taskInput()) {
 describe('task machine paths', () => {
   const valid = paths();
   const invalid = paths(taskInput('{"task_id": "abc", "payload": {"description": "say "hi""}}'));
+  // Not JSON and no "task_id" in its text: no id can be recovered.
+  const anonymous = paths(taskInput('{"no": "task id here"'));
   // Tasks taken over after a crash: with a saved plan and one finished worker, too often, or cancelled meanwhile.
   const resume = { plan: dbThenApiAuth, results: { 'db-worker': workerResult('db-worker') }, takeovers: 1, cancel: undefined };
   const resumed = paths(taskInput(undefined, { resume }));
   const crashedTooOften = paths(taskInput(undefined, { resume: { ...resume, takeovers: 4 } }));
   const cancelledMeanwhile = paths(taskInput(undefined, { resume: { ...resume, cancel: 'cancelled' } }));
-  const all = [...valid, ...invalid, ...resumed, ...crashedTooOften, ...cancelledMeanwhile];
+  const all = [...valid, ...invalid, ...anonymous, ...resumed, ...crashedTooOften, ...cancelledMeanwhile];
 
   it('reaches every state of the machine', () => {
     const reached = new Set(all.flatMap((p) => [p.state, ...p.steps.map((st) => st.state)].map((s) => String(s.value))));
@@ -190,9 +192,28 @@ describe('task machine paths', () => {
     expect(finals.length).toBeGreaterThan(0);
     for (const p of finals) {
       const c = p.state.context as TaskContext;
-      expect(c.taskId).toBe('abc');
+      expect(c.ref).toEqual({ key: 'abc', id: 'abc' });
       expect(c.rejection).toMatch(/not valid JSON/);
       expect(c.output?.outcome).toBe('failed');
+      expect(p.steps.map((s) => s.state.value)).not.toContain('analyzing');
+    }
+  });
+
+  it('names a task by its id, and a message no id can be recovered from by its raw- key alone', () => {
+    for (const p of valid.filter(publishedHere)) {
+      const c = p.state.context as TaskContext;
+      expect(c.ref).toEqual({ key: c.task!.task_id, id: c.task!.task_id });
+      expect(c.output?.task_id).toBe(c.task!.task_id);
+    }
+    const finals = anonymous.filter(publishedHere);
+    expect(finals.length).toBeGreaterThan(0);
+    for (const p of finals) {
+      const c = p.state.context as TaskContext;
+      expect(c.ref.key).toMatch(/^raw-[0-9a-f]{40}$/);
+      expect(c.ref.id).toBeUndefined();
+      expect(c.deadLetter).toMatch(/not valid JSON/);
+      expect(c.output?.outcome).toBe('failed');
+      expect(c.output?.task_id).toBe('unknown');
       expect(p.steps.map((s) => s.state.value)).not.toContain('analyzing');
     }
   });

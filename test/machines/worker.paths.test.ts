@@ -6,7 +6,7 @@ import type { WorkerOutcome } from '../../machines/steps.ts';
 import { ZERO_USAGE } from '../../src/protocol/output.ts';
 import { WorkerBudgetError } from '../../src/workers/workerBudgetError.ts';
 import { WorkerRunError } from '../../src/workers/workerRunError.ts';
-import { dbThenApiAuth, makeTask, step, workerResult } from '../support/fixtures.ts';
+import { dbThenApiAuth, makeTask, step, taskRef, workerResult } from '../support/fixtures.ts';
 
 // Model-based tests of the worker machine: the paths come from the machine,
 // the agent's done/error events and the wait notices are fed as plain events.
@@ -16,8 +16,7 @@ type Ev = { type: string; [k: string]: unknown };
 
 const spent = { usage: { ...ZERO_USAGE, input_tokens: 100, output_tokens: 10 }, cost_usd: 0.0005 };
 const input: WorkerMachineInput = {
-  taskId: 't1',
-  claimKey: 't1',
+  ref: taskRef('t1'),
   task: makeTask(),
   plan: dbThenApiAuth,
   step: step('db-worker'),

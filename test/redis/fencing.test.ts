@@ -8,6 +8,7 @@ import { OwnershipLostError, PUBLISH, publishResult } from '../../src/redis/resu
 import { resend } from '../../src/redis/retry.ts';
 import { scriptCall, startFaultProxy, type FaultProxy } from '../support/faultProxy.ts';
 import { client, freshDomain, redisUrl } from '../support/redis.ts';
+import { taskRef } from '../support/fixtures.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -69,15 +70,15 @@ describe('writes that survive a dropped connection', () => {
     const [t1, t2] = [uid('t1'), uid('t2')];
     for (const k of [t1, t2]) await redis.hset(keys.checkpoint(k), 'owner', 'me', 'fence', '7');
     const progress = createProgressWriter({ redis, keys, flushMs: 60_000, requireFence: true, onError: () => undefined });
-    progress.hold(t1, '7');
-    progress.hold(t2, '7');
-    progress.write({ claimKey: t1, taskId: t1, lines: ['one'] });
-    progress.write({ claimKey: t2, taskId: t2, fields: { 'result:db-worker': '{}' }, lines: ['two'] });
+    progress.hold(taskRef(t1), '7');
+    progress.hold(taskRef(t2), '7');
+    progress.write({ ref: taskRef(t1), lines: ['one'] });
+    progress.write({ ref: taskRef(t2), fields: { 'result:db-worker': '{}' }, lines: ['two'] });
     // flush sends both in one tick: one pipeline, the second one's reply lost.
     const lost = proxy.loseReply(scriptCall(RECORD_PROGRESS, (args) => args.some((a) => a.toString() === 'result:db-worker')));
     await progress.flush();
     await lost;
-    await progress.idle(t2);
+    await progress.idle(taskRef(t2));
     expect(await redis.hget(keys.checkpoint(t2), 'result:db-worker')).toBe('{}');
     const lines = (await redis.lrange(keys.resultLogs(t2), 0, -1)).map((l) => l.replace(/^\[[^\]]+\] /, ''));
     expect(lines).toEqual(['two']);
@@ -101,7 +102,7 @@ describe('writes that survive a dropped connection', () => {
     sub.on('message', () => published++);
     await publishResult(
       { redis, keys, agentId: 'me', owner: 'me', graceMs: 1000, deadLetterLimit: 10 },
-      { raw, claimKey: p1, taskId: p1, outcome: 'failed', output: output(p1), error: 'x', deadLetter: undefined, fence: '3' },
+      { raw, ref: taskRef(p1), outcome: 'failed', output: output(p1), error: 'x', deadLetter: undefined, fence: '3' },
     );
     await lost;
     // A round trip on the subscriber: Redis delivers every message published before it ahead of the PONG.
@@ -124,9 +125,9 @@ describe('fencing', () => {
     await redis.hset(keys.checkpoint(f1), 'owner', 'B', 'fence', '5');
     const stale: string[] = [];
     const progress = createProgressWriter({ redis, keys, flushMs: 60_000, requireFence: true, onError: () => undefined });
-    progress.onStale((claimKey, fence) => stale.push(`${claimKey}@${fence}`));
-    progress.hold(f1, '4');
-    await expect(progress.save({ claimKey: f1, taskId: f1, fields: { 'result:db-worker': '{}' }, lines: ['late'] })).rejects.toBeInstanceOf(
+    progress.onStale((ref, fence) => stale.push(`${ref.key}@${fence}`));
+    progress.hold(taskRef(f1), '4');
+    await expect(progress.save({ ref: taskRef(f1), fields: { 'result:db-worker': '{}' }, lines: ['late'] })).rejects.toBeInstanceOf(
       StaleHolderError,
     );
     expect(stale).toEqual([`${f1}@4`]);
@@ -136,7 +137,7 @@ describe('fencing', () => {
     await expect(
       publishResult(
         { redis, keys, agentId: 'A', owner: 'A', graceMs: 100, deadLetterLimit: 10 },
-        { raw, claimKey: f1, taskId: f1, outcome: 'completed', output: output(f1), error: undefined, deadLetter: undefined, fence: '4' },
+        { raw, ref: taskRef(f1), outcome: 'completed', output: output(f1), error: undefined, deadLetter: undefined, fence: '4' },
       ),
     ).rejects.toBeInstanceOf(OwnershipLostError);
     expect(await redis.exists(keys.result(f1))).toBe(0);
@@ -160,12 +161,12 @@ describe('fencing', () => {
     await redis.ping();
     const progress = createProgressWriter({ redis, keys, flushMs: 10, requireFence: true, onError: () => undefined });
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }); // the writer's flush timer; the socket stays real
-    progress.hold(d1, '1');
-    progress.drop(d1);
-    progress.write({ claimKey: d1, taskId: d1, lines: ['after the publication'] });
-    await expect(progress.save({ claimKey: d1, taskId: d1, lines: ['x'] })).rejects.toBeInstanceOf(StaleHolderError);
+    progress.hold(taskRef(d1), '1');
+    progress.drop(taskRef(d1));
+    progress.write({ ref: taskRef(d1), lines: ['after the publication'] });
+    await expect(progress.save({ ref: taskRef(d1), lines: ['x'] })).rejects.toBeInstanceOf(StaleHolderError);
     await vi.advanceTimersByTimeAsync(10); // past flushMs: a held write would go now
-    await progress.idle(d1); // and be in Redis once this resolves
+    await progress.idle(taskRef(d1)); // and be in Redis once this resolves
     expect(await redis.llen(keys.resultLogs(d1))).toBe(0);
   });
 });

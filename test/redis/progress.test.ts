@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProgressWriter } from '../../src/redis/progress.ts';
+import { taskRef } from '../support/fixtures.ts';
 import { client, freshDomain } from '../support/redis.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -36,13 +37,13 @@ describe('progress writer', () => {
     const { redis, keys, progress, sent } = await writer(60_000);
     await redis.hset(keys.checkpoint('t1'), 'owner', 'me');
     fakeFlushClock();
-    progress.write({ claimKey: 't1', taskId: 't1', fields: { plan: '{"v":1}' }, lines: ['plan: db-worker'] });
-    progress.write({ claimKey: 't1', taskId: 't1', fields: { 'worker:db-worker': 'running' }, lines: ['db-worker started'] });
+    progress.write({ ref: taskRef('t1'), fields: { plan: '{"v":1}' }, lines: ['plan: db-worker'] });
+    progress.write({ ref: taskRef('t1'), fields: { 'worker:db-worker': 'running' }, lines: ['db-worker started'] });
     await vi.advanceTimersByTimeAsync(59_999); // up to the last moment before flushMs
     expect(sent()).toBe(0); // held: nothing waits for them
     expect(await redis.hget(keys.checkpoint('t1'), 'plan')).toBeNull();
 
-    await progress.save({ claimKey: 't1', taskId: 't1', fields: { 'result:db-worker': '{}', 'worker:db-worker': 'succeeded' }, lines: ['db-worker succeeded'] });
+    await progress.save({ ref: taskRef('t1'), fields: { 'result:db-worker': '{}', 'worker:db-worker': 'succeeded' }, lines: ['db-worker succeeded'] });
     expect(sent()).toBe(1);
     expect(await redis.hgetall(keys.checkpoint('t1'))).toEqual({
       owner: 'me',
@@ -59,9 +60,9 @@ describe('progress writer', () => {
     const { redis, keys, progress, sent } = await writer(60_000);
     await Promise.all(['a', 'b', 'c'].map((k) => redis.hset(keys.checkpoint(k), 'owner', 'me')));
     await Promise.all([
-      progress.save({ claimKey: 'a', taskId: 'a', fields: { x: '1' } }),
-      progress.save({ claimKey: 'a', taskId: 'a', fields: { y: '2' } }),
-      progress.save({ claimKey: 'b', taskId: 'b', fields: { x: '3' } }),
+      progress.save({ ref: taskRef('a'), fields: { x: '1' } }),
+      progress.save({ ref: taskRef('a'), fields: { y: '2' } }),
+      progress.save({ ref: taskRef('b'), fields: { x: '3' } }),
     ]);
     expect(sent()).toBe(2);
     expect(await redis.hgetall(keys.checkpoint('a'))).toEqual({ owner: 'me', x: '1', y: '2' });
@@ -72,28 +73,28 @@ describe('progress writer', () => {
     const { redis, keys, progress, sent } = await writer(50);
     await redis.hset(keys.checkpoint('t'), 'owner', 'me');
     fakeFlushClock();
-    progress.write({ claimKey: 't', taskId: 't', fields: { 'worker:api-worker': 'waiting' }, lines: ['api-worker started'] });
+    progress.write({ ref: taskRef('t'), fields: { 'worker:api-worker': 'waiting' }, lines: ['api-worker started'] });
     await vi.advanceTimersByTimeAsync(49);
     expect(sent()).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
     expect(sent()).toBe(1);
-    await progress.idle('t'); // its reply is in
+    await progress.idle(taskRef('t')); // its reply is in
     expect(await redis.hget(keys.checkpoint('t'), 'worker:api-worker')).toBe('waiting');
     expect(await redis.llen(keys.resultLogs('t'))).toBe(1);
   });
 
   it('hands held lines to the publication and never writes a checkpoint that is gone', async () => {
     const { redis, keys, progress, sent, errors } = await writer(20);
-    progress.write({ claimKey: 'gone', taskId: 'gone', fields: { spend_usd: '0.1' }, lines: ['db-worker started'] });
-    const held = progress.lines('gone', 'gone');
+    progress.write({ ref: taskRef('gone'), fields: { spend_usd: '0.1' }, lines: ['db-worker started'] });
+    const held = progress.lines(taskRef('gone'));
     expect(held).toHaveLength(1);
     expect(held[0]).toMatch(/\] db-worker started$/);
     await progress.flush();
     expect(sent()).toBe(0); // the publication writes them, not the writer
-    expect(progress.lines('gone', 'gone')).toEqual(held); // a publication retried carries them again
-    progress.drop('gone');
+    expect(progress.lines(taskRef('gone'))).toEqual(held); // a publication retried carries them again
+    progress.drop(taskRef('gone'));
     // A late step for a published task (its checkpoint deleted) leaves no stray hash behind.
-    progress.write({ claimKey: 'gone', taskId: 'gone', fields: { spend_usd: '0.2' } });
+    progress.write({ ref: taskRef('gone'), fields: { spend_usd: '0.2' } });
     await progress.flush();
     expect(sent()).toBe(1);
     expect(await redis.exists(keys.checkpoint('gone'))).toBe(0);
@@ -103,8 +104,8 @@ describe('progress writer', () => {
   it('rejects a save when Redis refuses it, and reports a held step that failed', async () => {
     const { redis, keys, progress, errors } = await writer(10);
     await redis.set(keys.resultLogs('wrong'), 'a string, not a list');
-    await expect(progress.save({ claimKey: 'wrong', taskId: 'wrong', lines: ['x'] })).rejects.toThrow(/WRONGTYPE/);
-    progress.write({ claimKey: 'wrong', taskId: 'wrong', lines: ['y'] });
+    await expect(progress.save({ ref: taskRef('wrong'), lines: ['x'] })).rejects.toThrow(/WRONGTYPE/);
+    progress.write({ ref: taskRef('wrong'), lines: ['y'] });
     await progress.flush();
     expect(String(errors[0])).toMatch(/WRONGTYPE/);
   });

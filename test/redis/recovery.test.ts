@@ -27,7 +27,7 @@ describe('recovery from the checkpoints (SCAN)', () => {
 
     const recover = createRecovery({ redis, keys, agentId: 'me', orphanGraceMs: 0 });
     const taken = await recover(4, new Set());
-    expect(taken.map((c) => c.claimKey)).toEqual([orphan]);
+    expect(taken.map((c) => c.ref)).toEqual([{ key: orphan, id: orphan }]);
     expect(taken[0]!.raw.equals(raw(orphan))).toBe(true);
     expect(taken[0]!.claimedAt).toBe(1000);
     const checkpoint = await redis.hgetall(keys.checkpoint(orphan));

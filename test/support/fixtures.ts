@@ -1,8 +1,11 @@
 import type { Plan, PlanStep } from '../../src/protocol/plan.ts';
 import { ZERO_USAGE, type WorkerName, type WorkerResult } from '../../src/protocol/output.ts';
 import { parseTaskMessage, TaskMessageSchema, type TaskMessage } from '../../src/protocol/task.ts';
+import { taskRefOf, type TaskRefWithId } from '../../src/protocol/taskRef.ts';
 import type { TaskMachineInput } from '../../machines/task.machine.ts';
-import { claimKeyOf } from '../../src/redis/checkpoint.ts';
+
+/** A task known by its id (every message that parsed): its key is the id (see taskRefOf). */
+export const taskRef = (id: string): TaskRefWithId => ({ key: id, id });
 
 /**
  * The tests' one task builder: a task as the protocol parses it
@@ -53,7 +56,7 @@ export const taskInput = (task: TaskMessage | string | undefined = makeTask(), o
   return {
     raw,
     parsed,
-    claimKey: claimKeyOf(raw, parsed),
+    ref: taskRefOf(raw, parsed),
     claimedAt: Date.now(),
     maxTakeovers: 3,
     workspaceRoot: '/tmp/orch-test-workspaces',

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createActor, toPromise } from 'xstate';
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
 import type { Plan } from '../../src/protocol/plan.ts';
@@ -26,6 +26,9 @@ export interface TestListenerOptions {
   orphanGraceMs?: number;
   shutdownGraceMs?: number;
   maxTakeovers?: number;
+  /** Where the listener logs (silent unless given). */
+  logger?: Logger;
+  beforePublish?: RuntimeDeps['beforePublish'];
 }
 
 /** The real listener on real Redis, with the planner and workers swapped for stubs. */
@@ -33,7 +36,7 @@ export function startTestListener(o: TestListenerOptions) {
   const redis = connectRedis(o.redisUrl, 'test-commands');
   const blocking = connectRedis(o.redisUrl, 'test-claims');
   const agentId = o.agentId ?? `${o.domain}-agent`;
-  const logger = pino({ level: 'silent' });
+  const logger = o.logger ?? pino({ level: 'silent' });
   const deps: RuntimeDeps = {
     redis,
     blocking,
@@ -53,6 +56,7 @@ export function startTestListener(o: TestListenerOptions) {
     prompts: new TaskPrompts(),
     promptRetentionSeconds: DEFAULT_PROMPT_RETENTION_SECONDS,
     traces: new TaskTraces(),
+    ...(o.beforePublish ? { beforePublish: o.beforePublish } : {}),
   };
   const actor = createActor(createRuntimeMachine(deps), {
     input: {

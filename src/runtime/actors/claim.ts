@@ -1,5 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { Claim } from '../../protocol/claim.ts';
+import { logFields } from '../../protocol/taskRef.ts';
 import { claimTasks } from '../../redis/queue.ts';
 import { createRecovery } from '../../redis/recovery.ts';
 import type { ListenerShared } from './deps.ts';
@@ -13,9 +14,9 @@ export function claimActor(shared: ListenerShared) {
   const { redis, keys, logger, progress, prompts } = shared;
   const held = (c: Claim): void => {
     // Before its first line: every batch of the task's progress carries the fencing token.
-    progress.hold(c.claimKey, c.fence);
-    shared.fenced.delete(c.claimKey);
-    if (c.resume?.prompts) prompts.seed(c.claimKey, c.resume.prompts);
+    progress.hold(c.ref, c.fence);
+    shared.fenced.delete(c.ref.key);
+    if (c.resume?.prompts) prompts.seed(c.ref, c.resume.prompts);
     shared.onClaimed?.(c);
   };
   const recover = createRecovery({ redis, keys, agentId: shared.agentId, orphanGraceMs: shared.orphanGraceMs });
@@ -26,9 +27,10 @@ export function claimActor(shared: ListenerShared) {
       nextRecovery = Date.now() + shared.recoveryIntervalMs;
       recovered = await recover(input.max, new Set(input.local));
       for (const c of recovered) {
-        logger.warn({ claim: c.claimKey, takeovers: c.resume?.takeovers, fence: c.fence }, 'took over a task whose holder stopped');
+        logger.warn({ ...logFields(c.ref), takeovers: c.resume?.takeovers, fence: c.fence }, 'took over a task whose holder stopped');
         held(c);
-        progress.write({ claimKey: c.claimKey, taskId: c.parsed.ok ? c.parsed.task.task_id : undefined, lines: [`taken over by ${shared.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
+        // As at a fresh claim, only a task that parsed gets a line: a rejected one's log holds only its publication.
+        if (c.parsed.ok) progress.write({ ref: c.ref, lines: [`taken over by ${shared.agentId} (takeover ${c.resume?.takeovers ?? 0})`] });
       }
     }
     const room = input.max - recovered.length;
@@ -41,7 +43,7 @@ export function claimActor(shared: ListenerShared) {
     );
     for (const c of fresh) {
       held(c);
-      if (c.parsed.ok) progress.write({ claimKey: c.claimKey, taskId: c.parsed.task.task_id, lines: [`claimed by ${shared.agentId}`] });
+      if (c.parsed.ok) progress.write({ ref: c.ref, lines: [`claimed by ${shared.agentId}`] });
     }
     return recovered.concat(fresh);
   });

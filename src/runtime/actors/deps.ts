@@ -7,6 +7,7 @@ import type { Keys } from '../../protocol/keys.ts';
 import type { WorkerResult } from '../../protocol/output.ts';
 import type { Plan } from '../../protocol/plan.ts';
 import type { TaskMessage } from '../../protocol/task.ts';
+import type { TaskRef } from '../../protocol/taskRef.ts';
 import type { ProgressWriter, StaleHolderError } from '../../redis/progress.ts';
 import type { TaskPrompts } from '../../redis/prompts.ts';
 import type { RegistryOptions } from '../../redis/registry.ts';
@@ -34,13 +35,13 @@ export interface RuntimeDeps {
   prompts: TaskPrompts;
   /** How long the stored prompts are kept after the publication. */
   promptRetentionSeconds: number;
-  plan(task: TaskMessage, signal: AbortSignal): Promise<Plan>;
+  plan(task: TaskMessage, ref: TaskRef, signal: AbortSignal): Promise<Plan>;
   /** Runs one attempt of one worker; throws WorkerRunError (anything else is judged by shouldRetry, src/errors.ts). */
   runAgent(input: AgentRunInput, signal: AbortSignal, hooks: RunHooks): Promise<WorkerResult>;
   /** A task is held here from now on (claimed, or taken over with its checkpoint). */
   onClaimed?(claim: Claim): void;
   /** A task left this instance (published, or another holder publishes it). */
-  onTaskDone?(claimKey: string): void;
+  onTaskDone?(task: TaskRef): void;
   /** Called once a worker's result is in its task's checkpoint (the crash suite's witness). */
   onWorkerSaved?(input: AgentRunInput): void;
   /** Runs before each publication attempt (the project merge); its result is what gets published. */
@@ -62,8 +63,8 @@ export interface RunHooks {
 /** What the actors of one listener share: its deps, its registry entry, and what it holds of each task. */
 export interface ListenerShared extends RuntimeDeps {
   registry: RegistryOptions;
-  /** Tasks already told they are held elsewhere now (one log line each). */
+  /** Tasks (their keys) already told they are held elsewhere now (one log line each). */
   fenced: Set<string>;
   /** A task left this instance: its pending progress, prompts and spend are dropped. */
-  done(claimKey: string, stale?: StaleHolderError): void;
+  done(task: TaskRef, stale?: StaleHolderError): void;
 }

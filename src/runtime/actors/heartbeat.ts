@@ -1,4 +1,5 @@
 import { fromCallback } from 'xstate';
+import { logFields } from '../../protocol/taskRef.ts';
 import { StaleHolderError } from '../../redis/progress.ts';
 import { heartbeat } from '../../redis/registry.ts';
 import type { ListenerShared } from './deps.ts';
@@ -12,15 +13,16 @@ import type { ListenerShared } from './deps.ts';
 export function heartbeatActor(shared: ListenerShared) {
   const { logger, progress, registry } = shared;
   return fromCallback(({ sendBack }) => {
-    const offStale = progress.onStale((claimKey, fence) => {
-      if (shared.fenced.has(claimKey)) return;
-      shared.fenced.add(claimKey);
+    const offStale = progress.onStale((ref, fence) => {
+      if (shared.fenced.has(ref.key)) return;
+      shared.fenced.add(ref.key);
       logger.warn(
-        { claim: claimKey, fence },
+        { ...logFields(ref), fence },
         'stale holder: another instance took this task over; its progress, merge and publication are refused here, and the task stops without publishing',
       );
-      shared.done(claimKey, new StaleHolderError(claimKey, fence));
-      sendBack({ type: 'CANCEL_TASK', taskId: claimKey, reason: 'stale holder: another instance holds this task now' });
+      shared.done(ref, new StaleHolderError(ref.key, fence));
+      // A message with no id is only being published as rejected, which takes no cancel: nothing to stop.
+      if (ref.id !== undefined) sendBack({ type: 'CANCEL_TASK', taskId: ref.id, reason: 'stale holder: another instance holds this task now' });
     });
     // One beat at a time: while Redis is away a beat waits in ioredis's offline
     // queue, and piling one up per period would replay them all on reconnect

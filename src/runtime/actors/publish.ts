@@ -1,5 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { FinalResult } from '../../protocol/claim.ts';
+import { logFields } from '../../protocol/taskRef.ts';
 import { OwnershipLostError, publishResult } from '../../redis/results.ts';
 import { scrubDeep } from '../../secrets.ts';
 import { inSpan } from '../../observability/tracing.ts';
@@ -24,8 +25,8 @@ export function publishActor(shared: ListenerShared) {
       : unscrubbed;
     try {
       // A batch of the task's progress under way goes first: its lines precede "result published".
-      await progress.idle(input.claimKey);
-      const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.taskId ?? input.claimKey }, () =>
+      await progress.idle(input.ref);
+      const { waitedMs, forced } = await inSpan('publish', { 'task.id': input.ref.key }, () =>
         publishResult(
           {
             redis,
@@ -36,25 +37,25 @@ export function publishActor(shared: ListenerShared) {
             deadLetterLimit: shared.deadLetterLimit,
             signal,
             // Taken only once published: a publication retried after a Redis error carries them again.
-            lines: progress.lines(input.claimKey, input.taskId),
-            prompts: prompts.of(input.claimKey),
+            lines: progress.lines(input.ref),
+            prompts: prompts.of(input.ref),
             promptTtlSeconds: shared.promptRetentionSeconds,
           },
           input,
         ),
-        { parent: traces.contextOf(input.claimKey, input.taskId) },
+        { parent: traces.contextOf(input.ref) },
       );
-      shared.done(input.claimKey);
-      traces.finish(input.claimKey, input.taskId, input.outcome, input.error);
-      const fields = { task_id: input.taskId, outcome: input.outcome, waited_ms: waitedMs, forced };
+      shared.done(input.ref);
+      traces.finish(input.ref, input.outcome, input.error);
+      const fields = { ...logFields(input.ref), outcome: input.outcome, waited_ms: waitedMs, forced };
       if (input.deadLetter !== undefined) logger.warn({ ...fields, reason: input.deadLetter }, 'message dead-lettered');
       else logger.info(fields, 'result published');
       return { published: true };
     } catch (error) {
       if (!(error instanceof OwnershipLostError)) throw error;
-      shared.done(input.claimKey);
-      traces.finish(input.claimKey, input.taskId, 'superseded');
-      logger.warn({ task_id: input.taskId, claim: input.claimKey }, error.message);
+      shared.done(input.ref);
+      traces.finish(input.ref, 'superseded');
+      logger.warn(logFields(input.ref), error.message);
       return { published: false };
     }
   });

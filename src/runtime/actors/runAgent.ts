@@ -1,6 +1,7 @@
 import { fromPromise } from 'xstate';
 import type { AgentRunInput } from '../../../machines/worker.machine.ts';
 import type { WorkerResult } from '../../protocol/output.ts';
+import { logFields } from '../../protocol/taskRef.ts';
 import { progressField, resultField } from '../../redis/checkpoint.ts';
 import { inSpan } from '../../observability/tracing.ts';
 import { toWorkerRunError } from '../workerRunFailure.ts';
@@ -19,14 +20,13 @@ const fileList = (r: WorkerResult): string => {
 export function runAgentActor(shared: ListenerShared) {
   const { logger, progress, traces } = shared;
   return fromPromise<WorkerResult, AgentRunInput>(async ({ input, signal }) => {
-    const { taskId, claimKey, step, attempt } = input;
+    const { ref, step, attempt } = input;
     const worker = step.worker;
-    const wlog = logger.child({ task_id: taskId, worker });
+    const wlog = logger.child({ ...logFields(ref), worker });
     wlog.info({ attempt }, 'worker started');
     const started = Date.now();
     progress.write({
-      claimKey,
-      taskId,
+      ref,
       fields: progressField(worker, { status: 'running', attempt, at: started }),
       lines: [`${worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`],
     });
@@ -38,8 +38,7 @@ export function runAgentActor(shared: ListenerShared) {
         waitingFor = wait.reason;
         input.worker?.send({ type: 'MODEL_WAIT', ...wait });
         progress.write({
-          claimKey,
-          taskId,
+          ref,
           fields: progressField(worker, { status: 'waiting_for_model', attempt, at: Date.now(), reason: wait.reason }),
         });
       },
@@ -47,22 +46,21 @@ export function runAgentActor(shared: ListenerShared) {
         if (signal.aborted || waitingFor === undefined) return;
         waitingFor = undefined;
         input.worker?.send({ type: 'MODEL_RESUMED' });
-        progress.write({ claimKey, taskId, fields: progressField(worker, { status: 'running', attempt, at: Date.now() }) });
+        progress.write({ ref, fields: progressField(worker, { status: 'running', attempt, at: Date.now() }) });
       },
     };
     try {
       const result = await inSpan(
         `worker ${worker}`,
-        { 'task.id': taskId, 'worker.name': worker, 'worker.attempt': attempt },
+        { 'task.id': ref.key, 'worker.name': worker, 'worker.attempt': attempt },
         () => shared.runAgent(input, signal, hooks),
-        { parent: traces.contextOf(claimKey, taskId) },
+        { parent: traces.contextOf(ref) },
       );
       const ms = Date.now() - started;
       const tokens = result.usage.input_tokens + result.usage.output_tokens;
       // Saved, not just written: the result must be in the checkpoint before the worker counts as done.
       await progress.save({
-        claimKey,
-        taskId,
+        ref,
         fields: { ...resultField(result), ...progressField(worker, { status: 'succeeded', attempt, at: Date.now() }) },
         lines: [`${worker} succeeded in ${ms} ms: ${fileList(result)}${tokens ? `, ${tokens} tokens` : ''}`],
       });
@@ -74,8 +72,7 @@ export function runAgentActor(shared: ListenerShared) {
       if (!signal.aborted) {
         wlog.warn({ attempt, err: error, retryable: failure.retryable }, 'worker attempt failed');
         progress.write({
-          claimKey,
-          taskId,
+          ref,
           fields: progressField(worker, { status: 'failed', attempt, at: Date.now(), error: failure.message }),
           lines: [`${worker} attempt ${attempt} failed: ${failure.message}`],
         });

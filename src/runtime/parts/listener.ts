@@ -65,8 +65,8 @@ export function createListener(config: Config, deps: ListenerDeps): { actor: Lis
     plan: deps.plan,
     ...deps.worker,
     ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
-    onClaimed: (claim) => ledger.start(claim.claimKey, claim.resume?.spentUsd ?? 0),
-    onTaskDone: (claimKey) => ledger.forget(claimKey),
+    onClaimed: (claim) => ledger.start(claim.ref, claim.resume?.spentUsd ?? 0),
+    onTaskDone: (task) => ledger.forget(task),
     traces: deps.traces,
   });
 

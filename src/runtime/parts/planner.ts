@@ -6,6 +6,7 @@ import { createLlmPlanner } from '../../planning/llmPlanner.ts';
 import { planTask } from '../../planning/planTask.ts';
 import type { TaskWorkspaces } from '../../project/taskWorkspaces.ts';
 import type { RuntimeDeps } from '../listener.ts';
+import { hasId } from '../../protocol/taskRef.ts';
 
 /** How a claimed task is planned: by the model with `--planner llm` (through the guard, its spend counted), by rules otherwise. */
 export function createPlanner(
@@ -20,10 +21,10 @@ export function createPlanner(
           modelId: deps.resolveModel(config.anthropic.plannerModel),
         })
       : undefined;
-  return (task, signal) => {
+  return (task, ref, signal) => {
     // The task branch is taken from the project's head at claim time, while the plan is made.
     // Workers wait for the same preparation; a failure here is retried by the first of them.
-    if (workspaces?.isolation === 'worktree') void workspaces.prepare(task.task_id, task.task_id, new AbortController().signal).catch(() => undefined);
+    if (workspaces?.isolation === 'worktree' && hasId(ref)) void workspaces.prepare(ref, new AbortController().signal).catch(() => undefined);
     return planTask(task, { ...(llm ? { llm } : {}), signal });
   };
 }

@@ -7,6 +7,7 @@ import { connectRedis } from '../../redis/connection.ts';
 import { createProgressWriter, type ProgressWriter } from '../../redis/progress.ts';
 import { checkAgentIdFree } from '../../redis/registry.ts';
 import type { ResourceStack } from '../resources.ts';
+import { logFields } from '../../protocol/taskRef.ts';
 
 /** The listener's connections by role, each named `${agentId}:${role}` in Redis's CLIENT LIST. */
 export interface Connections {
@@ -43,7 +44,7 @@ export function openProgress(config: Config, deps: { redis: Redis; keys: Keys; l
     keys: deps.keys,
     flushMs: config.progressFlushMs,
     requireFence: true,
-    onError: (err, taskId) => deps.logger.warn({ err, task_id: taskId }, 'could not record progress'),
+    onError: (err, task) => deps.logger.warn({ err, ...logFields(task) }, 'could not record progress'),
   });
   stack.add({ name: 'progress writer', close: () => progress.flush() });
   return progress;

@@ -71,7 +71,7 @@ export function createWorker(config: Config, deps: WorkerDeps): Worker {
   const runLog = config.model === 'scripted' && !deps.modelGiven ? config.scripted.runLog : undefined;
   const record = (what: 'start' | 'done', input: AgentRunInput): void => {
     // Synchronous and O_APPEND: a line is whole even when the process is killed right after.
-    if (runLog) appendFileSync(runLog, `${what} ${input.taskId} ${input.step.worker} ${process.pid}\n`);
+    if (runLog) appendFileSync(runLog, `${what} ${input.ref.id} ${input.step.worker} ${process.pid}\n`);
   };
 
   // The project's git credentials too: a worker cannot read them in its box, but a git error or a file could quote them.

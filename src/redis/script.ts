@@ -118,9 +118,7 @@ export interface KeyCount {
 }
 
 /** A script whose header says no `numkeys`, or a call with another number of keys: the message names the script and both. */
-export class LuaKeysError extends Error {
-  override name = 'LuaKeysError';
-}
+export class LuaKeysError extends OrchestratorError {}
 
 const NUMKEYS = /^--\s*numkeys:\s*(\d+)(?:-(\d+)|\+(\d+)n)?\s*$/;
 

@@ -44,6 +44,7 @@ describe('listener task actor ids', () => {
     await allDone;
     actor.send({ type: 'STOP' });
     expect(started).toHaveLength(total);
-    expect(new Set(started)).toEqual(new Set(['task.1', 'task.2', 'task.3']));
+    // Bounded, not exactly three: with tasks this short the third slot may never be needed at once.
+    expect([...new Set(started)].filter((id) => !['task.1', 'task.2', 'task.3'].includes(id))).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS } from '../../src/redis
 import { TaskPrompts } from '../../src/redis/prompts.ts';
 import { TaskTraces } from '../../src/observability/tracing.ts';
 import { DEFAULT_PROMPT_RETENTION_SECONDS } from '../../src/optionDefaults.ts';
-import { createRuntimeMachine, type RuntimeDeps } from '../../src/runtime/listener.ts';
+import { createRuntimeMachine, type RuntimeDeps } from '../../src/runtime/runtimeMachine.ts';
 
 export interface TestListenerOptions {
   redisUrl: string;

@@ -12,6 +12,12 @@ import { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/s
 export class OrchestratorError extends Error {
   /** Whether another attempt of the same work may succeed (read by `shouldRetry`). */
   readonly retryable: boolean = false;
+  /**
+   * When this error ends a CLI command: its exit code, and the message is
+   * printed alone (it says what to change; a stack would only hide that).
+   * Undefined for a fault: printed with its stack, exit 1. `main` reads it.
+   */
+  readonly cliExitCode: number | undefined = undefined;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -22,7 +28,16 @@ export class OrchestratorError extends Error {
  * A bad option, flag, variable or file given at start-up: start-up stops
  * with its message (which names what to change) and exit code 2.
  */
-export class ConfigError extends OrchestratorError {}
+export class ConfigError extends OrchestratorError {
+  override readonly cliExitCode: number = 2;
+}
+
+/**
+ * A mistake in the command line itself (a flag's value, an argument): exit
+ * 2, and `main` follows the message with a pointer to the command's `--help`,
+ * as it does for commander's own usage errors.
+ */
+export class UsageError extends ConfigError {}
 
 const ABORTED = 'Command aborted due to connection close';
 const CLOSED = 'Connection is closed.';

@@ -1,31 +1,29 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError } from '../errors.ts';
-import { RedisServerMissingError } from '../redis/localServer.ts';
-import { AgentIdInUseError } from '../redis/registry.ts';
-import { AgentFileError } from '../workers/agentFileError.ts';
-import { SandboxUnavailableError } from '../workers/sandbox/sandbox.ts';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { OrchestratorError, UsageError } from '../errors.ts';
 import { runCancel } from './cancel.ts';
 import { runConsole } from './console.ts';
 import { runDemo } from './demo.ts';
 import { runDiagram } from './diagram.ts';
 import { runSend } from './send.ts';
 import { runStart } from './start.ts';
-import { addFlags, schemaDefault } from './startFlags.ts';
+import { addFlags, integer, schemaDefault } from './startFlags.ts';
 import { runStatus } from './status.ts';
 import { runWatch } from './watch.ts';
 
-const integer = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
-  return n;
-};
+const NAME = 'backend-orchestrator';
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function buildCli(): Command {
-  const program = new Command('backend-orchestrator')
+  // Commander throws its usage errors (exitOverride) and prints none of them
+  // (outputError): main prints each as one line with a pointer to --help.
+  // Subcommands inherit both, so they are set before any is added.
+  const program = new Command(NAME)
     .description('Backend domain orchestrator: takes tasks from Redis, runs api/db/auth workers, publishes results.')
+    .version(VERSION, '-V, --version', 'print the version')
     .exitOverride()
-    .showHelpAfterError();
+    .configureOutput({ outputError: () => undefined });
   // --redis and --domain: every command reads them; their declarations are in the flag table.
   addFlags(program, true);
 
@@ -87,20 +85,39 @@ export function buildCli(): Command {
   return program;
 }
 
+/** Prints a usage error as one line that points to the help of the command it was made in. */
+function usageError(problem: string, command: Command): number {
+  const path = command.parent ? `${NAME} ${command.name()}` : NAME;
+  process.stderr.write(`${NAME}: ${problem} (see ${path} --help)\n`);
+  return 2;
+}
+
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildCli();
+  // The command whose flags are being read, for the --help pointer: the program until a subcommand is dispatched.
+  let command = program;
+  program.hook('preSubcommand', (_program, sub) => {
+    command = sub;
+  });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    // Errors of input and set-up: the message says how to fix it; a stack would only hide that.
-    if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError || error instanceof SandboxUnavailableError || error instanceof AgentIdInUseError) {
-      process.stderr.write(`backend-orchestrator: ${error.message}\n`);
-      return 2;
+    if (error instanceof CommanderError) {
+      // --help and --version end here with 0; no command at all printed the help: a usage error.
+      if (error.exitCode === 0) return 0;
+      if (error.code === 'commander.help') return 2;
+      // Commander puts its "(Did you mean start?)" on a line of its own.
+      return usageError(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '), command);
     }
-    process.stderr.write(`backend-orchestrator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    if (error instanceof UsageError) return usageError(error.message, command);
+    // Errors of input and set-up: the message says how to fix it; a stack would only hide that.
+    if (error instanceof OrchestratorError && error.cliExitCode !== undefined) {
+      process.stderr.write(`${NAME}: ${error.message}\n`);
+      return error.cliExitCode;
+    }
+    process.stderr.write(`${NAME}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   }
 }

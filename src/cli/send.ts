@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { buildTaskMessage, sendTask } from '../client/send.ts';
 import { waitForResult } from '../client/wait.ts';
-import { ConfigError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { withClient, type ClientFlags } from './client.ts';
 
 export interface SendOptions extends ClientFlags {
@@ -20,16 +20,20 @@ function parseContext(text: string | undefined): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`--context: not valid JSON (${(error as Error).message}); pass an object such as '{"project_type":"node-express"}'`);
+    throw new UsageError(`--context: not valid JSON (${(error as Error).message}); pass an object such as '{"project_type":"node-express"}'`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('--context: must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('--context: must be a JSON object');
   return value as Record<string, unknown>;
 }
 
 export async function runSend(description: string, o: SendOptions): Promise<void> {
+  // A listener would only dead-letter it: refused before anything is queued.
+  if (description.trim() === '') {
+    throw new UsageError('the task description is empty: say what the task asks for, e.g. send "Create user registration endpoint"');
+  }
   const priority = Priority.safeParse(o.priority);
-  if (!priority.success) throw new ConfigError(`--priority: must be low, normal or high, got "${o.priority}"`);
-  if (o.timeout <= 0) throw new ConfigError('--timeout: must be greater than 0');
+  if (!priority.success) throw new UsageError(`--priority: must be low, normal or high, got "${o.priority}"`);
+  if (o.timeout <= 0) throw new UsageError('--timeout: must be greater than 0');
   const context = parseContext(o.context);
   await withClient(o, 'send', async ({ config, keys, redis }) => {
     const message = buildTaskMessage(

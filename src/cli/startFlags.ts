@@ -1,5 +1,6 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigSchema, type ConfigInput } from '../config.ts';
+import { UsageError } from '../errors.ts';
 
 type Key = keyof typeof ConfigSchema.shape;
 
@@ -82,14 +83,17 @@ export const FLAG_OF_OPTION: Readonly<Record<string, string>> = Object.fromEntri
   START_FLAGS.filter((s) => s.key).map((s) => [s.key!, flagName(s)]),
 );
 
-const integer = (name: string) => (value: string): number => {
+// A UsageError, not commander's InvalidArgumentError: commander would put its
+// own "option '--x <n>' argument 'abc' is invalid." in front of the message.
+/** Parses a whole-number flag value; `name` is the flag as typed. */
+export const integer = (name: string) => (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+  if (value.trim() === '' || !Number.isInteger(n)) throw new UsageError(`${name}: must be a whole number, got "${value}"`);
   return n;
 };
 const number = (name: string) => (value: string): number => {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${name}: must be a number, got "${value}"`);
   return n;
 };
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

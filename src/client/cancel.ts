@@ -6,14 +6,27 @@ import { taskRefOf } from '../protocol/taskRef.ts';
 import { aggregate } from '../results/aggregate.ts';
 import { publishResult } from '../redis/results.ts';
 
-export type CancelOutcome = 'queued' | 'running' | 'unknown';
+/** A task whose result is already published: what its `results:{id}` record says. */
+export interface AlreadyFinished {
+  finished: { status: string; outcome: string | undefined; completedAt: string | undefined };
+}
+
+export type CancelOutcome = 'queued' | 'running' | 'unknown' | AlreadyFinished;
+
+/** The published status of a task (completed or failed) from its results record; undefined while it is pending or unknown. */
+async function finishedOf(redis: Redis, keys: Keys, taskId: string): Promise<AlreadyFinished | undefined> {
+  const [status, outcome, completedAt] = await redis.hmget(keys.result(taskId), 'status', 'outcome', 'completed_at');
+  if (status !== 'completed' && status !== 'failed') return undefined;
+  return { finished: { status, outcome: outcome ?? undefined, completedAt: completedAt ?? undefined } };
+}
 
 /**
  * Cancels a task wherever it is. Queued: removed from the pending list and
  * published `failed` at once. Running: the reason is written into its
  * checkpoint (so a holder that takes it over later sees it too) and every
  * listener of the domain is told on the control channel; the holder stops the
- * task's workers and publishes `failed` with the reason.
+ * task's workers and publishes `failed` with the reason. Neither, with a
+ * published result: what that result says (nothing is changed).
  */
 export async function cancelTask(redis: Redis, keys: Keys, agentId: string, taskId: string, reason = 'cancelled'): Promise<CancelOutcome> {
   // Buffers: LREM must match the exact bytes, which need not be UTF-8.
@@ -40,7 +53,8 @@ export async function cancelTask(redis: Redis, keys: Keys, agentId: string, task
     return 'queued';
   }
   const checkpoint = keys.checkpoint(taskId);
-  if ((await redis.hexists(checkpoint, 'owner')) === 0) return 'unknown';
+  // Published and finished: the checkpoint is gone and the result record says so.
+  if ((await redis.hexists(checkpoint, 'owner')) === 0) return (await finishedOf(redis, keys, taskId)) ?? 'unknown';
   const message: ControlMessage = { type: 'cancel', task_id: taskId, reason };
   await redis.multi().hset(checkpoint, 'cancel', reason).publish(keys.control, JSON.stringify(message)).exec();
   return 'running';

@@ -235,6 +235,7 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
       const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 500) : 'cancelled';
       const where = await cancelTask(o.redis, o.keys, o.agentId, taskId, reason);
       if (where === 'unknown') throw new HttpError(409, `task ${taskId} is neither queued nor running: nothing to cancel`);
+      if (typeof where === 'object') throw new HttpError(409, `task ${taskId} already ${where.finished.status}: nothing to cancel`);
       return json(res, 200, { cancelled: where });
     }
     if (path === '/api/dead-letters/requeue') {

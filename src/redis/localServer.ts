@@ -16,7 +16,9 @@ export interface LocalRedis {
   restart(): Promise<void>;
 }
 
-export class RedisServerMissingError extends OrchestratorError {}
+export class RedisServerMissingError extends OrchestratorError {
+  override readonly cliExitCode: number = 2;
+}
 
 /** Asks the kernel for a free loopback port. */
 export async function freePort(): Promise<number> {

@@ -61,7 +61,9 @@ export async function deregisterAgent(o: RegistryOptions): Promise<void> {
 }
 
 /** Another live process on this host registered under the same agent id. */
-export class AgentIdInUseError extends OrchestratorError {}
+export class AgentIdInUseError extends OrchestratorError {
+  override readonly cliExitCode: number = 2;
+}
 
 /** Whether /proc says `pid` is a zombie (state Z): dead, only not yet reaped by its parent. */
 const zombie = (pid: number): boolean => {

@@ -14,6 +14,7 @@ function shown(file: string): string {
  * half-read definition.
  */
 export class AgentFileError extends OrchestratorError {
+  override readonly cliExitCode: number = 2;
 
   constructor(
     /** Path of the agent file (or folder) as given. */

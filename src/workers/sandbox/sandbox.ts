@@ -93,7 +93,9 @@ export interface Sandbox {
 }
 
 /** No working sandbox on this machine: the anthropic model refuses to start. */
-export class SandboxUnavailableError extends OrchestratorError {}
+export class SandboxUnavailableError extends OrchestratorError {
+  override readonly cliExitCode: number = 2;
+}
 
 /** Inside the sandbox, the egress proxy listens here (socat, bridged to the bound unix socket). */
 export const PROXY_PORT = 3128;

@@ -1,8 +1,10 @@
 import { cancelTask } from '../client/cancel.ts';
-import { withClient, type ClientFlags } from './client.ts';
+import { taskIdOrSay, withClient, type ClientFlags } from './client.ts';
 
-export async function runCancel(taskId: string, o: ClientFlags & { reason: string }): Promise<void> {
+export async function runCancel(typed: string, o: ClientFlags & { reason: string }): Promise<void> {
   await withClient(o, 'cancel', async ({ config, keys, redis }) => {
+    const taskId = await taskIdOrSay(redis, keys, typed);
+    if (taskId === undefined) return;
     const where = await cancelTask(redis, keys, `${config.agentId}-cli`, taskId, o.reason);
     if (typeof where === 'object') {
       // Exit 0: the task is not running, which is what cancel is for; cancelling twice is not a mistake.

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { AmbiguousTaskIdError, resolveTaskId } from '../client/resolveTaskId.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { keysFor, type Keys } from '../protocol/keys.ts';
 import { connectRedis } from '../redis/connection.ts';
@@ -24,5 +25,20 @@ export async function withClient<T>(
     return await use({ config, keys: keysFor(config.domain), redis });
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * The task id `typed` means (a prefix works, resolveTaskId); undefined when
+ * it is ambiguous, after saying so on stderr with exit code 1.
+ */
+export async function taskIdOrSay(redis: Redis, keys: Keys, typed: string): Promise<string | undefined> {
+  try {
+    return await resolveTaskId(redis, keys, typed);
+  } catch (error) {
+    if (!(error instanceof AmbiguousTaskIdError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+    return undefined;
   }
 }

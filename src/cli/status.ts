@@ -1,7 +1,9 @@
-import { withClient, type ClientFlags } from './client.ts';
+import { taskIdOrSay, withClient, type ClientFlags } from './client.ts';
 
-export async function runStatus(taskId: string, o: ClientFlags): Promise<void> {
+export async function runStatus(typed: string, o: ClientFlags): Promise<void> {
   await withClient(o, 'status', async ({ keys, redis }) => {
+    const taskId = await taskIdOrSay(redis, keys, typed);
+    if (taskId === undefined) return;
     const [record, logs] = await Promise.all([redis.hgetall(keys.result(taskId)), redis.lrange(keys.resultLogs(taskId), 0, -1)]);
     if (Object.keys(record).length === 0 && logs.length === 0) {
       process.stderr.write(`no record of task ${taskId} (${keys.result(taskId)} does not exist)\n`);

@@ -5,6 +5,7 @@ import type { WorkerName } from '../protocol/output.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { taskRefOf } from '../protocol/taskRef.ts';
 import type { WorkerProgress } from '../redis/checkpoint.ts';
+import type { RecentFailureEntry } from '../redis/results.ts';
 
 export interface InstanceView {
   agentId: string;
@@ -76,6 +77,17 @@ const parse = <T>(text: string | undefined): T | undefined => {
     return undefined;
   }
 };
+
+/**
+ * A `recentFailures` entry as the views show it. The list holds what
+ * publishResult writes (src/redis/results.ts, RecentFailureEntry): `task_id`,
+ * as peers spell it; the views read `taskId`, made here and nowhere else.
+ */
+function failureView(text: string): FailureView | undefined {
+  const entry = parse<RecentFailureEntry>(text);
+  if (!entry || typeof entry !== 'object') return undefined;
+  return { taskId: typeof entry.task_id === 'string' ? entry.task_id : null, outcome: String(entry.outcome ?? ''), error: String(entry.error ?? ''), at: String(entry.at ?? '') };
+}
 
 /** Where a task stands, read off its checkpoint (the task actor itself lives in another process). */
 export function taskView(raw: Buffer | string, hash: Record<string, string>, now: number): TaskView {
@@ -161,7 +173,7 @@ export async function readOverview(redis: Redis, keys: Keys, domain: string, now
     pending,
     instances,
     tasks,
-    failures: failures.map((f) => parse<FailureView>(f)).filter((f): f is FailureView => f !== undefined),
+    failures: failures.map(failureView).filter((f): f is FailureView => f !== undefined),
     modelApi: {
       breaker: breaker[0] === 'open' || breaker[0] === 'half_open' ? breaker[0] : 'closed',
       unavailableSince: breaker[0] === 'open' || breaker[0] === 'half_open' ? Number(breaker[1]) || undefined : undefined,

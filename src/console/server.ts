@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Keys } from '../protocol/keys.ts';
 import { cancelTask } from '../client/cancel.ts';
+import { AmbiguousTaskIdError, resolveTaskId } from '../client/resolveTaskId.ts';
 import { DeadLetterGoneError, InvalidRequeueError, discardDeadLetter, readDeadLetters, requeueDeadLetter } from '../redis/deadLetters.ts';
 import { TOKEN_COOKIE, hostAllowed, newSecret, presentedToken, sameSecret } from './access.ts';
 import { FinishedLog } from './finished.ts';
@@ -210,7 +211,12 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const path = url.pathname;
     const taskMatch = /^\/(?:api\/task|task|events\/task)\/([^/]{1,200})(\/cancel)?$/.exec(path);
-    const taskId = taskMatch ? decodeURIComponent(taskMatch[1]!) : undefined;
+    const typed = taskMatch ? decodeURIComponent(taskMatch[1]!) : undefined;
+    // A prefix of an id (as `demo` and `watch` print it) names the task; an ambiguous one is answered 409 with its matches.
+    const taskId = typed === undefined ? undefined : await resolveTaskId(o.redis, o.keys, typed);
+    if (taskId !== undefined && taskId !== typed && req.method === 'GET' && path.startsWith('/task/')) {
+      return send(res, 303, 'text/plain; charset=utf-8', '', { location: `/task/${encodeURIComponent(taskId)}` });
+    }
     if (req.method === 'GET') {
       if (path === '/') return send(res, 200, 'text/html; charset=utf-8', overviewPage({ domain: o.domain, csrf }));
       if (path.startsWith('/static/')) {
@@ -275,12 +281,12 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
           ? error.status
           : error instanceof InvalidRequeueError
             ? 422
-            : error instanceof DeadLetterGoneError
+            : error instanceof DeadLetterGoneError || error instanceof AmbiguousTaskIdError
               ? 409
               : 500;
       if (status === 500) o.logger?.error({ err: error }, 'console request failed');
       if (res.headersSent) return void res.end();
-      json(res, status, { error: error instanceof Error ? error.message : String(error) });
+      json(res, status, { error: error instanceof Error ? error.message : String(error), ...(error instanceof AmbiguousTaskIdError ? { matches: error.matches } : {}) });
     });
   });
   try {

@@ -23,6 +23,12 @@ export interface Keys {
   resultsPattern: string;
   /** The task id of a `resultChannel`, undefined for another channel. */
   taskIdOfResultChannel(channel: string): string | undefined;
+  /** Every key beginning `results:{prefix}` (pattern, for SCAN MATCH; the prefix's glob characters escaped): result records, and their logs. */
+  resultsStartingWith(prefix: string): string;
+  /** Every checkpoint whose task key begins with `prefix` (pattern, for SCAN MATCH; glob characters escaped). */
+  checkpointsStartingWith(prefix: string): string;
+  /** The task key of a `checkpoint` key, undefined for another key. */
+  taskKeyOfCheckpoint(key: string): string | undefined;
   /** Every registered agent id (SET). */
   agentsAll: string;
   /** The ids of domain orchestrators, every type (SET). */
@@ -83,6 +89,9 @@ export interface Keys {
   ownPattern: string;
 }
 
+/** `text` matched literally in a Redis glob pattern (MATCH, PSUBSCRIBE). */
+const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
+
 export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
   return {
     pending: `tasks:pending:${domain}`,
@@ -93,6 +102,9 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     resultChannel: (id) => `results:${id}`,
     resultsPattern: 'results:*',
     taskIdOfResultChannel: (channel) => (channel.startsWith('results:') ? channel.slice('results:'.length) : undefined),
+    resultsStartingWith: (prefix) => `results:${globEscape(prefix)}*`,
+    checkpointsStartingWith: (prefix) => `${ownPrefix}task:${globEscape(prefix)}*`,
+    taskKeyOfCheckpoint: (key) => (key.startsWith(`${ownPrefix}task:`) ? key.slice(`${ownPrefix}task:`.length) : undefined),
     agentsAll: 'agents:all',
     agentsDomains: 'agents:domains',
     agentsOfDomain: `agents:domains:${domain}`,

@@ -34,6 +34,15 @@ export interface PublishOptions {
   promptTtlSeconds?: number;
 }
 
+/** An entry of `recentFailures`, as publishResult writes it (read by src/client/overview.ts for `watch` and the console). */
+export interface RecentFailureEntry {
+  task_id: string | null;
+  outcome: string;
+  error: string;
+  at: string;
+  agent_id: string;
+}
+
 /** The protocol's `status` word: waiters stop only on completed or failed. */
 export function wireStatus(outcome: Outcome): 'completed' | 'failed' {
   return outcome === 'completed' || outcome === 'completed_with_warnings' ? 'completed' : 'failed';
@@ -58,7 +67,7 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
   const id = r.ref.id ?? '';
   const recentFailure =
     status === 'failed'
-      ? JSON.stringify({ task_id: r.ref.id ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId })
+      ? JSON.stringify({ task_id: r.ref.id ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId } satisfies RecentFailureEntry)
       : '';
   const prompts = Object.entries(o.prompts ?? {}).flat();
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { RedisUnreachableError } from '../redis/connection.ts';
 import { RedisServerMissingError } from '../redis/localServer.ts';
 import { AgentIdInUseError } from '../redis/registry.ts';
 import { AgentFileError } from '../workers/agentFileError.ts';
@@ -95,6 +96,11 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    // Its own code: a script can tell "Redis is away" from a bad flag (2) or a failed task (1).
+    if (error instanceof RedisUnreachableError) {
+      process.stderr.write(`backend-orchestrator: ${error.message}\n`);
+      return 4;
+    }
     // Errors of input and set-up: the message says how to fix it; a stack would only hide that.
     if (error instanceof ConfigError || error instanceof AgentFileError || error instanceof RedisServerMissingError || error instanceof SandboxUnavailableError || error instanceof AgentIdInUseError) {
       process.stderr.write(`backend-orchestrator: ${error.message}\n`);

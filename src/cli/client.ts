@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { AmbiguousTaskIdError, resolveTaskId } from '../client/resolveTaskId.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { keysFor, type Keys } from '../protocol/keys.ts';
-import { connectRedis } from '../redis/connection.ts';
+import { connectClientRedis } from '../redis/connection.ts';
 
 export interface ClientFlags {
   redis?: string;
@@ -12,7 +12,8 @@ export interface ClientFlags {
 /**
  * What every client command (send, status, cancel, watch) needs: the checked
  * config from the global flags, the domain's key names and a connection,
- * closed whatever `use` does.
+ * closed whatever `use` does. A Redis that does not answer within
+ * CLIENT_CONNECT_TIMEOUT_MS ends the command (RedisUnreachableError, exit 4).
  */
 export async function withClient<T>(
   flags: ClientFlags,
@@ -20,7 +21,7 @@ export async function withClient<T>(
   use: (c: { config: Config; keys: Keys; redis: Redis }) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig({ ...(flags.redis ? { redisUrl: flags.redis } : {}), ...(flags.domain ? { domain: flags.domain } : {}) });
-  const redis = connectRedis(config.redisUrl, `backend-orchestrator-${name}`);
+  const redis = await connectClientRedis(config.redisUrl, `backend-orchestrator-${name}`);
   try {
     return await use({ config, keys: keysFor(config.domain), redis });
   } finally {

@@ -8,7 +8,7 @@ import { createLogger } from '../logger.ts';
 import { ownSecrets } from '../secrets.ts';
 import { keysFor } from '../protocol/keys.ts';
 import type { TaskOutput } from '../protocol/output.ts';
-import { connectRedis } from '../redis/connection.ts';
+import { connectClientRedis, connectRedis } from '../redis/connection.ts';
 import { startLocalRedis, type LocalRedis } from '../redis/localServer.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 import { createSampleProject, printHistory, projectLines } from './demoProject.ts';
@@ -37,6 +37,9 @@ export async function runDemo(o: { redis?: string; workspace?: string; keep?: bo
     local = await startLocalRedis();
     redisUrl = local.url;
     out(`started a private redis-server at ${redisUrl}`);
+  } else {
+    // A given Redis that does not answer ends the demo here, not in a listener waiting for it.
+    (await connectClientRedis(redisUrl, 'backend-orchestrator-demo')).disconnect();
   }
   // A temporary folder, not the current directory: a newcomer runs this from
   // their home folder or inside another repository. The tasks work on one

@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
+import { OrchestratorError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { createScrubber } from '../secrets.ts';
 import { defineScripts } from './script.ts';
 
 /**
@@ -10,9 +12,10 @@ import { defineScripts } from './script.ts';
  * that blocks or subscribes). Our Lua scripts (src/redis/script.ts) are
  * defined on it at once.
  */
-export function connectRedis(url: string, name: string, options: { autoPipelining?: boolean } = {}): Redis {
+export function connectRedis(url: string, name: string, options: { autoPipelining?: boolean; disconnectTimeoutMs?: number } = {}): Redis {
   const redis = new Redis(url, {
     connectionName: name,
+    ...(options.disconnectTimeoutMs !== undefined ? { disconnectTimeout: options.disconnectTimeoutMs } : {}),
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
     enableAutoPipelining: options.autoPipelining ?? false,
@@ -20,6 +23,63 @@ export function connectRedis(url: string, name: string, options: { autoPipelinin
   });
   defineScripts(redis);
   return redis;
+}
+
+/** How long a client command (send, status, cancel, watch, demo --redis) waits for Redis before giving up. */
+export const CLIENT_CONNECT_TIMEOUT_MS = 5000;
+
+/** Redis did not answer a client command within its connect timeout: the CLI exits 4 with the message. */
+export class RedisUnreachableError extends OrchestratorError {
+  // Its own code: a script can tell "Redis is away" from a bad flag (2) or a failed task (1).
+  override readonly cliExitCode: number = 4;
+}
+
+/** Why a connection did not come up, in a few words a person reads. */
+function reasonOf(error: (Error & { code?: string }) | undefined, timeoutMs: number): string {
+  const code = error?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'host unreachable';
+  if (error && code !== 'ETIMEDOUT') return error.message;
+  return `no answer within ${timeoutMs / 1000}s`;
+}
+
+/**
+ * A connection for a client command: ready within `timeoutMs`, or closed and
+ * a RedisUnreachableError naming the URL (its password redacted) and what to
+ * check. A connection refused, a host not found and a Redis that accepts the
+ * socket but never answers (frozen) all end at the timeout, so a restart of
+ * Redis under way is waited for. Its errors are listened to, so ioredis
+ * prints no "Unhandled error event"; once up it is connectRedis's connection
+ * (an outage later waits in the offline queue).
+ */
+export async function connectClientRedis(url: string, name: string, timeoutMs = CLIENT_CONNECT_TIMEOUT_MS): Promise<Redis> {
+  // A short disconnect timeout: ioredis holds the process that long after a
+  // disconnect whose last socket had already failed (2 s by default).
+  const redis = connectRedis(url, name, { disconnectTimeoutMs: 100 });
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => (lastError = error));
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  if (ready) return redis;
+  redis.disconnect();
+  const auth = lastError && /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(lastError.message);
+  throw new RedisUnreachableError(
+    `cannot reach Redis at ${createScrubber([])(url)} (${reasonOf(lastError, timeoutMs)}): ${
+      auth ? 'check the user and password in the URL' : 'is redis-server running there?'
+    } set --redis or REDIS_URL`,
+    { cause: lastError },
+  );
+}
+
+export interface OutageLog {
+  /** Watches one more connection under `name`. */
+  watch(name: string, conn: Redis): void;
 }
 
 export interface OutageLogOptions {
@@ -35,9 +95,11 @@ export interface OutageLogOptions {
  * away, one when all are back. Each connection retries every couple of
  * seconds, and a listener whose Redis is gone for an hour would otherwise
  * write a line per attempt per connection. Driven by the connections' own
- * events, so it holds no timer.
+ * events, so it holds no timer. `watch` adds a connection opened later: each
+ * one is watched from its opening, so even a Redis away at start-up gives
+ * these lines and never ioredis's "Unhandled error event".
  */
-export function logRedisOutages(connections: Record<string, Redis>, logger: Logger, o: OutageLogOptions = {}): void {
+export function logRedisOutages(connections: Record<string, Redis>, logger: Logger, o: OutageLogOptions = {}): OutageLog {
   const intervalMs = o.intervalMs ?? 60_000;
   const now = o.now ?? Date.now;
   const down = new Set<string>();
@@ -61,7 +123,7 @@ export function logRedisOutages(connections: Record<string, Redis>, logger: Logg
     }
   };
 
-  for (const [name, conn] of Object.entries(connections)) {
+  const watch = (name: string, conn: Redis): void => {
     conn.on('error', (error: Error) => {
       // A socket error on a working connection (ECONNRESET) comes just before
       // its 'reconnecting': kept for that line rather than logged on its own.
@@ -78,5 +140,7 @@ export function logRedisOutages(connections: Record<string, Redis>, logger: Logg
       attempts = 0;
       lastError = undefined;
     });
-  }
+  };
+  for (const [name, conn] of Object.entries(connections)) watch(name, conn);
+  return { watch };
 }

@@ -65,7 +65,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     const { agents, resolveModel, prices } = await loadPricedAgents(config);
     const sandbox = await chooseListenerSandbox(config, logger);
     const keys = keysFor(config.domain);
-    const connections = redisConnections(config, stack);
+    const connections = redisConnections(config, stack, logger, options.outageLog);
     const redis = connections.open('commands', { autoPipelining: true });
     const self = await checkAgentId(config, redis, keys);
     const progress = openProgress(config, { redis, keys, logger }, stack);
@@ -83,7 +83,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     startSweeper(workspaces, logger, stack);
     const deps = { redis, blocking, keys, logger, self, model, progress, prompts, plan, worker, workspaces, ledger, traces, metrics, inspect: options.inspect };
     const { actor, done } = createListener(config, deps);
-    await openControl(config, { connections, actor, keys, logger, outageLog: options.outageLog }, stack);
+    await openControl(config, { connections, actor, keys, logger }, stack);
     const http = await startHealth(config, { metrics, redis, actor, logger }, stack);
     startListener(actor, done, stack);
     logger.info(

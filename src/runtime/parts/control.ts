@@ -2,7 +2,6 @@ import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { ControlMessageSchema } from '../../protocol/control.ts';
 import type { Keys } from '../../protocol/keys.ts';
-import { logRedisOutages, type OutageLogOptions } from '../../redis/connection.ts';
 import type { ResourceStack } from '../resources.ts';
 import type { ListenerActor } from './listener.ts';
 import type { Connections } from './redis.ts';
@@ -10,16 +9,15 @@ import type { Connections } from './redis.ts';
 /**
  * Cancels reach whichever instance holds the task through the control
  * channel: subscribed here, each valid message sent to the listener as
- * CANCEL_TASK. The last connection opened: the outage log watches them all from here.
+ * CANCEL_TASK.
  */
 export async function openControl(
   config: Config,
-  deps: { connections: Connections; actor: ListenerActor; keys: Keys; logger: Logger; outageLog: OutageLogOptions | undefined },
+  deps: { connections: Connections; actor: ListenerActor; keys: Keys; logger: Logger },
   stack: ResourceStack,
 ): Promise<void> {
   const { actor, logger } = deps;
   const control = deps.connections.open('control');
-  logRedisOutages(deps.connections.opened, logger, deps.outageLog);
   control.on('message', (_channel: string, text: string) => {
     let json: unknown;
     try {

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import type { Keys } from '../../protocol/keys.ts';
-import { connectRedis } from '../../redis/connection.ts';
+import { connectRedis, logRedisOutages, type OutageLogOptions } from '../../redis/connection.ts';
 import { createProgressWriter, type ProgressWriter } from '../../redis/progress.ts';
 import { checkAgentIdFree } from '../../redis/registry.ts';
 import type { ResourceStack } from '../resources.ts';
@@ -11,19 +11,20 @@ import { logFields } from '../../protocol/taskRef.ts';
 
 /** The listener's connections by role, each named `${agentId}:${role}` in Redis's CLIENT LIST. */
 export interface Connections {
-  /** Those opened so far, by role (the outage log watches them). */
-  readonly opened: Record<string, Redis>;
   open(role: string, options?: { autoPipelining?: boolean }): Redis;
 }
 
-/** Opens connections on the stack: QUIT on a clean stop, dropped at once otherwise. */
-export function redisConnections(config: Config, stack: ResourceStack): Connections {
-  const opened: Record<string, Redis> = {};
+/**
+ * Opens connections on the stack: QUIT on a clean stop, dropped at once
+ * otherwise. Each is watched by the outage log from its opening: a Redis
+ * away at start-up is waited for with one line a minute, as an outage later is.
+ */
+export function redisConnections(config: Config, stack: ResourceStack, logger: Logger, outageLog?: OutageLogOptions): Connections {
+  const outages = logRedisOutages({}, logger, outageLog);
   return {
-    opened,
     open(role, options = {}) {
       const conn = connectRedis(config.redisUrl, `${config.agentId}:${role}`, options);
-      opened[role] = conn;
+      outages.watch(role, conn);
       stack.add({ name: `redis ${role} connection`, close: () => conn.quit(), drop: () => conn.disconnect() });
       return conn;
     },

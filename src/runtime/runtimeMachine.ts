@@ -12,8 +12,6 @@ import { publishActor } from './actors/publish.ts';
 import { registryActors } from './actors/registry.ts';
 import { runAgentActor } from './actors/runAgent.ts';
 
-export type { RunHooks, RuntimeDeps } from './actors/deps.ts';
-
 /**
  * The listener machine with its real actors (one a file under actors/):
  * Redis for claims, results and the registry, the planner, and the worker

@@ -1,4 +1,4 @@
-import { OrchestratorError, shouldRetry } from '../errors.ts';
+import { OrchestratorError } from '../errors.ts';
 
 /** A tool was asked for a path outside the task's workspace (by `..`, an absolute path or a symlink). */
 export class WorkspaceEscapeError extends OrchestratorError {
@@ -66,19 +66,3 @@ export class WorkerWritesFailedError extends OrchestratorError {
 
 /** No agent file defines the worker a plan step names. */
 export class UnknownWorkerError extends OrchestratorError {}
-
-/**
- * Whether another attempt of the worker may succeed: the one decision,
- * `shouldRetry` (src/errors.ts), under the name the worker's callers use.
- * The SDK does not retry by itself (its maxRetries is 0): the guarded model
- * has already retried a transient failure through the gate (an overload for
- * as long as the task's deadline allows, the rest `anthropic.maxRetries`
- * times) by the time an error reaches a worker, so a retryable one is tried
- * again only at the worker's slower pace. Client errors (400/401/403/404/413/422),
- * the turn limit, workspace escapes and aborts are not: the same input fails
- * the same way. A lost connection to Redis always is: the next attempt runs
- * after the reconnect.
- */
-export function isRetryable(error: unknown): boolean {
-  return shouldRetry(error);
-}

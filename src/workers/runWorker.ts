@@ -37,7 +37,7 @@ function stopIssues(stopReason: string | null): string[] {
  * the task's workspace. Files in the result come from the tools' change log,
  * never from the model's word. It throws the cause as is (SDK errors,
  * AgentTurnLimitError, WorkerAbortedError, ScriptedFailureError): the caller
- * asks `isRetryable` whether another attempt can help.
+ * asks `shouldRetry` (src/errors.ts) whether another attempt can help.
  *
  * @example
  * const run = createWorkerRunner({ agents, model, resolveModel, maxTurns: 40, maxTokens: 8192, bash });

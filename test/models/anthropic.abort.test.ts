@@ -1,6 +1,6 @@
 import { APIUserAbortError } from '@anthropic-ai/sdk';
 import { describe, expect, it, vi } from 'vitest';
-import { isRetryable } from '../../src/workers/errors.ts';
+import { shouldRetry } from '../../src/errors.ts';
 import { workerOverFakeApi } from './harness.ts';
 
 describe('worker over the real SDK: abort', () => {
@@ -13,7 +13,7 @@ describe('worker over the real SDK: abort', () => {
     controller.abort();
     const error = await running;
     expect(error).toBeInstanceOf(APIUserAbortError);
-    expect(isRetryable(error)).toBe(false);
+    expect(shouldRetry(error)).toBe(false);
     // The server sees the client hang up: the request really was cancelled, not left running.
     await expect(api.requests[0]!.closed).resolves.toBeUndefined();
     expect(api.requests).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { OverloadedError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { isRetryable } from '../../src/workers/errors.ts';
+import { shouldRetry } from '../../src/errors.ts';
 import { fakeApi, report, workerOverFakeApi } from './harness.ts';
 
 const params = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'hi' }] };
@@ -36,7 +36,7 @@ describe('the real SDK retries against the fake API', () => {
     for (let i = 0; i < 3; i++) api.enqueue({ status: 529, headers: { 'retry-after-ms': '5' } });
     const error = await run(input, new AbortController().signal).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OverloadedError);
-    expect(isRetryable(error)).toBe(true);
+    expect(shouldRetry(error)).toBe(true);
     expect(api.requests).toHaveLength(3);
   });
 
@@ -44,7 +44,7 @@ describe('the real SDK retries against the fake API', () => {
     const { api, model } = await fakeApi();
     api.enqueue({ status: 400 });
     const error = await model.createMessage(params, options()).catch((e: unknown) => e);
-    expect(isRetryable(error)).toBe(false);
+    expect(shouldRetry(error)).toBe(false);
     expect(api.requests).toHaveLength(1);
   });
 });

@@ -10,7 +10,8 @@ import { createProgressWriter, DEFAULT_PROGRESS_FLUSH_MS } from '../../src/redis
 import { TaskPrompts } from '../../src/redis/prompts.ts';
 import { TaskTraces } from '../../src/observability/tracing.ts';
 import { DEFAULT_PROMPT_RETENTION_SECONDS } from '../../src/optionDefaults.ts';
-import { createRuntimeMachine, type RuntimeDeps } from '../../src/runtime/runtimeMachine.ts';
+import type { RuntimeDeps } from '../../src/runtime/actors/deps.ts';
+import { createRuntimeMachine } from '../../src/runtime/runtimeMachine.ts';
 
 export interface TestListenerOptions {
   redisUrl: string;

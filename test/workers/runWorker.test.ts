@@ -1,9 +1,10 @@
+import { shouldRetry } from '../../src/errors.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createScriptedModel, ScriptedFailureError } from '../../src/models/scripted.ts';
 import type { WorkerName } from '../../src/protocol/output.ts';
-import { isRetryable, UnknownWorkerError, WorkerWritesFailedError } from '../../src/workers/errors.ts';
+import { UnknownWorkerError, WorkerWritesFailedError } from '../../src/workers/errors.ts';
 import { createWorkerRunner } from '../../src/workers/runWorker.ts';
 import type { AgentDefinition } from '../../src/workers/agentFile.ts';
 import { agent, BASH, tempDir } from './fixtures.ts';
@@ -55,7 +56,7 @@ describe('createWorkerRunner', () => {
     for (const attempt of [1, 2]) {
       const error = await run({ taskId: '1', worker: 'db-worker', prompt: 'x', workspace, attempt }, new AbortController().signal).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ScriptedFailureError);
-      expect(isRetryable(error)).toBe(true);
+      expect(shouldRetry(error)).toBe(true);
     }
   });
 
@@ -63,7 +64,7 @@ describe('createWorkerRunner', () => {
     const error = await runner()({ taskId: '1', worker: 'auth-worker', prompt: 'x', workspace: await tempDir(), attempt: 1 }, new AbortController().signal).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownWorkerError);
     expect((error as Error).message).toMatch(/add agents\/auth-worker.md/);
-    expect(isRetryable(error)).toBe(false);
+    expect(shouldRetry(error)).toBe(false);
   });
 
   // A folder where the file should go: a real write failure ("is a directory") of every Write the scripted db-worker makes.
@@ -73,7 +74,7 @@ describe('createWorkerRunner', () => {
     await mkdir(path.join(workspace, 'migrations/001_create_posts.sql'), { recursive: true });
     const error = await runner()({ taskId: '1', worker: 'db-worker', prompt: '# Task 1\nCreate a REST API for blog posts', workspace, attempt: 1 }, new AbortController().signal).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerWritesFailedError);
-    expect(isRetryable(error)).toBe(false);
+    expect(shouldRetry(error)).toBe(false);
     expect((error as Error).message).toMatch(/^every file write of db-worker failed, nothing was written: src\/models\/post\.js \(Write failed: .*is a directory.*\); migrations\/001_create_posts\.sql/);
   });
 

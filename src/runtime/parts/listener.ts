@@ -13,7 +13,8 @@ import type { Keys } from '../../protocol/keys.ts';
 import type { ProgressWriter } from '../../redis/progress.ts';
 import type { TaskPrompts } from '../../redis/prompts.ts';
 import { combineInspect, observeActorMetrics } from '../actorMetrics.ts';
-import { createRuntimeMachine, type RuntimeDeps } from '../runtimeMachine.ts';
+import type { RuntimeDeps } from '../actors/deps.ts';
+import { createRuntimeMachine } from '../runtimeMachine.ts';
 import type { ResourceStack } from '../resources.ts';
 import type { Worker } from './worker.ts';
 

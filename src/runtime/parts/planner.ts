@@ -5,7 +5,7 @@ import type { Metrics } from '../../observability/metrics.ts';
 import { createLlmPlanner } from '../../planning/llmPlanner.ts';
 import { planTask } from '../../planning/planTask.ts';
 import type { TaskWorkspaces } from '../../project/taskWorkspaces.ts';
-import type { RuntimeDeps } from '../runtimeMachine.ts';
+import type { RuntimeDeps } from '../actors/deps.ts';
 import { hasId } from '../../protocol/taskRef.ts';
 
 /** How a claimed task is planned: by the model with `--planner llm` (through the guard, its spend counted), by rules otherwise. */

@@ -16,7 +16,7 @@ import { createWorkerRunner } from '../../workers/runWorker.ts';
 import type { EgressProxy } from '../../workers/sandbox/egressProxy.ts';
 import type { Sandbox } from '../../workers/sandbox/sandbox.ts';
 import { sandboxEnv } from '../../workers/tools/index.ts';
-import type { RuntimeDeps } from '../runtimeMachine.ts';
+import type { RuntimeDeps } from '../actors/deps.ts';
 import { createWorkerStep } from '../workerStep.ts';
 
 export interface WorkerDeps {

@@ -50,7 +50,7 @@ export async function resolveTaskId(redis: Redis, keys: Keys, prefix: string): P
     if (id?.startsWith(prefix)) found.add(id);
   }
   await scanIds(redis, keys.checkpointsStartingWith(prefix), keys.taskKeyOfCheckpoint, found);
-  await scanIds(redis, keys.resultsStartingWith(prefix), keys.taskIdOfResultChannel, found);
+  await scanIds(redis, keys.resultsStartingWith(prefix), keys.taskIdOfResult, found);
   if (found.has(prefix) || found.size === 0) return prefix;
   if (found.size === 1) return [...found][0]!;
   throw new AmbiguousTaskIdError(prefix, [...found].sort());

@@ -161,7 +161,7 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   // Not awaited: the console serves (and says Redis is away) while Redis is down; ioredis subscribes when it is back.
   o.subscriber.psubscribe(o.keys.resultsPattern).catch((error: unknown) => o.logger?.warn({ err: error }, 'console: cannot subscribe to results'));
   o.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
-    const taskId = o.keys.taskIdOfResultChannel(channel);
+    const taskId = o.keys.taskIdOfResult(channel);
     if (taskId === undefined) return;
     void (async () => {
       let ours = seen.has(taskId);

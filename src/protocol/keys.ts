@@ -21,8 +21,8 @@ export interface Keys {
   resultChannel(taskId: string): string;
   /** Every result record and channel (pattern, for PSUBSCRIBE and the ACL). */
   resultsPattern: string;
-  /** The task id of a `resultChannel`, undefined for another channel. */
-  taskIdOfResultChannel(channel: string): string | undefined;
+  /** The task id of a `results:{id}` record key or channel, undefined for anything else. */
+  taskIdOfResult(key: string): string | undefined;
   /** Every key beginning `results:{prefix}` (pattern, for SCAN MATCH; the prefix's glob characters escaped): result records, and their logs. */
   resultsStartingWith(prefix: string): string;
   /** Every checkpoint whose task key begins with `prefix` (pattern, for SCAN MATCH; glob characters escaped). */
@@ -101,7 +101,7 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     resultLogs: (id) => `results:${id}:logs`,
     resultChannel: (id) => `results:${id}`,
     resultsPattern: 'results:*',
-    taskIdOfResultChannel: (channel) => (channel.startsWith('results:') ? channel.slice('results:'.length) : undefined),
+    taskIdOfResult: (key) => (key.startsWith('results:') ? key.slice('results:'.length) : undefined),
     resultsStartingWith: (prefix) => `results:${globEscape(prefix)}*`,
     checkpointsStartingWith: (prefix) => `${ownPrefix}task:${globEscape(prefix)}*`,
     taskKeyOfCheckpoint: (key) => (key.startsWith(`${ownPrefix}task:`) ? key.slice(`${ownPrefix}task:`.length) : undefined),

@@ -12,10 +12,10 @@ export const RECORD_PROGRESS = luaFile('recordProgress');
 /** A holder's write was refused: the checkpoint carries another fencing token now (a takeover), or is gone (published). */
 export class StaleHolderError extends OrchestratorError {
   constructor(
-    readonly claimKey: string,
+    readonly taskKey: string,
     readonly fence: string,
   ) {
-    super(`task ${claimKey} is no longer held under fencing token ${fence}: another instance took it over (or published it); this one stops it without publishing`);
+    super(`task ${taskKey} is no longer held under fencing token ${fence}: another instance took it over (or published it); this one stops it without publishing`);
   }
 }
 

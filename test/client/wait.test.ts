@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitForResult, type ResultRecord } from '../../src/client/wait.ts';
-import { client, freshDomain } from '../support/redis.ts';
+import { client, countCommands, freshDomain } from '../support/redis.ts';
 
 // `send --wait` waits as the peers' own waiter does: subscribed to
 // results:{id}, with polling only as a slow fallback for a missed message.
@@ -62,15 +62,10 @@ describe('waitForResult', () => {
   it('finds by its fallback poll a final status whose message it missed', async () => {
     const { keys, redis, id } = setup();
     await redis.hset(`results:${id}`, 'task_id', id, 'status', 'pending');
-    let reads = 0;
-    const send = redis.sendCommand.bind(redis);
-    redis.sendCommand = ((command: Parameters<typeof send>[0]) => {
-      if (command.name === 'hgetall') reads++;
-      return send(command);
-    }) as typeof redis.sendCommand;
+    const reads = countCommands(redis, 'hgetall');
     const waiting = waitForResult(redis, keys, id, { timeoutMs: 600_000, pollMs: 50 });
     // Its first read (after subscribing) is sent: the final status, written after it on the same connection, is for the poll to find.
-    await vi.waitFor(() => expect(reads).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(reads()).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
     await redis.hset(`results:${id}`, 'status', 'completed', 'output', '{}'); // no PUBLISH
     expect((await within(waiting, 15_000, 'the waiter'))?.status).toBe('completed');
   });

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { acquireLock, LockWaitAbortedError, withLock } from '../../src/redis/lock.ts';
-import { client, freshDomain } from '../support/redis.ts';
+import { client, countCommands, freshDomain } from '../support/redis.ts';
 
 const redis = client();
 afterAll(async () => {
@@ -13,15 +13,10 @@ describe('Redis lock (owner token, TTL, compare-and-delete)', () => {
     const a = await acquireLock(redis, key, { ttlMs: 5000 });
     // B on a connection of its own, counting its tries.
     const other = client();
-    let tries = 0;
-    const send = other.sendCommand.bind(other);
-    other.sendCommand = ((command: Parameters<typeof send>[0]) => {
-      if (command.name === 'eval' || command.name === 'evalsha') tries++;
-      return send(command);
-    }) as typeof other.sendCommand;
+    const tries = countCommands(other, 'eval', 'evalsha');
     let bGot = false;
     const b = acquireLock(other, key, { ttlMs: 5000, pollMs: 10 }).then((l) => ((bGot = true), l));
-    await vi.waitFor(() => expect(tries).toBeGreaterThanOrEqual(5), { timeout: 10_000 }); // B asked again and again
+    await vi.waitFor(() => expect(tries()).toBeGreaterThanOrEqual(5), { timeout: 10_000 }); // B asked again and again
     expect(bGot).toBe(false);
     await a.release();
     const held = await b;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProgressWriter } from '../../src/redis/progress.ts';
 import { taskRef } from '../support/fixtures.ts';
-import { client, freshDomain } from '../support/redis.ts';
+import { client, countCommands, freshDomain } from '../support/redis.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -21,15 +21,10 @@ async function writer(flushMs: number) {
   cleanups.push(async () => redis.disconnect());
   await redis.ping(); // connected: no command is counted twice by a replay of the offline queue
   const { keys } = freshDomain();
-  let sent = 0;
-  const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((command: Parameters<typeof send>[0]) => {
-    if (command.name === 'eval' || command.name === 'evalsha') sent++;
-    return send(command);
-  }) as typeof redis.sendCommand;
+  const sent = countCommands(redis, 'eval', 'evalsha');
   const errors: unknown[] = [];
   const progress = createProgressWriter({ redis, keys, flushMs, onError: (e) => errors.push(e) });
-  return { redis, keys, progress, sent: () => sent, errors };
+  return { redis, keys, progress, sent, errors };
 }
 
 describe('progress writer', () => {

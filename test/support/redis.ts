@@ -15,6 +15,17 @@ export function client(url = redisUrl()): Redis {
   return new Redis(url, { maxRetriesPerRequest: 3 });
 }
 
+/** Counts the commands of these names a connection sends from now on (read the count with the function returned). */
+export function countCommands(redis: Redis, ...names: string[]): () => number {
+  let count = 0;
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Parameters<typeof send>[0]) => {
+    if (names.includes(command.name)) count++;
+    return send(command);
+  }) as typeof redis.sendCommand;
+  return () => count;
+}
+
 /** Polls until `check` returns a value other than undefined, or throws after `ms`. */
 export async function eventually<T>(check: () => Promise<T | undefined>, ms = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;

@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { startConsoleServer } from '../../src/console/server.ts';
 import { runCli } from '../support/cli.ts';
-import { client, freshDomain, redisUrl } from '../support/redis.ts';
+import { cleanupsAfterEach, client, freshDomain, redisUrl } from '../support/redis.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 /**
  * Three tasks whose ids share a start, one in each place Redis holds a task:

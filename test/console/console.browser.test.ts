@@ -1,8 +1,8 @@
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { startConsoleServer, type ConsoleServer } from '../../src/console/server.ts';
-import { client, eventually } from '../support/redis.ts';
+import { cleanupsAfterEach, client, eventually } from '../support/redis.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { launchBrowser, screenshot } from './browser.ts';
 
@@ -17,10 +17,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup(latencyMs: Record<string, number>, token?: string) {
   const t = await startTestOrchestrator({ scripted: { latencyMs } });

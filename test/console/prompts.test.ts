@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { loadConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { readTaskDetail } from '../../src/console/taskDetail.ts';
 import { parsePrompts } from '../../src/redis/prompts.ts';
 import { startTestOrchestrator } from '../support/orchestrator.ts';
-import { client, eventually } from '../support/redis.ts';
+import { cleanupsAfterEach, client, eventually } from '../support/redis.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 // Not shaped like an Anthropic key: only the exact-value scrubbing can catch it.
 const SECRET = 'own-api-key-value-0042';

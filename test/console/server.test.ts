@@ -1,19 +1,16 @@
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { checkBinding } from '../../src/console/access.ts';
 import { startConsoleServer, type ConsoleServer } from '../../src/console/server.ts';
 import { readTaskDetail } from '../../src/console/taskDetail.ts';
 import { runCli } from '../support/cli.ts';
-import { client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
+import { cleanupsAfterEach, client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 async function consoleOn(token?: string) {
   const { domain, keys } = freshDomain();

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeadLetterGoneError, requeueDeadLetter } from '../../src/redis/deadLetters.ts';
 import { makeTask } from '../support/fixtures.ts';
-import { client, freshDomain } from '../support/redis.ts';
+import { cleanupsAfterEach, client, freshDomain } from '../support/redis.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 // requeueDeadLetter's script (src/redis/lua/requeueDeadLetter.lua) now runs by
 // EVALSHA instead of EVAL: the same keys, the same writes, the same replies.

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRecovery } from '../../src/redis/recovery.ts';
 import { makeTask } from '../support/fixtures.ts';
-import { client, freshDomain } from '../support/redis.ts';
+import { cleanupsAfterEach, client, freshDomain } from '../support/redis.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 describe('recovery from the checkpoints (SCAN)', () => {
   it('resumes a checkpoint whose message is in no queue and whose holder is gone, with a new fencing token; leaves the others', async () => {

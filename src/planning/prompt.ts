@@ -3,7 +3,7 @@ import type { DependencyOutput } from '../workers/types.ts';
 import { WORKER_DOMAINS } from './domains.ts';
 import { fence } from '../models/fence.ts';
 import type { Plan, PlanStep } from '../protocol/plan.ts';
-import { formatSurvey, type WorkspaceSurvey } from './survey.ts';
+import { formatSurvey, type WorkspaceSurvey } from '../workers/survey.ts';
 
 export interface WorkerPromptInput {
   task: TaskMessage;

@@ -5,7 +5,7 @@ import type { SpendLedger } from '../limits/ledger.ts';
 import type { ModelClient } from '../models/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { buildWorkerPrompt } from '../planning/prompt.ts';
-import { surveyWorkspace, type WorkspaceSurvey } from '../planning/survey.ts';
+import { surveyWorkspace, type WorkspaceSurvey } from '../workers/survey.ts';
 import type { TaskWorkspaces } from '../project/taskWorkspaces.ts';
 import type { WorkerResult } from '../protocol/output.ts';
 import { logFields } from '../protocol/taskRef.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planByKeywords } from '../../src/planning/keywordPlanner.ts';
 import type { PlanStep } from '../../src/protocol/plan.ts';
 import { buildWorkerPrompt } from '../../src/planning/prompt.ts';
-import type { WorkspaceSurvey } from '../../src/planning/survey.ts';
+import type { WorkspaceSurvey } from '../../src/workers/survey.ts';
 import { makeTask } from '../support/fixtures.ts';
 
 const task = makeTask('Create user registration endpoint', {

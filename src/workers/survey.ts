@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { runOffThread } from '../workers/threads/pool.ts';
-import { DEFAULT_WALK_LIMITS, hardLimitMs, type WalkLimits } from '../workers/threads/walkLimits.ts';
+import { runOffThread } from './threads/pool.ts';
+import { DEFAULT_WALK_LIMITS, hardLimitMs, type WalkLimits } from './threads/walkLimits.ts';
 
 /**
  * What is already in a task's workspace, found by looking rather than

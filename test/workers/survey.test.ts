@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatSurvey, surveyWorkspace } from '../../src/planning/survey.ts';
+import { formatSurvey, surveyWorkspace } from '../../src/workers/survey.ts';
 
 let root: string;
 

@@ -1,6 +1,7 @@
 import type { ModelClient } from '../models/types.ts';
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
+import type { TaskBox } from './box/types.ts';
 import type { SandboxBinds } from './sandbox/sandbox.ts';
 
 /** The output of a step this worker depends on, as passed into its prompt. */
@@ -24,6 +25,8 @@ export interface WorkerRunInput {
   binds?: SandboxBinds;
   /** The model this run calls through (its budget, limits and books); default: the runner's. */
   model?: ModelClient;
+  /** The task's box (`--isolation box`): every tool call of the run goes into it; absent: the tools run here, on `workspace`. */
+  box?: TaskBox;
 }
 
 export type RunWorker = (input: WorkerRunInput, signal: AbortSignal) => Promise<WorkerResult>;

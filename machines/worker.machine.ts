@@ -46,7 +46,7 @@ interface WorkerContext extends WorkerMachineInput {
 
 const spentOf = (error: unknown): Spent | undefined => (error instanceof WorkerRunError ? error.spent : undefined);
 const plus = (a: Spent, b: Spent | undefined): Spent =>
-  b === undefined ? a : { usage: addUsage(a.usage, b.usage), cost_usd: a.cost_usd + b.cost_usd };
+  b === undefined ? a : { usage: addUsage(a.usage, b.usage), cost_usd: a.cost_usd === null || b.cost_usd === null ? null : a.cost_usd + b.cost_usd };
 
 const MAX_BACKOFF_MS = 60_000;
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { ModelPriceSchema } from './limits/prices.ts';
+import { EFFORT_LEVELS } from './models/catalog.ts';
 import {
   DEFAULT_BREAKER_COOLDOWN_MS,
   DEFAULT_CONSOLE_PORT,
@@ -83,8 +84,8 @@ export const ConfigSchema = z.object({
   workerBackoffMs: int(0, 600_000).default(1000),
   /** Model turns a worker may take before it is stopped. */
   maxTurns: int(1, 500).default(40),
-  /** max_tokens of each model call. */
-  maxTokens: int(256, 64_000).default(8192),
+  /** max_tokens of each model call; an answer cut at it is asked again with twice as many, up to the model's own limit. */
+  maxTokens: int(256, 128_000).default(8192),
   /** Tokens (input, output, cache reads and writes) one worker run may use over all its turns. */
   workerTokenBudget: int(1000, 1_000_000_000).default(2_000_000),
   /** Bash tool limits. */
@@ -248,8 +249,12 @@ export const ConfigSchema = z.object({
       requestTimeoutMs: int(1000, 3_600_000).default(600_000),
       /** Model for the LLM planner (alias or id). */
       plannerModel: z.string().min(1).default('sonnet'),
-      /** Alias → id overrides, e.g. { sonnet: 'claude-sonnet-4-6' }. */
-      models: z.record(z.string(), z.string()).default({}),
+      /** Alias → id overrides, e.g. { sonnet: 'claude-sonnet-4-6' }; flag `--model-id sonnet=claude-sonnet-4-6`. */
+      models: z.record(z.string().min(1), z.string().regex(/^\S+$/, 'must be a model id or an alias, without spaces')).default({}),
+      /** `output_config.effort` of every request to a model that takes it (low, medium, high, xhigh, max); the model's default when absent. Flag `--effort`. */
+      effort: z.enum(EFFORT_LEVELS).optional(),
+      /** A worker the model refused to help starts its conversation anew on this model (alias or id), once; none when absent. */
+      fallbackModel: z.string().min(1).optional(),
     })
     .default({ maxRetries: 4, requestTimeoutMs: 600_000, plannerModel: 'sonnet', models: {} }),
   scripted: z

@@ -79,9 +79,9 @@ describe('budgets as guards', () => {
       // The instance's total is written at most once a second, in one command.
       const overview = await eventually(async () => {
         const o = await readOverview(redis, keys, config.domain);
-        return Math.abs((o.instances[0]?.spendUsd ?? 0) - out.usage!.cost_usd) < 1e-5 ? o : undefined;
+        return Math.abs((o.instances[0]?.spendUsd ?? 0) - out.usage!.cost_usd!) < 1e-5 ? o : undefined;
       }, 5000, "the instance's spend");
-      expect(overview.instances[0]?.spendUsd).toBeCloseTo(out.usage!.cost_usd, 5);
+      expect(overview.instances[0]?.spendUsd).toBeCloseTo(out.usage!.cost_usd!, 5);
       expect(renderOverview(overview).join('\n')).toMatch(/\$0\.\d{4} spent/);
     } finally {
       await orchestrator.stop();

@@ -7,6 +7,7 @@ import type { ModelGate, ModelWait } from './modelGate.ts';
 import { costOf, findPrice, UnknownModelPriceError, type PriceTable } from './prices.ts';
 import { TaskBudgetExceededError } from './taskBudgetExceededError.ts';
 import { usageOf } from '../models/usage.ts';
+import { paceFromHeaders } from '../models/rateLimits.ts';
 
 /** What every guarded call of an instance shares. */
 export interface ModelGuard {
@@ -94,7 +95,9 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  * signal lets it (the task's deadline). Other transient failures are
  * retried `retries` times. With a gate, the SDK's own retries are off
  * (see the orchestrator), so every request the API sees went through the
- * gate and every 429/529 reaches the breaker.
+ * gate and every 429/529 reaches the breaker. An answer whose rate-limit
+ * headers say another call like it would not fit holds every call of the
+ * domain until their reset (wait reason `rate_limit`), before any 429.
  *
  * @example
  * const model = guardModel(anthropic, { gate, prices: DEFAULT_PRICES, retries: 4, retryBaseMs: 500 },
@@ -137,8 +140,9 @@ export function guardModel(base: ModelClient, guard: ModelGuard, run: RunGuard =
           run.onResume?.();
         }
         let answer: Message;
+        let headers: Headers | undefined;
         try {
-          answer = await base.createMessage(params, options);
+          answer = await base.createMessage(params, guard.gate ? { ...options, onHeaders: (h) => (headers = h) } : options);
         } catch (error) {
           const failure = guard.gate ? classify(error) : 'final';
           const after = retryAfterMs(error);
@@ -151,12 +155,10 @@ export function guardModel(base: ModelClient, guard: ModelGuard, run: RunGuard =
           continue;
         }
         const used = usageOf(answer);
-        await lease?.release({
-          kind: 'ok',
-          // Anthropic's input limit counts uncached input and cache writes; cache reads do not count.
-          inputTokens: used.input_tokens + used.cache_creation_input_tokens,
-          outputTokens: used.output_tokens,
-        });
+        // Anthropic's input limit counts uncached input and cache writes; cache reads do not count.
+        const size = { inputTokens: used.input_tokens + used.cache_creation_input_tokens, outputTokens: used.output_tokens };
+        const paceMs = headers === undefined ? undefined : paceFromHeaders(headers, size);
+        await lease?.release({ kind: 'ok', ...size, ...(paceMs !== undefined ? { paceMs } : {}) });
         const usd = price === undefined ? null : costOf(used, price);
         usage = addUsage(usage, used);
         cost = cost === null || usd === null ? null : cost + usd;

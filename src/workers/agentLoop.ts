@@ -10,6 +10,7 @@ import { getTools, type BashOptions, type Tool, type ToolContext } from './tools
 import type { SandboxBinds } from './sandbox/sandbox.ts';
 import type { Workspace } from './workspace.ts';
 import { usageOf } from '../models/usage.ts';
+import { asParam } from '../models/history.ts';
 import { modelInfo, type Effort } from '../models/catalog.ts';
 import { ModelStopError } from './modelStopError.ts';
 
@@ -79,24 +80,6 @@ function writeTarget(workspace: Workspace, call: Anthropic.Messages.ToolUseBlock
 
 const totalTokens = (u: Usage): number =>
   u.input_tokens + u.output_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
-
-/** The answer as history to send back: only what a request accepts (no response-only fields). */
-function asParam(block: Anthropic.Messages.ContentBlock): ContentBlockParam[] {
-  switch (block.type) {
-    case 'text':
-      // The API refuses an empty or whitespace-only text block in a request, even one it sent.
-      return block.text.trim() === '' ? [] : [{ type: 'text', text: block.text }];
-    case 'tool_use':
-      return [{ type: 'tool_use', id: block.id, name: block.name, input: block.input }];
-    case 'thinking':
-      // Unchanged: the signature covers it, and it is tied to this model and this conversation.
-      return [{ type: 'thinking', thinking: block.thinking, signature: block.signature }];
-    case 'redacted_thinking':
-      return [{ type: 'redacted_thinking', data: block.data }];
-    default:
-      return []; // server-tool blocks: this loop offers no server tools
-  }
-}
 
 /**
  * The history with a cache breakpoint on its newest block, so each turn

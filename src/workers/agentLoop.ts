@@ -123,6 +123,16 @@ function prefixOf(agent: AgentDefinition): Prefix {
   return prefix;
 }
 
+/**
+ * The history with an answer's content as its last assistant turn: a turn
+ * a `pause_turn` left open goes on in the same message (roles alternate).
+ */
+function withAnswer(messages: MessageParam[], content: ContentBlockParam[]): MessageParam[] {
+  const last = messages.at(-1);
+  if (last?.role === 'assistant' && Array.isArray(last.content)) return [...messages.slice(0, -1), { role: 'assistant', content: [...last.content, ...content] }];
+  return content.length > 0 ? [...messages, { role: 'assistant', content }] : messages;
+}
+
 /** max_tokens as configured, never above what the model accepts. */
 const maxTokensOf = (modelId: string, configured: number): number => Math.min(configured, modelInfo(modelId)?.maxOutputTokens ?? configured);
 
@@ -208,13 +218,10 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
         }
         throw new ModelStopError('truncated', `the answer was cut off at max_tokens ${maxTokens}, ${modelId}'s limit: give the worker a smaller part of the task`);
       }
-      case 'pause_turn': {
+      case 'pause_turn':
         // The API paused a long turn: the answer goes back as it is, and the model goes on from there.
-        const last = messages.at(-1);
-        if (last?.role === 'assistant' && Array.isArray(last.content)) messages[messages.length - 1] = { role: 'assistant', content: [...last.content, ...content] };
-        else if (content.length > 0) messages.push({ role: 'assistant', content });
+        messages = withAnswer(messages, content);
         continue;
-      }
     }
     const calls = answer.content.filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use');
     if (answer.stop_reason !== 'tool_use' || calls.length === 0) {
@@ -227,7 +234,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
       const failed = [...failedWrites].filter(([file]) => !written.has(file)).map(([file, error]) => ({ path: file, error }));
       return { finalText, stopReason: answer.stop_reason, usage, turns: turn, changes: snapshot, failedWrites: failed, modelId, notes };
     }
-    messages.push({ role: 'assistant', content });
+    messages = withAnswer(messages, content);
     const results: Anthropic.Messages.ToolResultBlockParam[] = [];
     for (const call of calls) {
       // The file tools are synchronous inside: without a turn of the event loop between calls, an

@@ -145,7 +145,7 @@ export const workerMachine = setup({
           actions: assign({
             result: ({ event }) => event.output,
             error: undefined,
-            spent: ({ context, event }) => plus(context.spent, { usage: event.output.usage, cost_usd: event.output.cost_usd ?? 0 }),
+            spent: ({ context, event }) => plus(context.spent, { usage: event.output.usage, cost_usd: event.output.cost_usd === undefined ? 0 : event.output.cost_usd }),
           }),
         },
         onError: [

@@ -78,7 +78,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
       if (s.result.commit) detail.commit = s.result.commit;
     }
     // Every attempt's spend (a resumed task's finished workers: their result's).
-    const spent = s.spent ?? (s.result ? { usage: s.result.usage, cost_usd: s.result.cost_usd ?? 0 } : undefined);
+    const spent = s.spent ?? (s.result ? { usage: s.result.usage, cost_usd: s.result.cost_usd === undefined ? 0 : s.result.cost_usd } : undefined);
     if (spent) {
       detail.usage = { ...spent.usage, cost_usd: spent.cost_usd === null ? null : roundUsd(spent.cost_usd) } satisfies CostedUsage;
       usage = addUsage(usage, spent.usage);

@@ -94,3 +94,12 @@ describe('the config file and the flags (loadConfig)', () => {
     expect(() => loadConfig({ model: 'scripted' }, {}, FLAG_OF_OPTION, readConfigFile(path))).toThrow(new RegExp(`${path.replace(/[.]/g, '\\.')}: anthropic\\.effort: `));
   });
 });
+
+describe('--model-id <alias=id>', () => {
+  it('collects alias=id pairs, and names itself when one has no =', async () => {
+    const { buildCli } = await import('../../src/cli/main.ts');
+    const option = buildCli().commands.find((c) => c.name() === 'start')!.options.find((o) => o.long === '--model-id')!;
+    expect(option.parseArg!('Sonnet=claude-next-1', { fast: 'claude-haiku-5-5' })).toEqual({ fast: 'claude-haiku-5-5', sonnet: 'claude-next-1' });
+    expect(() => option.parseArg!('sonnet', undefined)).toThrow(/^--model-id: must be <alias>=<model id>, e\.g\. sonnet=claude-sonnet-4-6, got "sonnet"$/);
+  });
+});

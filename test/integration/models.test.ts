@@ -101,34 +101,38 @@ describe('the listener on today\'s models (strict fake Messages API)', () => {
     expect(out.details['db-worker']?.usage?.cost_usd).toBeNull();
   }, 60_000);
 
-  it('each stop reason ends as the table says: pause_turn goes on; refusal, truncated and context_exceeded fail; no_work fails after its attempts', async () => {
+  it.each([
+    { model: 'claude-sonnet-5-5', over: {}, steps: [8192, 16384, 32768, 65536, 128000] },
+    { model: 'claude-sonnet-4-6', over: { anthropic: { models: { sonnet: 'claude-sonnet-4-6' } } }, steps: [8192, 16384, 32768, 64000] },
+  ])('on $model each stop reason ends as the table says: pause_turn goes on; refusal, truncated and context_exceeded fail; no_work fails after its attempts', async ({ model, over, steps }) => {
     const { api, run } = await listener((r) => {
       if (isPlanner(r)) return planAnswer(r, false);
       const second = JSON.stringify(r.body.messages[0]?.content ?? '').includes('role-based access');
       return (second ? secondScenario : stopScenario)(r, workerOf(r), r.body.messages.length === 1);
-    });
+    }, over);
     const one = await run('Create user registration endpoint');
     expect(api.refused).toEqual([]);
     expect(one.status).toBe('partial'); // the failed steps are not critical
     expect(one.details['db-worker']).toMatchObject({ status: 'succeeded', files_created: [FILES['db-worker']] });
     expect(one.details['api-worker']).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(one.details['api-worker']?.error).toMatch(/^refusal: claude-sonnet-5-5 declined this part of the task \(category cyber\)/);
+    expect(one.details['api-worker']?.error).toMatch(new RegExp(`^refusal: ${model} declined this part of the task \\(category cyber\\)`));
     expect(one.details['auth-worker']).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(one.details['auth-worker']?.error).toMatch(/^truncated: the answer was cut off at max_tokens 128000/);
+    expect(one.details['auth-worker']?.error).toMatch(new RegExp(`^truncated: the answer was cut off at max_tokens ${steps.at(-1)}, ${model}'s limit`));
     // The cut Write never ran; max_tokens grew up to the model's limit on the way.
     expect(existsSync(join(one.workspace!, FILES['auth-worker']!))).toBe(false);
     const authMax = api.requests.filter((r) => workerOf(r) === 'auth-worker').map((r) => r.body.max_tokens);
-    expect(authMax).toEqual([8192, 16384, 32768, 65536, 128000]);
+    expect(authMax).toEqual(steps);
     expect(one.files_created).toEqual([FILES['db-worker']]);
 
     const two = await run('Add role-based access to admin routes');
     expect(api.refused).toEqual([]);
     expect(two.status).toBe('partial');
     expect(two.details['db-worker']).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(two.details['db-worker']?.error).toMatch(/^context_exceeded: the conversation outgrew claude-sonnet-5-5's context window/);
+    expect(two.details['db-worker']?.error).toMatch(new RegExp(`^context_exceeded: the conversation outgrew ${model}'s context window`));
     // A worker that ended its turn with nothing and changed nothing is not a success; another attempt may help.
     expect(two.details['api-worker']).toMatchObject({ status: 'failed', attempts: 3 });
-    expect(two.details['api-worker']?.error).toMatch(/^no_work: claude-sonnet-5-5 ended its turn \(end_turn\) with no answer and no change/);
+    expect(two.details['api-worker']?.error).toMatch(new RegExp(`^no_work: ${model} ended its turn \\(end_turn\\) with no answer and no change`));
+    expect(new Set(api.requests.map((r) => r.body.model))).toEqual(new Set([model]));
     // An empty final answer after real work: the files are the work.
     expect(two.details['auth-worker']).toMatchObject({ status: 'succeeded', files_created: [FILES['auth-worker']] });
   }, 90_000);

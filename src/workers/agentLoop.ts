@@ -228,7 +228,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
       const finalText = answer.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
       const snapshot = changes.snapshot();
       if (finalText.trim() === '' && snapshot.created.length + snapshot.modified.length + snapshot.deleted.length === 0) {
-        throw new ModelStopError('no_work', `${modelId} ended its turn (${answer.stop_reason ?? 'no stop reason'}) with no answer and no change in the workspace`);
+        throw new ModelStopError('no_work', `${modelId} ended its turn (${answer.stop_reason ?? 'no stop reason'}) with no answer and no change in the workspace: the worker did nothing, and is tried again while it has attempts`);
       }
       const written = new Set([...snapshot.created, ...snapshot.modified]);
       const failed = [...failedWrites].filter(([file]) => !written.has(file)).map(([file, error]) => ({ path: file, error }));

@@ -56,7 +56,7 @@ describe('start --config <file>', { timeout: 120_000 }, () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('a model without a price starts, with one warning naming it', async () => {
+  it('a model without a price starts, with one warning naming it (and one that the catalog does not know it)', async () => {
     const next = file('start.yaml', 'anthropic:\n  models:\n    sonnet: claude-next-1\n');
     const { domain } = freshDomain();
     const child = spawn(process.execPath, [BIN, 'start', '--config', next, '--redis', redisUrl(), '--domain', domain, '--workspace', join(dir, 'ws'), '--claim-timeout', '0.1'], {
@@ -74,6 +74,8 @@ describe('start --config <file>', { timeout: 120_000 }, () => {
     const warnings = out.split('\n').filter((l) => l.includes('no price for model claude-next-1'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/cost is reported as unknown/);
+    // Not in the catalog either: its requests use only what every model accepts.
+    expect(out.split('\n').filter((l) => l.includes('model claude-next-1 is not in the catalog'))).toHaveLength(1);
   });
 });
 

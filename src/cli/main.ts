@@ -77,7 +77,7 @@ export function buildCli(): Command {
 
   program
     .command('demo')
-    .description('start a private Redis and a listener, send the seed example tasks, show progress and results')
+    .description('start a private Redis (or, with --redis, a domain of its own there) and a listener, send the seed example tasks, show progress and results')
     .option('--workspace <dir>', 'root folder of the task workspaces (default: a temporary folder, removed at the end)')
     .option('--keep', 'keep the temporary workspace folder')
     .action(async (opts, cmd: Command) => runDemo({ ...cmd.optsWithGlobals(), ...opts }));

@@ -65,7 +65,13 @@ export async function runStart(o: StartOptions): Promise<void> {
     outside.add({ name: 'inspector', close: () => attached.stop() });
     logger.info({ inspector: inspection.description, ...(inspection.relay ? { allowed_origins: inspection.relay.allowedOrigins } : {}) }, 'Stately Inspector attached');
     if (inspection.warning) logger.warn(inspection.warning);
-    if (inspection.openUrl) process.stderr.write(`Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor\n`);
+    // The relay is local; the page it frames is stately.ai's, so it needs the internet: said where the URL is.
+    if (inspection.openUrl) {
+      process.stderr.write(
+        `Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor ` +
+          '(the relay is local, but the page loads the inspector UI from stately.ai and needs the internet; offline, use backend-orchestrator console)\n',
+      );
+    }
   }
   // A signal while start-up is under way (waiting for Redis, say): start-up is given the margin to finish, then the process gives up.
   let startUpCut: NodeJS.Timeout | undefined;

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { ConfigError, UsageError } from './errors.ts';
 import { ModelPriceSchema } from './limits/prices.ts';
 import { EFFORT_LEVELS } from './models/catalog.ts';
 import {
@@ -27,7 +27,16 @@ import { DEFAULT_WALK_MAX_ENTRIES, DEFAULT_WALK_TIMEOUT_MS } from './workers/thr
 /** The package's own folder: the default agents/ live there, whatever the cwd. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A whole number in [min, max]; every way to miss it gets the one message that says what is wanted. */
+const int = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+/** A number in [min, max], fractions allowed. */
+const between = (min: number, max: number) => {
+  const error = `must be a number from ${min} to ${max}`;
+  return z.coerce.number({ error }).min(min, { error }).max(max, { error });
+};
 
 /** `400000` (input and output alike) or `400000:80000` (input:output), or the object itself. */
 const TokensPerMinuteSchema = z.preprocess(
@@ -62,7 +71,7 @@ export const ConfigSchema = z.object({
   /** Merge `partial` results into the project's branch too (by default only completed ones are). */
   mergePartial: z.boolean().default(false),
   /** Days a merged task branch is kept before it is deleted; unmerged ones are always kept. */
-  keepBranchesDays: z.coerce.number().min(0).max(36_500).default(7),
+  keepBranchesDays: between(0, 36_500).default(7),
   /** Author and committer of the orchestrator's commits and merges. */
   gitAuthorName: z.string().trim().min(1).default('backend-orchestrator'),
   gitAuthorEmail: z.string().trim().min(3).regex(/^[^<>\s]+$/, 'must be an e-mail address without spaces or <>').default('backend-orchestrator@localhost'),
@@ -75,7 +84,7 @@ export const ConfigSchema = z.object({
   /** `llm` asks Claude for the plan and falls back to keywords; default: llm with the anthropic model. */
   planner: z.enum(['keywords', 'llm']).optional(),
   /** Seconds a claim blocks on an empty queue before it looks again (and notices a stop). */
-  claimTimeoutSeconds: z.coerce.number().min(0.05).max(30).default(1),
+  claimTimeoutSeconds: between(0.05, 30).default(1),
   /** How long a final result waits for the producer's `results:{id}` record (PROTOCOL.md). */
   resultGraceMs: int(0, 60_000).default(DEFAULT_RESULT_GRACE_MS),
   /** Registry heartbeat period; the key lives three periods. */
@@ -187,7 +196,7 @@ export const ConfigSchema = z.object({
   /** The longest the breaker stays open between probes. */
   breakerMaxCooldownMs: int(10, 3_600_000).default(120_000),
   /** Dollars a task may spend on model calls, unless its `metadata.budget_usd` says otherwise; no limit when absent. */
-  taskBudgetUsd: z.coerce.number().positive().max(1_000_000).optional(),
+  taskBudgetUsd: z.coerce.number({ error: 'must be a number of dollars' }).positive({ error: 'must be more than 0 dollars' }).max(1_000_000, { error: 'must be at most 1000000 dollars' }).optional(),
   /** Price overrides or additions, model id → { input, output, cache_write, cache_read } in dollars per million tokens. */
   prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   /** Dead letters kept (oldest dropped). */
@@ -361,6 +370,9 @@ function nameOf(
   return dotted || '(options)';
 }
 
+/** `a, b or c`. */
+const orList = (values: string[]): string => (values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)!}`);
+
 /**
  * The one place that reads the environment. Precedence, lowest first: the
  * schema's defaults, the config file (`--config`), the environment, the
@@ -410,8 +422,17 @@ export function loadConfig(
   };
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
-    const lines = [...new Set(result.error.issues.map((i) => `${nameOf(i.path, options, fromEnv, flags, env, file)}: ${i.message}`))];
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+    // One line, each bad value by what set it, the problem and (for a number) what was given: `--concurrency: must be a whole number from 1 to 1024, got 0`.
+    const named = result.error.issues.map((i) => {
+      const given = valueAt(merged, i.path);
+      const name = nameOf(i.path, options, fromEnv, flags, env, file);
+      // zod's "Invalid option: expected one of "a"|"b"" said the way the rest are.
+      if (i.code === 'invalid_value' && i.values.length > 1) return { name, line: `must be ${orList(i.values.map(String))}, got ${JSON.stringify(given)}` };
+      return { name, line: `${i.message}${typeof given === 'number' ? `, got ${given}` : ''}` };
+    });
+    const message = [...new Set(named.map(({ name, line }) => `${name}: ${line}`))].join('; ');
+    // Only flags: a mistake in the command line, answered with a pointer to --help (UsageError).
+    throw named.every(({ name }) => Object.values(flags).includes(name)) ? new UsageError(message) : new ConfigError(message);
   }
   const c = result.data;
   const project = c.project === undefined ? undefined : resolve(c.project);

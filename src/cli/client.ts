@@ -9,6 +9,9 @@ export interface ClientFlags {
   domain?: string;
 }
 
+/** The options a client command's global flags set, by the flag a person typed (for a bad value's message). */
+export const CLIENT_FLAGS: Readonly<Record<string, string>> = { redisUrl: '--redis', domain: '--domain' };
+
 /**
  * What every client command (send, status, cancel, watch) needs: the checked
  * config from the global flags, the domain's key names and a connection,
@@ -20,7 +23,7 @@ export async function withClient<T>(
   name: string,
   use: (c: { config: Config; keys: Keys; redis: Redis }) => Promise<T>,
 ): Promise<T> {
-  const config = loadConfig({ ...(flags.redis ? { redisUrl: flags.redis } : {}), ...(flags.domain ? { domain: flags.domain } : {}) });
+  const config = loadConfig({ ...(flags.redis ? { redisUrl: flags.redis } : {}), ...(flags.domain ? { domain: flags.domain } : {}) }, process.env, CLIENT_FLAGS);
   const redis = await connectClientRedis(config.redisUrl, `backend-orchestrator-${name}`);
   try {
     return await use({ config, keys: keysFor(config.domain), redis });

@@ -49,10 +49,11 @@ export function buildCli(): Command {
 
   program
     .command('watch')
-    .description('a live view of the tasks in flight across every instance of the domain')
+    .description('a live view of the tasks in flight across every instance of the domain; with a task id (or an unambiguous prefix), of that task until it finishes')
+    .argument('[task-id]', 'one task to follow')
     .option('--once', 'print one frame and exit')
     .option('--interval <ms>', 'refresh period', integer('--interval'), 500)
-    .action(async (opts, cmd: Command) => runWatch({ ...cmd.optsWithGlobals(), ...opts }));
+    .action(async (taskId: string | undefined, opts, cmd: Command) => runWatch(taskId, { ...cmd.optsWithGlobals(), ...opts }));
 
   program
     .command('diagram')
@@ -77,7 +78,7 @@ export function buildCli(): Command {
 
   program
     .command('demo')
-    .description('start a private Redis and a listener, send the seed example tasks, show progress and results')
+    .description('start a private Redis (or, with --redis, a domain of its own there) and a listener, send the seed example tasks, show progress and results')
     .option('--workspace <dir>', 'root folder of the task workspaces (default: a temporary folder, removed at the end)')
     .option('--keep', 'keep the temporary workspace folder')
     .action(async (opts, cmd: Command) => runDemo({ ...cmd.optsWithGlobals(), ...opts }));

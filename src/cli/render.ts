@@ -1,4 +1,5 @@
 import type { Overview, WorkerView } from '../client/overview.ts';
+import type { TaskWatch } from '../client/taskWatch.ts';
 
 const seconds = (ms: number | undefined): string => (ms === undefined ? '' : `${(ms / 1000).toFixed(1)}s`);
 const fit = (text: string, width: number): string => (text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`);
@@ -51,5 +52,34 @@ export function renderOverview(o: Overview, width = 100, height = 40): string[] 
     lines.push('RECENT FAILURES');
     for (const f of o.failures) lines.push(`  ${f.at.slice(11, 19)} ${(f.taskId ?? '(no id)').slice(0, 8)} ${f.outcome}: ${f.error}`);
   }
+  return lines.slice(0, height).map((l) => fit(l, width).trimEnd());
+}
+
+/**
+ * The `watch <task-id>` screen: the task, where it is (queued, its state and
+ * workers while it runs, its result once finished) and the last lines of its
+ * progress log. Pure, as renderOverview.
+ */
+export function renderTask(t: TaskWatch, domain: string, width = 100, height = 40): string[] {
+  const lines: string[] = [];
+  lines.push(`backend-orchestrator watch ${t.taskId} · domain ${domain} · ${new Date(t.at).toISOString()}`);
+  if (t.description) lines.push(`  ${t.description}`);
+  if (t.where === 'finished' && t.result) {
+    const outcome = t.result.outcome && t.result.outcome !== t.result.status ? ` (${t.result.outcome})` : '';
+    lines.push(`${t.result.status}${outcome}${t.result.completedAt ? ` at ${t.result.completedAt}` : ''}${t.result.error ? `: ${t.result.error}` : ''}`);
+  } else if (t.where === 'queued') {
+    lines.push('queued: no listener has claimed it yet');
+  } else if (t.running) {
+    const r = t.running;
+    lines.push(`${r.state} ${seconds(r.elapsedMs)} · ${usd(r.spendUsd)} · ${r.owner ?? '(no holder)'}`);
+    if (r.workers.length) lines.push(`  ${r.workers.map(workerCell).join('   ')}`);
+    for (const w of r.workers.filter((x) => x.error)) lines.push(`  ${w.worker}: ${w.error}`);
+  } else {
+    lines.push('running');
+  }
+  lines.push('');
+  lines.push(t.log.length ? 'PROGRESS' : 'no progress yet');
+  const room = Math.max(1, height - lines.length);
+  for (const line of t.log.slice(-room)) lines.push(`  ${line}`);
   return lines.slice(0, height).map((l) => fit(l, width).trimEnd());
 }

@@ -3,8 +3,9 @@ import { createLogger } from '../logger.ts';
 import { ownSecrets } from '../secrets.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
 import { startTracing } from '../observability/otel.ts';
-import { startOrchestrator } from '../runtime/orchestrator.ts';
+import { startOrchestrator, type Orchestrator } from '../runtime/orchestrator.ts';
 import { ResourceStack } from '../runtime/resources.ts';
+import { refuseImplicitStandIn, STAND_IN_WARNING } from './standIn.ts';
 import { configFromFlags, FLAG_OF_OPTION } from './startFlags.ts';
 
 /**
@@ -17,10 +18,29 @@ export type StartOptions = Record<string, unknown> & { inspect?: string | true; 
 export { configFromFlags };
 
 export async function runStart(o: StartOptions): Promise<void> {
+  // The signal handlers come first: until a handler is installed a SIGTERM
+  // kills the process outright, and an orchestrator (a process supervisor,
+  // a test) may send one as soon as it sees any line, "listening" included.
+  // A signal during start-up is kept and acted on once the listener is up.
+  let signalled: (signal: NodeJS.Signals) => void = () => undefined;
+  const firstSignal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
+  let orchestrator: Orchestrator | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signals++ === 0) signalled(signal);
+    // A second one during the stop: stop now, leaving the checkpoints as they are (exit code 1).
+    else if (orchestrator) orchestrator.abandon(`a second signal (${signal})`);
+    else process.exit(1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   // Flags and the environment win over the file (docs/model-api.md, "Choosing models and prices").
   const file = o.config !== undefined ? readConfigFile(o.config) : undefined;
   const config = loadConfig(configFromFlags({ ...o }), process.env, FLAG_OF_OPTION, file);
+  refuseImplicitStandIn(o.model, config);
   const logger = createLogger(config.logLevel, { secrets: ownSecrets(config) });
+  if (config.model === 'scripted') logger.warn({ model: 'scripted' }, STAND_IN_WARNING);
   // The tracer and the inspector outlive the listener (its last spans and
   // snapshots go out after its stop), on a stack of their own: closed after
   // the listener's stop, or when the listener fails to start (a local
@@ -47,28 +67,33 @@ export async function runStart(o: StartOptions): Promise<void> {
     outside.add({ name: 'inspector', close: () => attached.stop() });
     logger.info({ inspector: inspection.description, ...(inspection.relay ? { allowed_origins: inspection.relay.allowedOrigins } : {}) }, 'Stately Inspector attached');
     if (inspection.warning) logger.warn(inspection.warning);
-    if (inspection.openUrl) process.stderr.write(`Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor\n`);
+    // The relay is local; the page it frames is stately.ai's, so it needs the internet: said where the URL is.
+    if (inspection.openUrl) {
+      process.stderr.write(
+        `Stately Inspector: open ${inspection.openUrl} in a browser to watch every task and worker actor ` +
+          '(the relay is local, but the page loads the inspector UI from stately.ai and needs the internet; offline, use backend-orchestrator console)\n',
+      );
+    }
   }
-  const orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) }).catch(async (error: unknown) => {
+  // A signal while start-up is under way (waiting for Redis, say): start-up is given the margin to finish, then the process gives up.
+  let startUpCut: NodeJS.Timeout | undefined;
+  void firstSignal.then((signal) => {
+    if (orchestrator) return;
+    logger.info({ signal, margin_ms: config.shutdownMarginMs }, 'stopping: a signal came during start-up; stopping as soon as the listener is up');
+    startUpCut = setTimeout(() => {
+      logger.error({ signal, margin_ms: config.shutdownMarginMs }, 'start-up did not finish within the shutdown margin after the signal; exiting');
+      process.exit(1);
+    }, config.shutdownMarginMs);
+    startUpCut.unref();
+  });
+  orchestrator = await startOrchestrator(config, { logger, ...(inspection ? { inspect: inspection.inspect } : {}) }).catch(async (error: unknown) => {
     await outside.close();
     throw error;
   });
-  // First SIGTERM/SIGINT: a graceful, bounded stop. A second one during it:
-  // stop now, leaving the checkpoints as they are (exit code 1).
-  let signalled: (() => void) | undefined;
-  const firstSignal = new Promise<void>((resolve) => (signalled = resolve));
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signals++ === 0) {
-      logger.info({ signal, grace_ms: config.shutdownGraceMs }, 'stopping: no new claims, letting tasks in flight finish');
-      signalled?.();
-    } else {
-      orchestrator.abandon(`a second signal (${signal})`);
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  await Promise.race([orchestrator.done, firstSignal]);
+  clearTimeout(startUpCut);
+  // First SIGTERM/SIGINT: a graceful, bounded stop.
+  const signal = await Promise.race([orchestrator.done.then(() => undefined), firstSignal]);
+  if (signal) logger.info({ signal, grace_ms: config.shutdownGraceMs }, 'stopping: no new claims, letting tasks in flight finish');
   const result = await orchestrator.stop();
   await outside.close();
   // The hosted inspector keeps its socket private and open, and the local relay

@@ -31,7 +31,7 @@ export const START_FLAGS: readonly FlagSpec[] = [
   { flags: '--concurrency <n>', key: 'concurrency', help: 'tasks in flight at once', parse: 'int' },
   { flags: '--workspace <dir>', key: 'workspace', help: 'root folder of the task workspaces' },
   { flags: '--agents <dir>', key: 'agents', help: 'folder of the worker agent files (default: the package\'s agents/)', showDefault: false },
-  { flags: '--model <kind>', key: 'model', help: 'anthropic or scripted (default: anthropic when ANTHROPIC_API_KEY is set)' },
+  { flags: '--model <kind>', key: 'model', help: 'anthropic (needs ANTHROPIC_API_KEY) or scripted, the offline stand-in; without a key start refuses unless --model scripted is given' },
   { flags: '--planner <kind>', key: 'planner', help: 'keywords or llm (default: llm with the anthropic model)' },
   { flags: '--agent-id <id>', key: 'agentId', help: 'registry id (default: {domain}-{hostname})' },
   { flags: '--config <file>', help: 'a YAML or JSON file of options as src/config.ts names them (anthropic.models, prices, ...); the environment and flags win over it' },

@@ -33,6 +33,27 @@ export async function isGitRepository(dir: string): Promise<boolean> {
 }
 
 /**
+ * Refuses a folder inside a git repository that is not its top: there no
+ * isolation but `none` works as a person expects (worktrees and boxes are
+ * of the whole repository, and a task folder would ignore the project), and
+ * taken for a plain folder its tasks would write into the checkout with no
+ * commits. The caller skips it for an explicit `--isolation none`.
+ */
+export async function refuseRepositorySubfolder(root: string): Promise<void> {
+  const top = await git(['rev-parse', '--show-toplevel'], { cwd: root }).catch((error: unknown) => {
+    if (!(error instanceof GitCommandError) || error.exitCode !== 128) throw error;
+    if (/dubious ownership/.test(error.stderr)) throw dubious(root);
+    return { code: 128, stdout: '' };
+  });
+  if (top.code !== 0) return;
+  const topLevel = await realpath(top.stdout.trim());
+  if (topLevel !== root) throw subfolder(root, topLevel);
+}
+
+const subfolder = (root: string, topLevel: string): ProjectError =>
+  new ProjectError(`--project ${root} is inside the git repository ${topLevel}, not its top: pass --project ${topLevel} (or --isolation none to have tasks write into this folder itself, one at a time, with no commits)`);
+
+/**
  * What a person is in the middle of in the project folder (a merge, a
  * rebase, a cherry-pick, a revert), or undefined. The orchestrator neither
  * starts nor merges while one is under way: the branch is theirs then.
@@ -73,7 +94,7 @@ export async function openGitProject(dir: string): Promise<GitProject> {
     );
   }
   const topLevel = await realpath(top.stdout.trim());
-  if (topLevel !== root) throw new ProjectError(`--project ${root} is inside the git repository ${topLevel}, not its top: pass --project ${topLevel}`);
+  if (topLevel !== root) throw subfolder(root, topLevel);
   const [commonRaw, gitDirRaw] = (await gitLine(['rev-parse', '--git-common-dir', '--git-dir'], { cwd: root })).split('\n');
   const commonDir = await realpath(path.resolve(root, commonRaw ?? '.git'));
   const gitDir = await realpath(path.resolve(root, gitDirRaw ?? '.git'));

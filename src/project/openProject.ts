@@ -5,7 +5,7 @@ import { type Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { gitLine } from '../git/git.ts';
-import { checkProjectWritable, isGitRepository, openGitProject, operationInProgress } from '../git/project.ts';
+import { checkProjectWritable, isGitRepository, openGitProject, operationInProgress, refuseRepositorySubfolder } from '../git/project.ts';
 import { ProjectError } from '../git/projectError.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
@@ -35,6 +35,8 @@ export async function openTaskWorkspaces(
   const root = await realpath(config.project).catch(() => {
     throw new ProjectError(`--project ${config.project}: no such folder`);
   });
+  // Whatever the isolation (box and worktree included), but an explicit none: one check, before any is chosen.
+  if (config.isolation !== 'none') await refuseRepositorySubfolder(root);
   const isGit = await isGitRepository(root);
   const isolation = config.isolation ?? (isGit ? 'worktree' : 'none');
   if (isolation === 'task-folder') return undefined;

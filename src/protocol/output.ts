@@ -112,4 +112,6 @@ export interface TaskOutput {
   files_modified_abs?: string[];
   /** With worktree isolation: the task's branch, commits and merge. */
   git?: TaskGit;
+  /** Present only when the offline stand-in (`--model scripted`) did the work, not Claude: says so, so no one takes its placeholder code for real work. */
+  stand_in?: string;
 }

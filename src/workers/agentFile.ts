@@ -163,7 +163,7 @@ export async function loadAgents(dir: string): Promise<ReadonlyMap<WorkerName, A
     names = (await readdir(dir)).filter((name) => extname(name) === '.md').sort();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new AgentFileError(dir, 'directory', `cannot be read (${code ?? String(error)}); point the agents option at the folder holding ${WORKER_NAMES.map((w) => `${w}.md`).join(', ')}`, { cause: error });
+    throw new AgentFileError(dir, 'directory', `cannot be read (${code ?? String(error)}); point --agents at the folder holding ${WORKER_NAMES.map((w) => `${w}.md`).join(', ')}`, { cause: error });
   }
   const agents = new Map<WorkerName, AgentDefinition>();
   for (const fileName of names) {

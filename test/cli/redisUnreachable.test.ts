@@ -22,7 +22,7 @@ const env = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.en
 const cwd = mkdtempSync(join(tmpdir(), 'orch-redis-unreachable-'));
 const hint = 'is redis-server running there? set --redis or REDIS_URL';
 
-describe('client commands when Redis is unreachable', { timeout: 30_000 }, () => {
+describe('client commands when Redis is unreachable', { timeout: 120_000 }, () => {
   it('send, send --wait, status, cancel, watch and demo --redis each exit 4 with one line naming the URL', async () => {
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;

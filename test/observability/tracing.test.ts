@@ -27,9 +27,9 @@ describe('tracing switched by the OTEL_* variables', () => {
     expect(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing.exporter).toBe('none');
     expect(() => loadConfig({}, { OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(ConfigError);
     expect(() => loadConfig({}, { OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER/);
-    expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(/\n  OTEL_EXPORTER_OTLP_ENDPOINT: /);
-    expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toThrow(/\n  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: /);
-    expect(() => loadConfig({ tracing: { endpoint: 'not a url' } }, {})).toThrow(/\n  tracing\.endpoint: /);
+    expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(/^OTEL_EXPORTER_OTLP_ENDPOINT: /);
+    expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toThrow(/^OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: /);
+    expect(() => loadConfig({ tracing: { endpoint: 'not a url' } }, {})).toThrow(/^tracing\.endpoint: /);
   });
 });
 

@@ -12,6 +12,7 @@ import type { FinalResult } from '../../protocol/claim.ts';
 import type { Keys } from '../../protocol/keys.ts';
 import type { ProgressWriter } from '../../redis/progress.ts';
 import type { TaskPrompts } from '../../redis/prompts.ts';
+import { markStandIn } from '../../results/standIn.ts';
 import { combineInspect, observeActorMetrics } from '../actorMetrics.ts';
 import type { RuntimeDeps } from '../actors/deps.ts';
 import { createRuntimeMachine } from '../runtimeMachine.ts';
@@ -65,7 +66,7 @@ export function createListener(config: Config, deps: ListenerDeps): { actor: Lis
     promptRetentionSeconds: config.promptRetentionSeconds,
     plan: deps.plan,
     ...deps.worker,
-    ...(workspaces ? { beforePublish: (result: FinalResult) => workspaces.finish(result) } : {}),
+    ...beforePublish(workspaces, deps.model),
     onClaimed: (claim) => ledger.start(claim.ref, claim.resume?.spentUsd ?? 0),
     onTaskDone: (task) => ledger.forget(task),
     traces: deps.traces,
@@ -115,6 +116,21 @@ export function createListener(config: Config, deps: ListenerDeps): { actor: Lis
     });
   });
   return { actor, done };
+}
+
+/**
+ * What runs before each publication: the project merge (with a project),
+ * and with the offline stand-in the mark that says so on every result.
+ */
+function beforePublish(workspaces: TaskWorkspaces | undefined, model: ModelClient): Pick<RuntimeDeps, 'beforePublish'> {
+  const standIn = model.kind === 'scripted';
+  if (!workspaces && !standIn) return {};
+  return {
+    beforePublish: async (claimed: FinalResult) => {
+      const result = workspaces ? await workspaces.finish(claimed) : claimed;
+      return standIn ? { ...result, output: markStandIn(result.output) } : result;
+    },
+  };
 }
 
 /**

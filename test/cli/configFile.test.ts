@@ -91,7 +91,7 @@ describe('the config file and the flags (loadConfig)', () => {
   });
 
   it('names a bad flag value by its flag, a bad file value by the file', () => {
-    expect(() => loadConfig({ model: 'scripted', ...configFromFlags({ effort: 'extreme' }) }, {}, FLAG_OF_OPTION)).toThrow(/\n {2}--effort: /);
+    expect(() => loadConfig({ model: 'scripted', ...configFromFlags({ effort: 'extreme' }) }, {}, FLAG_OF_OPTION)).toThrow(/^--effort: must be low, medium, high, xhigh or max, got "extreme"$/);
     const path = file('effort.yaml', 'anthropic:\n  effort: extreme\n');
     expect(() => loadConfig({ model: 'scripted' }, {}, FLAG_OF_OPTION, readConfigFile(path))).toThrow(new RegExp(`${path.replace(/[.]/g, '\\.')}: anthropic\\.effort: `));
   });

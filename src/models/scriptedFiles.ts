@@ -35,6 +35,8 @@ const AUTH = /\b(auth\w*|login|log in|sign[- ]?in|jwt|tokens?|sessions?|password
 type Intent = 'register' | 'role' | 'resource';
 const intentOf = (description: string): Intent => (has(description, REGISTER) ? 'register' : has(description, ROLE) ? 'role' : 'resource');
 
+const REQUIRE_AUTH = 'src/middleware/requireAuth.js';
+
 const USERS: Resource = { singular: 'user', plural: 'users', model: 'User' };
 
 /** The column definitions of a new table for a resource (a user's include what registration and roles need). */
@@ -53,7 +55,6 @@ function textFields(r: Resource): app.TextField[] {
     .map((c) => ({ name: c.split(' ')[0]!, max: c.startsWith('body') ? 10_000 : 200 }));
 }
 
-const owned = (r: Resource): boolean => columnsOf(r, false).some((c) => c.startsWith('user_id '));
 
 /** The next free migration number (after the highest there, never reusing one), three digits. */
 function migrationNames(files: ReadonlySet<string>): (name: string) => string {
@@ -73,9 +74,11 @@ function dbWork(c: ScriptedContext, intent: Intent, r: Resource): ScriptedStep {
   const modelFile = `src/models/${target.singular}.js`;
   if (!c.files.has(modelFile)) {
     const file = migration(`create_${target.plural}`);
-    const columns = columnsOf(target, c.files.has('src/models/user.js'));
-    ops.push({ tool: 'Write', path: file, content: app.migrationCreate(target, columns), what: `the ${target.plural} table (${file})` });
+    // Rows get an author when the task or the project has sign-in: the routes fill it in from the token.
+    const signedIn = has(c.description, AUTH) || c.files.has(REQUIRE_AUTH) || c.planned.has('auth-worker');
+    const columns = columnsOf(target, c.files.has('src/models/user.js')).filter((col) => signedIn || !col.startsWith('user_id '));
     ops.push({ tool: 'Write', path: modelFile, content: app.modelJs(target, columns, file), what: `the ${target.model} model (${modelFile})` });
+    ops.push({ tool: 'Write', path: file, content: app.migrationCreate(target, columns), what: `the ${target.plural} table (${file})` });
     return { ops, notes, issues: [] };
   }
   if (intent === 'resource') return { ops, notes: [`${target.plural} already has its model (${modelFile}) and table: nothing to add`], issues: [] };
@@ -142,7 +145,7 @@ function apiWork(c: ScriptedContext, intent: Intent, r: Resource, note: string):
   const ops: FileOp[] = [];
   const issues: string[] = [];
   if (!c.files.has('src/db.js') && !c.planned.has('db-worker')) ops.push({ tool: 'Write', path: 'src/db.js', content: app.DB_JS, what: 'the pg pool (src/db.js)' });
-  const authThere = c.files.has('src/middleware/requireAuth.js') || c.planned.has('auth-worker');
+  const authThere = c.files.has(REQUIRE_AUTH) || c.planned.has('auth-worker');
   let file: string;
   if (intent === 'register') {
     file = 'src/routes/users.js';
@@ -169,16 +172,24 @@ function apiWork(c: ScriptedContext, intent: Intent, r: Resource, note: string):
     ops.push({ tool: 'Write', path: file, content: app.adminRoutesJs(note), what: `GET /api/admin/users and PUT /api/admin/users/:id/role, for signed-in admins only (${file})` });
   } else {
     file = `src/routes/${r.plural}.js`;
-    const protect = authThere && (owned(r) || has(c.description, AUTH));
-    const content = app.resourceRoutesJs(r, textFields(r), { owned: owned(r) && protect, protect, note });
+    // The table as the model describes it (the db-worker ran first): its text fields, and whether rows have an author.
+    const modelFile = `src/models/${r.singular}.js`;
+    const wanted = [modelFile, file, 'src/routes/index.js'].filter((f) => c.files.has(f) && !c.read.has(f));
+    if (wanted.length > 0) return { reads: wanted };
+    const model = c.read.get(modelFile);
+    const inModel = (name: string) => model === undefined || model.includes(`'${name}'`);
+    const owned = model !== undefined && inModel('user_id');
+    const protect = authThere && (owned || has(c.description, AUTH));
+    const fields = textFields(r).filter((f) => inModel(f.name));
+    if (fields.length === 0) return { ops, notes: [], issues: [`${modelFile} has none of the columns the stand-in knows how to validate (${textFields(r).map((f) => f.name).join(', ')}): no routes written`] };
+    const content = app.resourceRoutesJs(r, fields, { owned: owned && protect, protect, note });
     if (c.files.has(file)) {
-      const existing = c.read.get(file);
-      if (existing === undefined) return { reads: [file, ...(c.files.has('src/routes/index.js') ? ['src/routes/index.js'] : [])] };
+      const existing = c.read.get(file)!;
       if (!existing.startsWith(app.ROUTES_MARK)) return { ops, notes: [], issues: [`${file} was not written by the stand-in: left as it is`] };
       if (existing === content) return { ops, notes: [`${file} already serves this`], issues };
     }
-    if (owned(r) && !protect) issues.push(`no requireAuth middleware in the project: the ${r.plural} routes are not protected and ${r.plural}.user_id is not filled in`);
-    const guarded = protect ? `; creating and deleting need a token${owned(r) && protect ? ', and only the author may delete' : ''}` : '';
+    if (owned && !protect) issues.push(`no requireAuth middleware in the project: the ${r.plural} routes are not protected, and ${r.plural}.user_id cannot be filled in, so creating one fails`);
+    const guarded = protect ? `; creating and deleting need a token${owned ? ', and only the author may delete' : ''}` : '';
     ops.push({ tool: 'Write', path: file, content, what: `GET/POST /api/${r.plural}, GET/DELETE /api/${r.plural}/:id with the body validated${guarded} (${file})` });
   }
   const needs = mount(c, file, ops);

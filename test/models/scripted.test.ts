@@ -64,7 +64,7 @@ describe('createScriptedModel', () => {
     };
     const writing = await model.createMessage(looked, { signal: signal(), caller: 'db-worker' });
     const writes = writing.content.flatMap((b) => (b.type === 'tool_use' ? [b] : []));
-    expect(writes.map((b) => `${b.name} ${(b.input as { file_path: string }).file_path}`)).toEqual(['Write migrations/001_create_widgets.sql', 'Write src/models/widget.js']);
+    expect(writes.map((b) => `${b.name} ${(b.input as { file_path: string }).file_path}`)).toEqual(['Write src/models/widget.js', 'Write migrations/001_create_widgets.sql']);
     const answered: MessageParams = {
       ...looked,
       messages: [
@@ -74,7 +74,7 @@ describe('createScriptedModel', () => {
           role: 'user',
           content: [
             { type: 'tool_result', tool_use_id: writes[0]!.id, is_error: true, content: 'Write failed: disk full' },
-            { type: 'tool_result', tool_use_id: writes[1]!.id, content: 'Created src/models/widget.js (120 bytes)' },
+            { type: 'tool_result', tool_use_id: writes[1]!.id, content: 'Created migrations/001_create_widgets.sql (120 bytes)' },
           ],
         },
       ],
@@ -84,8 +84,8 @@ describe('createScriptedModel', () => {
     const block = answer.content[0];
     const json = JSON.parse(/```json\n([\s\S]*)\n```/.exec(block?.type === 'text' ? block.text : '')![1]!) as { summary: string; issues: string[] };
     expect(json.issues).toEqual(['Write failed: disk full']);
-    expect(json.summary).toContain('src/models/widget.js');
-    expect(json.summary).not.toContain('migrations/001_create_widgets.sql');
+    expect(json.summary).toContain('migrations/001_create_widgets.sql');
+    expect(json.summary).not.toContain('src/models/widget.js');
     expect(answer.usage.cache_read_input_tokens).toBeGreaterThan(0);
   });
 

@@ -84,7 +84,7 @@ describe('createWorkerRunner', () => {
     const error = await runner()({ taskId: '1', worker: 'db-worker', prompt: '# Task 1\nCreate a REST API for blog posts', workspace, attempt: 1 }, new AbortController().signal).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerWritesFailedError);
     expect(shouldRetry(error)).toBe(false);
-    expect((error as Error).message).toMatch(/^every file write of db-worker failed, nothing was written: migrations\/001_create_posts\.sql \(Write failed: .*is a directory.*\); src\/models\/post\.js/);
+    expect((error as Error).message).toMatch(/^every file write of db-worker failed, nothing was written: src\/models\/post\.js \(Write failed: .*is a directory.*\); migrations\/001_create_posts\.sql/);
   });
 
   it('a write that failed is not a file written: the result lists only what was written, and says what was not', async () => {

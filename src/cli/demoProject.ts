@@ -134,6 +134,7 @@ export async function createSampleProject(dir: string): Promise<void> {
 /** What the demo prints about a task's place in the project: files it changed there, its branch and merge. */
 export function projectLines(output: Partial<TaskOutput>): string[] {
   const lines = [`changed: ${output.files_modified?.join(', ') || 'none'}`];
+  if (output.files_deleted?.length) lines.push(`removed: ${output.files_deleted.join(', ')}`);
   const g = output.git;
   if (g) {
     lines.push(`branch:  ${g.branch} (${Object.entries(g.commits).map(([w, sha]) => `${w} ${sha?.slice(0, 7)}`).join(', ') || 'no commits'})`);

@@ -197,7 +197,11 @@ function report(summary: string, issues: string[]): string {
   return `Done.\n\n\`\`\`json\n${JSON.stringify({ summary, issues }, null, 2)}\n\`\`\``;
 }
 
-const sentence = (caller: string, parts: readonly string[]): string => `${caller} (scripted stand-in): ${parts.join('; ')}.`;
+/** A summary as a commit subject reads well (`db-worker: Added …`), saying whose words these are at its end. */
+const sentence = (parts: readonly string[]): string => {
+  const text = parts.join('; ');
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}. (scripted stand-in)`;
+};
 
 /**
  * One turn of a worker: look at the workspace (Glob), read what it is about
@@ -211,7 +215,7 @@ function workerTurn(params: MessageParams, caller: string, turn: number): Messag
   const end = (summary: string, issues: string[]) => message(params, caller, turn, [text(report(summary, issues))], 'end_turn');
   const ask = (intro: string, asked: { name: string; input: Record<string, unknown> }[]) =>
     message(params, caller, turn, [text(intro), ...asked.map((c, i) => toolUse(turn, i, c.name, c.input))], 'tool_use');
-  if (!offered.has('Write') || !offered.has('Edit')) return end(`${caller} (scripted stand-in) wrote nothing: the Write and Edit tools were not offered.`, ['the Write and Edit tools were not offered']);
+  if (!offered.has('Write') || !offered.has('Edit')) return end(sentence(['wrote nothing: the Write and Edit tools were not offered']), ['the Write and Edit tools were not offered']);
   if (offered.has('Glob') && !calls.some((c) => c.name === 'Glob')) {
     return ask('Looking at the workspace first.', LOOK.map((pattern) => ({ name: 'Glob', input: { pattern } })));
   }
@@ -222,7 +226,7 @@ function workerTurn(params: MessageParams, caller: string, turn: number): Messag
     // The final answer: what the writes that succeeded did, and the failures as issues.
     const failed = writes.filter((c) => c.result?.error).map((c) => c.result!.text);
     const done = step.ops.filter((op) => writes.some((c) => c.input.file_path === op.path && c.result && !c.result.error)).map((op) => op.what);
-    const summary = done.length > 0 ? sentence(caller, [`added ${done.join('; ')}`, ...step.notes]) : `${caller} (scripted stand-in) changed nothing: every write failed.`;
+    const summary = done.length > 0 ? sentence([`added ${done.join('; ')}`, ...step.notes]) : sentence(['changed nothing: every write failed']);
     return end(summary, [...step.issues, ...failed]);
   }
   if ('reads' in step) {
@@ -230,9 +234,9 @@ function workerTurn(params: MessageParams, caller: string, turn: number): Messag
     const pending = step.reads.filter((file) => !attempted.has(file));
     if (pending.length > 0 && offered.has('Read')) return ask('Reading what I am about to change.', pending.map((file_path) => ({ name: 'Read', input: { file_path } })));
     const missing = step.reads.join(', ');
-    return end(`${caller} (scripted stand-in) changed nothing: it could not read ${missing}.`, [`could not read ${missing}, so it was not changed`]);
+    return end(sentence([`changed nothing: it could not read ${missing}`]), [`could not read ${missing}, so it was not changed`]);
   }
-  if (step.ops.length === 0) return end(sentence(caller, step.notes.length > 0 ? step.notes : ['nothing to do']), step.issues);
+  if (step.ops.length === 0) return end(sentence(step.notes.length > 0 ? step.notes : ['nothing to do']), step.issues);
   return ask(
     `Writing the ${caller} part.`,
     step.ops.map((op) =>

@@ -48,7 +48,7 @@ describe('createWorkerRunner', () => {
     const result = await runner([], models)({ taskId: '1', worker: 'api-worker', prompt, workspace, attempt: 1 }, new AbortController().signal);
     expect(result).toEqual({
       worker: 'api-worker',
-      summary: 'api-worker (scripted stand-in): added POST /api/users/register, with the email, name and password validated (src/routes/users.js).',
+      summary: 'Added POST /api/users/register, with the email, name and password validated (src/routes/users.js). (scripted stand-in)',
       files_created: ['src/routes/users.js'],
       files_modified: [],
       issues: [],
@@ -93,7 +93,7 @@ describe('createWorkerRunner', () => {
     await mkdir(path.join(workspace, 'migrations/001_create_posts.sql'), { recursive: true });
     const result = await runner()({ taskId: '1', worker: 'db-worker', prompt: '# Task 1\nCreate a REST API for blog posts', workspace, attempt: 1 }, new AbortController().signal);
     expect(result.files_created).toEqual(['src/models/post.js']);
-    expect(result.summary).toBe('db-worker (scripted stand-in): added the Post model (src/models/post.js).');
+    expect(result.summary).toBe('Added the Post model (src/models/post.js). (scripted stand-in)');
     expect(result.issues).toContainEqual(expect.stringMatching(/^migrations\/001_create_posts\.sql was not written: .*is a directory/));
   });
 });

@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { APIUserAbortError } from '@anthropic-ai/sdk';
-import { LOOK, scriptedWork, type ScriptedContext } from './scriptedFiles.ts';
+import { looks, scriptedWork, type ScriptedContext } from './scriptedFiles.ts';
 import { descriptionFromPrompt } from './scriptedResource.ts';
 import type { Message, MessageParams, ModelClient } from './types.ts';
 import { OrchestratorError } from '../errors.ts';
@@ -217,7 +217,7 @@ function workerTurn(params: MessageParams, caller: string, turn: number): Messag
     message(params, caller, turn, [text(intro), ...asked.map((c, i) => toolUse(turn, i, c.name, c.input))], 'tool_use');
   if (!offered.has('Write') || !offered.has('Edit')) return end(sentence(['wrote nothing: the Write and Edit tools were not offered']), ['the Write and Edit tools were not offered']);
   if (offered.has('Glob') && !calls.some((c) => c.name === 'Glob')) {
-    return ask('Looking at the workspace first.', LOOK.map((pattern) => ({ name: 'Glob', input: { pattern } })));
+    return ask('Looking at the workspace first.', looks(descriptionFromPrompt(firstUserText(params))).map((pattern) => ({ name: 'Glob', input: { pattern } })));
   }
   const context = contextOf(params, caller, calls);
   const step = scriptedWork(context);

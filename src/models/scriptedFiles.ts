@@ -24,8 +24,6 @@ export interface ScriptedContext {
 /** The next thing to do: read these files first, or write these (possibly none) and report. */
 export type ScriptedStep = { reads: string[] } | { ops: FileOp[]; notes: string[]; issues: string[] };
 
-/** The globs a worker looks with before deciding (what the decisions below look at). */
-export const LOOK = ['package.json', 'migrations/**/*.sql', 'src/**/*.js', 'test/**/*.js'];
 
 const has = (text: string, ...words: RegExp[]) => words.some((w) => w.test(text));
 const REGISTER = /\b(regist\w*|sign[- ]?ups?)\b/i;
@@ -194,6 +192,25 @@ function apiWork(c: ScriptedContext, intent: Intent, r: Resource, note: string):
   }
   const needs = mount(c, file, ops);
   return needs ?? { ops, notes: [], issues };
+}
+
+/**
+ * The Globs a worker looks with before deciding: the exact files the
+ * decisions below ask about (one pattern, so never cut short at the Glob
+ * tool's 100 results: a file taken for missing would be written over), and
+ * the migrations, for their numbers.
+ *
+ * @example
+ * looks('Add a Widget model'); // ['{package.json,src/db.js,…,src/models/widget.js,src/routes/widgets.js}', 'migrations/*.sql']
+ */
+export function looks(description: string): string[] {
+  const r = resourceOf(description);
+  const exact = new Set([
+    'package.json', 'src/db.js', 'src/app.js', 'src/routes/index.js', 'src/models/user.js', 'src/routes/users.js', 'src/routes/admin.js',
+    'src/auth/password.js', 'src/auth/tokens.js', REQUIRE_AUTH, 'src/middleware/requireRole.js', 'test/auth.test.js', 'test/requireRole.test.js',
+    `src/models/${r.singular}.js`, `src/routes/${r.plural}.js`,
+  ]);
+  return [`{${[...exact].join(',')}}`, 'migrations/*.sql'];
 }
 
 /**

@@ -1,12 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { git } from '../git/git.ts';
+import { ROUTES_INDEX_JS } from '../models/scriptedApp.ts';
 import type { TaskOutput } from '../protocol/output.ts';
 
-/** The sample project's files: a small Express app with a users table. */
+/**
+ * The sample project's files: a small Express app with a users table, its
+ * routes mounted by src/routes/index.js (every file of the folder), and
+ * its own dependency-free `node --test` checks (every module parses, every
+ * routes file is a router, migrations numbered without gap, every model's
+ * table and columns created by a migration).
+ */
 const FILES: Record<string, string> = {
   'package.json': `${JSON.stringify(
-    { name: 'sample-express-app', version: '0.1.0', type: 'module', scripts: { start: 'node src/app.js' }, dependencies: { express: '^4.21.0', pg: '^8.13.0' } },
+    { name: 'sample-express-app', version: '0.1.0', type: 'module', scripts: { start: 'node src/app.js', test: 'node --test' }, dependencies: { express: '^4.21.0', pg: '^8.13.0' } },
     null,
     2,
   )}\n`,
@@ -31,14 +38,7 @@ const FILES: Record<string, string> = {
     '};',
     '',
   ].join('\n'),
-  'src/routes/index.js': [
-    "import { Router } from 'express';",
-    "import { router as users } from './users.js';",
-    '',
-    'export const router = Router();',
-    'router.use(users);',
-    '',
-  ].join('\n'),
+  'src/routes/index.js': ROUTES_INDEX_JS,
   'src/routes/users.js': [
     "import { Router } from 'express';",
     "import { pool } from '../db.js';",
@@ -48,6 +48,60 @@ const FILES: Record<string, string> = {
     "router.get('/api/users', async (req, res) => {",
     "  const { rows } = await pool.query('SELECT id, email, name, created_at FROM users ORDER BY id');",
     '  res.json(rows);',
+    '});',
+    '',
+  ].join('\n'),
+  // The app's own checks, dependency-free (no npm install needed): `npm test` runs them, with
+  // whatever tests the tasks add beside them.
+  'test/app.test.js': [
+    "import assert from 'node:assert/strict';",
+    "import { spawnSync } from 'node:child_process';",
+    "import { existsSync, readdirSync, readFileSync } from 'node:fs';",
+    "import { join } from 'node:path';",
+    "import { test } from 'node:test';",
+    "import { fileURLToPath } from 'node:url';",
+    '',
+    "const root = fileURLToPath(new URL('..', import.meta.url));",
+    "const filesIn = (dir, ext) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir), { recursive: true }) : [])",
+    '  .filter((f) => f.endsWith(ext))',
+    '  .map((f) => join(dir, f))',
+    '  .sort();',
+    "const read = (file) => readFileSync(join(root, file), 'utf8');",
+    '',
+    "test('every module parses', () => {",
+    "  for (const file of [...filesIn('src', '.js'), ...filesIn('test', '.js')]) {",
+    "    const run = spawnSync(process.execPath, ['--check', join(root, file)], { encoding: 'utf8' });",
+    '    assert.equal(run.status, 0, `${file}: ${run.stderr}`);',
+    '  }',
+    '});',
+    '',
+    "test('every routes module exports the router src/routes/index.js mounts', () => {",
+    "  assert.match(read('src/routes/index.js'), /router\\.use\\(module\\.router\\)/);",
+    "  for (const file of filesIn('src/routes', '.js').filter((f) => !f.endsWith('index.js'))) {",
+    "    assert.match(read(file), /^export const router = Router\\(\\);$/m, `${file} exports no router`);",
+    '  }',
+    '});',
+    '',
+    "test('migrations are numbered 001, 002, ... with no gap and no number twice', () => {",
+    "  const numbers = filesIn('migrations', '.sql').map((f) => /^migrations\\/(\\d{3})_[a-z0-9_]+\\.sql$/.exec(f)?.[1] ?? f);",
+    "  assert.deepEqual(numbers, numbers.map((_, i) => String(i + 1).padStart(3, '0')));",
+    '});',
+    '',
+    "test('every model names a table and columns its migrations create', async () => {",
+    '  const tables = new Map();',
+    "  for (const file of filesIn('migrations', '.sql')) {",
+    '    const sql = read(file);',
+    '    for (const [, table, body] of sql.matchAll(/CREATE TABLE IF NOT EXISTS (\\w+) \\(([\\s\\S]*?)\\n\\);/g)) {',
+    '      tables.set(table, new Set(body.split(\',\\n\').map((line) => line.trim().split(\' \')[0])));',
+    '    }',
+    '    for (const [, table, column] of sql.matchAll(/ALTER TABLE (\\w+) ADD COLUMN (?:IF NOT EXISTS )?(\\w+)/g)) tables.get(table)?.add(column);',
+    '  }',
+    "  for (const file of filesIn('src/models', '.js')) {",
+    '    for (const model of Object.values(await import(join(root, file)))) {',
+    '      assert.ok(tables.has(model.table), `${file}: no migration creates ${model.table}`);',
+    '      for (const column of model.columns) assert.ok(tables.get(model.table).has(column), `${file}: ${model.table}.${column} is in no migration`);',
+    '    }',
+    '  }',
     '});',
     '',
   ].join('\n'),
@@ -80,6 +134,7 @@ export async function createSampleProject(dir: string): Promise<void> {
 /** What the demo prints about a task's place in the project: files it changed there, its branch and merge. */
 export function projectLines(output: Partial<TaskOutput>): string[] {
   const lines = [`changed: ${output.files_modified?.join(', ') || 'none'}`];
+  if (output.files_deleted?.length) lines.push(`removed: ${output.files_deleted.join(', ')}`);
   const g = output.git;
   if (g) {
     lines.push(`branch:  ${g.branch} (${Object.entries(g.commits).map(([w, sha]) => `${w} ${sha?.slice(0, 7)}`).join(', ') || 'no commits'})`);

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { filesBetween, type CommitFiles } from './commitFiles.ts';
 import { git, gitLine, type GitIdentity } from './git.ts';
 import type { GitProject } from './project.ts';
 
@@ -158,9 +159,11 @@ export async function openWorktree(project: GitProject, o: OpenWorktreeOptions):
   return wt;
 }
 
-/** What one worker's commit did: the commit, and what was left out of it and why (issues for the task's result). */
+/** What one worker's commit did: the commit, what it changed, and what was left out of it and why (issues for the task's result). */
 export interface CommitOutcome {
   commit: string;
+  /** The files the commit changed against its parent (a file written again unchanged is in no list). */
+  files: CommitFiles;
   issues: string[];
 }
 
@@ -305,8 +308,9 @@ const listed = (paths: readonly string[], max = 5): string =>
  *
  * Files the project's .gitignore ignores are skipped unless already
  * tracked. A worker that changed nothing still gets its (empty) commit, so
- * the history names every worker. Callers serialise commits per worktree:
- * they share one index.
+ * the history names every worker. The outcome's `files` are what the
+ * commit changed (filesBetween), not the paths asked for. Callers serialise
+ * commits per worktree: they share one index.
  */
 export async function commitPaths(
   wt: TaskWorktree,
@@ -385,7 +389,7 @@ export async function commitPaths(
   const tree = (await inWorktree(wt, ['write-tree'])).stdout.trim();
   const commit = (await inWorktree(wt, ['commit-tree', tree, '-p', parent, '-F', '-'], { identity, input: message })).stdout.trim();
   await inWorktree(wt, ['update-ref', '-m', 'backend-orchestrator: worker commit', wt.ref, commit, parent]);
-  return { commit, issues };
+  return { commit, files: await filesBetween(wt.adminDir, parent, commit), issues };
 }
 
 /** Removes the worktree folder and git's record of it; the branch stays. */

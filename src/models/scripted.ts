@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { APIUserAbortError } from '@anthropic-ai/sdk';
-import { scriptedFiles, scriptedReads } from './scriptedFiles.ts';
-import { descriptionFromPrompt, resourceFromPrompt } from './scriptedResource.ts';
+import { looks, scriptedWork, type ScriptedContext } from './scriptedFiles.ts';
+import { descriptionFromPrompt } from './scriptedResource.ts';
 import type { Message, MessageParams, ModelClient } from './types.ts';
 import { OrchestratorError } from '../errors.ts';
 
@@ -125,52 +125,137 @@ function message(params: MessageParams, caller: string, turn: number, content: C
   };
 }
 
-/** First turn of a worker: the Reads and Writes of its part, or a report saying why it cannot. */
-function firstTurn(params: MessageParams, caller: string): Message {
-  const prompt = firstUserText(params);
-  const description = descriptionFromPrompt(prompt);
-  const resource = resourceFromPrompt(prompt, description);
-  const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
-  const files = scriptedFiles(caller, resource, description);
-  if (files.length === 0 || !offered.has('Write')) {
-    const why = files.length === 0 ? `${caller} has no scripted part` : 'the Write tool was not offered';
-    return message(params, caller, 1, [text(report(`Nothing written: ${why}.`, [why]))], 'end_turn');
+/** The task's data in a worker prompt (its first fenced task data), or the description the heading form gives. */
+function taskOf(prompt: string): { description: string; requirements: string[] } {
+  const fenced = /<task-data>\n([\s\S]*?)\n<\/task-data>/.exec(prompt)?.[1];
+  let requirements: string[] = [];
+  if (fenced !== undefined) {
+    try {
+      const data = JSON.parse(fenced) as { requirements?: unknown };
+      if (Array.isArray(data.requirements)) requirements = data.requirements.filter((q): q is string => typeof q === 'string');
+    } catch {
+      // Not the task's data: no requirements.
+    }
   }
-  const reads = offered.has('Read') ? scriptedReads(caller, resource, prompt) : [];
-  const calls = [
-    ...reads.map((path) => ({ name: 'Read', input: { file_path: path } })),
-    ...files.map((f) => ({ name: 'Write', input: { file_path: f.path, content: f.content } })),
-  ];
-  const intro = text(`Writing the ${resource.singular} part of ${caller}.`);
-  return message(params, caller, 1, [intro, ...calls.map((c, i) => toolUse(1, i, c.name, c.input))], 'tool_use');
+  return { description: descriptionFromPrompt(prompt), requirements };
+}
+
+/** The plan as the prompt states it: its workers, and whether the caller's step runs first. */
+function planOf(prompt: string, caller: string): { planned: Set<string>; runsFirst: boolean } {
+  const steps = [...prompt.matchAll(/^- ([a-z]+-worker)( \(you\))?, runs (first|after)/gm)];
+  if (steps.length === 0) return { planned: new Set([caller]), runsFirst: true };
+  return { planned: new Set(steps.map((m) => m[1]!)), runsFirst: steps.some((m) => m[1] === caller && m[3] === 'first') };
+}
+
+interface ToolCall {
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+  /** Its result's text, and whether it is an error; undefined while unanswered. */
+  result: { text: string; error: boolean } | undefined;
+}
+
+/** Every tool call of the conversation so far, with its result. */
+function toolCalls(params: MessageParams): ToolCall[] {
+  const results = new Map<string, { text: string; error: boolean }>();
+  for (const m of params.messages) {
+    if (m.role !== 'user' || typeof m.content === 'string') continue;
+    for (const b of m.content) {
+      if (b.type !== 'tool_result') continue;
+      const text = typeof b.content === 'string' ? b.content : (b.content ?? []).flatMap((c) => (c.type === 'text' ? [c.text] : [])).join('\n');
+      results.set(b.tool_use_id, { text, error: b.is_error === true });
+    }
+  }
+  return params.messages
+    .flatMap((m) => (m.role === 'assistant' && typeof m.content !== 'string' ? m.content : []))
+    .flatMap((b) => (b.type === 'tool_use' ? [{ id: b.id, name: b.name, input: b.input as Record<string, unknown>, result: results.get(b.id) }] : []));
+}
+
+/** A Read result back to the file's text (the `cat -n` numbers taken off). */
+function unnumbered(text: string): string {
+  if (/^<.* is empty>$/.test(text)) return '';
+  return `${text.split('\n').flatMap((l) => /^ *\d+\t/.exec(l) ? [l.replace(/^ *\d+\t/, '')] : []).join('\n')}\n`;
+}
+
+/** What the caller knows from its prompt and the tool results so far. */
+function contextOf(params: MessageParams, caller: string, calls: readonly ToolCall[]): ScriptedContext {
+  const prompt = firstUserText(params);
+  const files = new Set<string>();
+  const read = new Map<string, string>();
+  for (const call of calls) {
+    if (call.result === undefined || call.result.error) continue;
+    if (call.name === 'Glob') {
+      for (const line of call.result.text.split('\n')) if (line !== '' && !line.startsWith('… ') && !line.startsWith('No files match')) files.add(line);
+    } else if (call.name === 'Read') {
+      read.set(String(call.input.file_path), unnumbered(call.result.text));
+    }
+  }
+  return { worker: caller, ...taskOf(prompt), ...planOf(prompt, caller), files, read };
 }
 
 function report(summary: string, issues: string[]): string {
   return `Done.\n\n\`\`\`json\n${JSON.stringify({ summary, issues }, null, 2)}\n\`\`\``;
 }
 
-/** After the tool results: the final answer, listing what failed as issues. */
-function finalTurn(params: MessageParams, caller: string, turn: number): Message {
-  const last = params.messages.at(-1)?.content;
-  const failed = (typeof last === 'string' ? [] : (last ?? [])).flatMap((b) => (b.type === 'tool_result' && b.is_error === true ? [b] : []));
-  const failures = failed.map((b) => (typeof b.content === 'string' ? b.content : 'a tool failed'));
-  const failedIds = new Set(failed.map((b) => b.tool_use_id));
-  // Only the Writes that succeeded: a summary names no file that was not written.
-  const written = params.messages
-    .flatMap((m) => (m.role === 'assistant' && typeof m.content !== 'string' ? m.content : []))
-    .flatMap((b) => (b.type === 'tool_use' && b.name === 'Write' && !failedIds.has(b.id) ? [String((b.input as { file_path?: unknown }).file_path)] : []));
-  const summary = written.length > 0 ? `${caller} (scripted) wrote ${written.join(', ')}.` : `${caller} (scripted) wrote nothing: every write failed.`;
-  return message(params, caller, turn, [text(report(summary, failures))], 'end_turn');
+/** A summary as a commit subject reads well (`db-worker: Added …`), saying whose words these are at its end. */
+const sentence = (parts: readonly string[]): string => {
+  const text = parts.join('; ');
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}. (scripted stand-in)`;
+};
+
+/**
+ * One turn of a worker: look at the workspace (Glob), read what it is about
+ * to change, write its part, then report what the writes that succeeded
+ * did. Each turn is decided again from the conversation, so the same task on
+ * the same workspace always takes the same steps.
+ */
+function workerTurn(params: MessageParams, caller: string, turn: number): Message {
+  const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
+  const calls = toolCalls(params);
+  const end = (summary: string, issues: string[]) => message(params, caller, turn, [text(report(summary, issues))], 'end_turn');
+  const ask = (intro: string, asked: { name: string; input: Record<string, unknown> }[]) =>
+    message(params, caller, turn, [text(intro), ...asked.map((c, i) => toolUse(turn, i, c.name, c.input))], 'tool_use');
+  if (!offered.has('Write') || !offered.has('Edit')) return end(sentence(['wrote nothing: the Write and Edit tools were not offered']), ['the Write and Edit tools were not offered']);
+  if (offered.has('Glob') && !calls.some((c) => c.name === 'Glob')) {
+    return ask('Looking at the workspace first.', looks(descriptionFromPrompt(firstUserText(params))).map((pattern) => ({ name: 'Glob', input: { pattern } })));
+  }
+  const context = contextOf(params, caller, calls);
+  const step = scriptedWork(context);
+  const writes = calls.filter((c) => c.name === 'Write' || c.name === 'Edit');
+  if (writes.length > 0 && !('reads' in step)) {
+    // The final answer: what the writes that succeeded did, and the failures as issues.
+    const failed = writes.filter((c) => c.result?.error).map((c) => c.result!.text);
+    const done = step.ops.filter((op) => writes.some((c) => c.input.file_path === op.path && c.result && !c.result.error)).map((op) => op.what);
+    const summary = done.length > 0 ? sentence([`added ${done.join('; ')}`, ...step.notes]) : sentence(['changed nothing: every write failed']);
+    return end(summary, [...step.issues, ...failed]);
+  }
+  if ('reads' in step) {
+    const attempted = new Set(calls.filter((c) => c.name === 'Read').map((c) => String(c.input.file_path)));
+    const pending = step.reads.filter((file) => !attempted.has(file));
+    if (pending.length > 0 && offered.has('Read')) return ask('Reading what I am about to change.', pending.map((file_path) => ({ name: 'Read', input: { file_path } })));
+    const missing = step.reads.join(', ');
+    return end(sentence([`changed nothing: it could not read ${missing}`]), [`could not read ${missing}, so it was not changed`]);
+  }
+  if (step.ops.length === 0) return end(sentence(step.notes.length > 0 ? step.notes : ['nothing to do']), step.issues);
+  return ask(
+    `Writing the ${caller} part.`,
+    step.ops.map((op) =>
+      op.tool === 'Write'
+        ? { name: 'Write', input: { file_path: op.path, content: op.content } }
+        : { name: 'Edit', input: { file_path: op.path, old_string: op.old, new_string: op.new } },
+    ),
+  );
 }
 
 /**
  * A deterministic, offline ModelClient that drives the same worker path as
- * the real model: its first answer asks for tool calls that write plausible
- * files for the caller's part (db-worker: model and migration; auth-worker:
- * password, tokens, middleware; api-worker: routes, reading the model first
- * when its prompt names it), and its second ends the turn with a JSON
- * report. The `planner` gets plain text, so an LLM planner over it falls
- * back to its keyword plan.
+ * the real model, with the same tools: a worker looks at the workspace
+ * (Glob), reads the files it is about to change, writes small working code
+ * for its part (see scriptedWork: migrations numbered after the existing
+ * ones, hashing, tokens and role checks with their tests, validated routes
+ * mounted in the app), and ends with a JSON report of what the writes that
+ * succeeded did. The `planner` gets plain text, so an LLM planner over it
+ * falls back to its keyword plan.
  *
  * @example
  * const model = createScriptedModel({ latencyMs: () => 0, fail: new Set(['api-worker']) });
@@ -190,7 +275,7 @@ export function createScriptedModel(options: ScriptedModelOptions): ModelClient 
       if (caller === 'planner') {
         return message(params, caller, turn, [text('The scripted model does not plan tasks.')], 'end_turn');
       }
-      return turn === 1 ? firstTurn(params, caller) : finalTurn(params, caller, turn);
+      return workerTurn(params, caller, turn);
     },
   };
 }

@@ -48,22 +48,39 @@ export function descriptionFromPrompt(prompt: string): string {
   return /^#\s*Task\b[^\n]*\n([^\n]*)/.exec(prompt)?.[1] ?? '';
 }
 
+/** Words of a task that name no resource: verbs, articles, the API's own vocabulary. */
+const NOT_NOUNS = new Set(
+  ('a an the to for of with and or in on by from into new add adds create creates build make implement write update ' +
+    'api apis rest crud graphql endpoint endpoints route routes model models table tables schema migration migrations ' +
+    'database db page pages list lists field fields column columns simple basic full support').split(' '),
+);
+
+/** A word's singular, the simple way (widgets → widget, categories → category, boxes → box). */
+function singularOf(word: string): string {
+  if (/[^aeiou]ies$/.test(word)) return `${word.slice(0, -3)}y`;
+  if (/(s|sh|ch|x|z)es$/.test(word)) return word.slice(0, -2);
+  if (/[^s]s$/.test(word)) return word.slice(0, -1);
+  return word;
+}
+
 /**
- * The resource a prompt is about: the first known noun (or its plural) in
- * the task's description (`description`, when the caller has it already);
- * failing that, in the prompt's first paragraph; failing that, anywhere in
- * the prompt; failing that, `item`.
+ * The resource a task's description is about: a known noun (or its
+ * plural); failing that, a capitalised word after the first (`Add a Widget
+ * model`) or the word after `for`/`of` (`an API for widgets`); failing
+ * that, `item`. Only the description is looked at: the rest of a worker's
+ * prompt is full of words like task, user and model.
  *
  * @example
- * resourceFromPrompt('# Task 1\nCreate a REST API for blog posts'); // { singular: 'post', plural: 'posts', model: 'Post' }
+ * resourceOf('Add a Widget model with a name'); // { singular: 'widget', plural: 'widgets', model: 'Widget' }
  */
-export function resourceFromPrompt(prompt: string, description = descriptionFromPrompt(prompt)): Resource {
-  const named = nounIn(description);
-  if (named !== undefined) return resource(named);
-  // The worker prompt opens with a heading about the task: the word task there is not the resource.
-  const body = prompt.replace(/^#\s*(The\s+)?Task\b[^\n]*\n?/i, '');
-  const head = body.split(/\n\s*\n/, 1)[0] ?? '';
-  return resource(nounIn(head) ?? nounIn(body) ?? 'item');
+export function resourceOf(description: string): Resource {
+  const known = nounIn(description);
+  if (known !== undefined) return resource(known);
+  const words = description.match(/[A-Za-z]+/g) ?? [];
+  const named = words.slice(1).find((w) => /^[A-Z][a-z]{2,}$/.test(w) && !NOT_NOUNS.has(w.toLowerCase()));
+  const after = /\b(?:for|of)\s+(?:the\s+|a\s+|an\s+)?([a-z]{3,})\b/i.exec(description)?.[1]?.toLowerCase();
+  const word = named?.toLowerCase() ?? (after !== undefined && !NOT_NOUNS.has(after) ? after : undefined);
+  return resource(word === undefined ? 'item' : singularOf(word));
 }
 
 /** Each noun and its plural → the noun; a word two nouns share goes to the first in NOUNS. */

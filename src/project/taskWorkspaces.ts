@@ -3,6 +3,7 @@ import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
+import { filesBetween, type CommitFiles } from '../git/commitFiles.ts';
 import { git, type GitIdentity } from '../git/git.ts';
 import { mergeIntoProject, recoverProjectUpdate, type MergeOutcome } from '../git/merge.ts';
 import type { GitProject } from '../git/project.ts';
@@ -103,7 +104,13 @@ async function latest(project: GitProject, shas: string[]): Promise<string | und
   return best?.sha;
 }
 
-function describe(view: { git?: TaskGit; warning?: string }, branch: string): string {
+/** The project's side of a finished task: its git object, what its commits changed, and what a person must do. */
+type GitView = { git?: TaskGit; files?: CommitFiles; warning?: string };
+
+/** Nothing committed: the task changed no file of the project, whatever its workers wrote before they failed. */
+const NO_FILES: CommitFiles = { created: [], modified: [], deleted: [] };
+
+function describe(view: GitView, branch: string): string {
   const g = view.git;
   if (!g) return view.warning ? `git: ${view.warning}` : `git: nothing committed, no branch kept`;
   if (g.merged) return `git: ${branch} merged (${g.merged.slice(0, 12)}; ${g.diffstat || 'no changes'})`;
@@ -227,7 +234,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     return mine;
   };
 
-  async function gitOutcome(result: FinalResult, taskId: string): Promise<{ git?: TaskGit; warning?: string }> {
+  async function gitOutcome(result: FinalResult, taskId: string): Promise<GitView> {
     const project = o.git!;
     const branch = branchOf(taskId);
     const ref = `refs/heads/${branch}`;
@@ -242,7 +249,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       return [];
     });
     if (released.length > 0) logger.warn({ task_id: taskId, branch, released }, "dropped git's record of an earlier holder's worktree of the task branch");
-    if (tipReply.code !== 0) return {}; // no worker ever started: there is no branch
+    if (tipReply.code !== 0) return { files: NO_FILES }; // no worker ever started: there is no branch
     const tip = tipReply.stdout.trim();
     const base =
       worktree?.worktree?.base ??
@@ -252,14 +259,16 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     if (tip === base) {
       // Nothing was committed (no worker finished): the branch holds nothing worth keeping.
       await git(['update-ref', '-d', ref, tip], { cwd: project.root, okCodes: [1, 128] });
-      return {};
+      return { files: NO_FILES };
     }
     const gitObject: TaskGit = { branch, base, commits, merged: null, conflict: null, diffstat: await diffstat(project, base, tip) };
+    // The task's lists are what its commits changed, whether or not it is merged (unmerged, the branch holds them).
+    const files = await filesBetween(project.commonDir, base, tip);
     const outcome = result.output.outcome;
     const mergeable = outcome === 'completed' || outcome === 'completed_with_warnings' || (outcome === 'partial' && o.mergePartial);
     if (!mergeable) {
       const why = outcome === 'partial' ? 'partial results are not merged (start with --merge-partial to merge them)' : 'failed tasks are not merged';
-      return { git: gitObject, warning: `${why}; the finished workers' work is kept on branch ${branch}: review it, then \`git merge ${branch}\` in ${project.root}` };
+      return { git: gitObject, files, warning: `${why}; the finished workers' work is kept on branch ${branch}: review it, then \`git merge ${branch}\` in ${project.root}` };
     }
     const description = descriptions.get(taskId);
     const message = `Merge task ${taskId} (${branch})${description ? `: ${firstLine(description, 200)}` : ''}\n\nTask-Id: ${taskId}\n`;
@@ -276,17 +285,19 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     if (merged.kind === 'merged' || merged.kind === 'already') {
       gitObject.merged = merged.sha;
       await markMerged(branch, tip);
-      return { git: gitObject };
+      return { git: gitObject, files };
     }
     if (merged.kind === 'conflict') {
       gitObject.conflict = merged.files;
       return {
         git: gitObject,
+        files,
         warning: `merge conflict with ${project.branch} in ${merged.files.join(', ')}: nothing was merged and the work is kept on branch ${branch}; to finish it, run \`git merge ${branch}\` in ${project.root}, resolve those files and commit`,
       };
     }
     return {
       git: gitObject,
+      files,
       warning: `not merged: ${merged.reason}; ${project.branch} was left alone and the work is on branch ${branch}: commit or stash your changes, then \`git merge ${branch}\` in ${project.root}`,
     };
   }
@@ -305,7 +316,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const taskId = result.ref.id;
     if (taskId === undefined) return result;
     try {
-      let view: { git?: TaskGit; warning?: string } = {};
+      let view: GitView = {};
       // A holder presumed dead that wakes up must not merge (or remove the worktree of) a task another
       // instance now runs, or has published: its fencing token is no longer the checkpoint's.
       if (result.fence !== undefined) {
@@ -333,7 +344,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
         // Held, and written by the publication that follows, after the lines that came before it.
         o.progress.write({ ref: result.ref, lines: [describe(view, branchOf(taskId))] });
       }
-      const output = withProject(result.output, { project: o.project, git: view.git, warning: view.warning });
+      const output = withProject(result.output, { project: o.project, git: view.git, files: view.files, warning: view.warning });
       return { ...result, output, outcome: output.outcome };
     } finally {
       // The project's files are done with once the result is settled, published or not.

@@ -26,12 +26,18 @@ export function addUsage(a: Usage, b: Usage): Usage {
   };
 }
 
-/** What one worker run produced; files come from the tools' own record. */
+/**
+ * What one worker run produced. Files come from the tools' own record of
+ * the writes that succeeded, then (worktree isolation) from what the
+ * worker's commit changed: a file written again unchanged is in no list.
+ */
 export interface WorkerResult {
   worker: WorkerName;
   summary: string;
   files_created: string[];
   files_modified: string[];
+  /** Files that were there before the run and are gone; absent when none. */
+  files_deleted?: string[];
   issues: string[];
   usage: Usage;
   /** Dollars of this run's model calls, at the price table's rates (absent in checkpoints written before prices existed; null: a model without a price was used, the cost is unknown). */
@@ -56,6 +62,7 @@ export interface WorkerDetail {
   summary?: string;
   files_created?: string[];
   files_modified?: string[];
+  files_deleted?: string[];
   issues?: string[];
   error?: string;
   /** Tokens and dollars of every attempt of this worker, failed ones included. */
@@ -90,8 +97,11 @@ export interface TaskOutput {
   outcome: Outcome;
   task_id: string;
   workers_used: WorkerName[];
+  /** With worktree isolation, what the task's commits changed (base..tip); otherwise the writes that succeeded. */
   files_created: string[];
   files_modified: string[];
+  /** Files the task removed (absent in results written before it existed). */
+  files_deleted?: string[];
   summary: string;
   issues: string[];
   failed_workers?: WorkerName[];

@@ -24,7 +24,9 @@ const unique = (xs: Iterable<string>): string[] => [...new Set(xs)];
  * Merges the workers' results into the protocol's output object and decides
  * the outcome: all succeeded → completed (with warnings when a worker reported
  * issues); a critical step failed, or nothing succeeded → failed; otherwise
- * partial. Files come from the tools' own records. Pure.
+ * partial. Files come from the workers' results (the tools' records, or
+ * their commits); with a project under git, withProject replaces the
+ * task's lists with what its commits changed. Pure.
  */
 export function aggregate(input: AggregateInput): TaskOutput {
   const { steps } = input;
@@ -34,6 +36,9 @@ export function aggregate(input: AggregateInput): TaskOutput {
   const created = unique(succeeded.concat(failed).flatMap((s) => s.result?.files_created ?? []));
   const createdSet = new Set(created);
   const modified = unique(steps.flatMap((s) => s.result?.files_modified ?? [])).filter((f) => !createdSet.has(f));
+  const touched = new Set([...created, ...modified]);
+  // Without commits to compare, the order of two workers' writes is unknown: a path one wrote and another removed stays listed as written.
+  const deleted = unique(succeeded.concat(failed).flatMap((s) => s.result?.files_deleted ?? [])).filter((f) => !touched.has(f));
   const issues: string[] = [];
   for (const s of steps) for (const i of s.result?.issues ?? []) issues.push(`${s.step.worker}: ${i}`);
   for (const s of failed) issues.push(`${s.step.worker} failed: ${s.error ?? 'unknown error'}`);
@@ -73,6 +78,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
       detail.summary = s.result.summary;
       detail.files_created = s.result.files_created;
       detail.files_modified = s.result.files_modified;
+      if (s.result.files_deleted) detail.files_deleted = s.result.files_deleted;
       detail.issues = s.result.issues;
       if (s.result.report) detail.report = s.result.report;
       if (s.result.commit) detail.commit = s.result.commit;
@@ -101,6 +107,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
     workers_used: steps.filter((s) => s.status !== 'skipped' && s.attempts > 0).map((s) => s.step.worker),
     files_created: created,
     files_modified: modified,
+    files_deleted: deleted,
     summary,
     issues,
     details,

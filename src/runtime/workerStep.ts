@@ -1,4 +1,5 @@
 import type { AgentRunInput } from '../../machines/worker.machine.ts';
+import type { CommitFiles } from '../git/commitFiles.ts';
 import type { Logger } from '../logger.ts';
 import { guardModel, type ModelGuard } from '../limits/guardedModel.ts';
 import type { SpendLedger } from '../limits/ledger.ts';
@@ -37,6 +38,19 @@ export interface WorkerStepDeps {
   walk: { timeoutMs: number; maxEntries: number };
   /** Told when a run starts (the scripted model's run log). */
   onStart?(input: AgentRunInput): void;
+}
+
+/** The result with its file lists replaced by what its commit changed (`report.files_deleted` too, kept in step). */
+function withFiles(result: WorkerResult, files: CommitFiles): WorkerResult {
+  const { files_deleted: _tools, ...rest } = result;
+  const next: WorkerResult = { ...rest, files_created: files.created, files_modified: files.modified };
+  if (files.deleted.length > 0) next.files_deleted = files.deleted;
+  if (result.report && 'files_deleted' in result.report) {
+    const { files_deleted: _recorded, ...report } = result.report;
+    next.report = files.deleted.length > 0 ? { ...report, files_deleted: files.deleted } : report;
+    if (Object.keys(next.report).length === 0) delete next.report;
+  }
+  return next;
 }
 
 /**
@@ -118,8 +132,9 @@ export function createWorkerStep(deps: WorkerStepDeps) {
       const result = { ...(scrubDeep(raw, scrub) as WorkerResult), cost_usd: runModel.spent().cost_usd };
       // Committed before the result is checkpointed: a recorded result always has its commit.
       const committed = await workspaces?.commit(input.ref.id, result, input.task.payload.description);
-      // What was left out of the commit (a repository a worker made, a deletion that was not one) is said in the result.
-      return committed ? { ...result, commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
+      // The files are what the commit changed, not what the tools saw written (a file written again
+      // unchanged, a deletion that was not one); what was left out of it is said in the result.
+      return committed ? { ...withFiles(result, committed.files), commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
     } catch (error) {
       throw toWorkerRunError(error, { spent: runModel.spent(), scrub });
     } finally {

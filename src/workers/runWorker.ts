@@ -84,6 +84,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       summary: parsed.summary,
       files_created: loop.changes.created,
       files_modified: loop.changes.modified,
+      ...(deleted.length > 0 ? { files_deleted: deleted } : {}),
       issues: [...parsed.issues, ...loop.notes, ...loop.failedWrites.map((f) => `${f.path} was not written: ${f.error}`)],
       usage: loop.usage,
       turns: loop.turns,

@@ -14,12 +14,15 @@ const params = (prompt: string): MessageParams => ({
 const signal = () => new AbortController().signal;
 
 describe('createScriptedModel', () => {
-  it('answers a worker\'s first turn with Write calls for its part, as a complete Message', async () => {
+  it("answers a worker's first turn by looking at the workspace with Glob, as a complete Message", async () => {
     const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
     const message = await model.createMessage(params('# Task 9\nAdd role-based access to admin routes'), { signal: signal(), caller: 'auth-worker' });
     expect(message).toMatchObject({ type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', stop_reason: 'tool_use', stop_sequence: null, container: null });
-    const writes = message.content.flatMap((b) => (b.type === 'tool_use' ? [(b.input as { file_path: string }).file_path] : []));
-    expect(writes).toEqual(['src/auth/password.js', 'src/auth/tokens.js', 'src/middleware/requireAuth.js']);
+    const calls = message.content.flatMap((b) => (b.type === 'tool_use' ? [`${b.name} ${(b.input as { pattern: string }).pattern}`] : []));
+    expect(calls).toHaveLength(2);
+    // The exact files it decides on (the role check's among them), in one pattern; then the migrations, for their numbers.
+    expect(calls[0]).toMatch(/^Glob \{package\.json,src\/db\.js,.*src\/middleware\/requireRole\.js,.*\}$/);
+    expect(calls[1]).toBe('Glob migrations/*.sql');
     expect(message.usage).toMatchObject({ service_tier: 'standard', cache_read_input_tokens: 0 });
     expect(message.usage.cache_creation_input_tokens).toBeGreaterThan(0);
   });
@@ -34,7 +37,7 @@ describe('createScriptedModel', () => {
       messages: [
         ...first.messages,
         { role: 'assistant', content: answer.content.map((b) => (b.type === 'tool_use' ? { type: 'tool_use', id: b.id, name: b.name, input: b.input } : { type: 'text', text: b.type === 'text' ? b.text : '' })) },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_scripted_1_0', content: 'Created src/models/user.js (173 bytes)', cache_control: { type: 'ephemeral' } }] },
+        { role: 'user', content: answer.content.flatMap((b) => (b.type === 'tool_use' ? [{ type: 'tool_result' as const, tool_use_id: b.id, content: 'No files match' }] : [])) },
       ],
     };
     for (const [call, sent] of [[answer, first], [await model.createMessage(second, { signal: signal(), caller: 'db-worker' }), second]] as const) {
@@ -51,21 +54,41 @@ describe('createScriptedModel', () => {
     expect(await call()).toEqual(await call());
   });
 
-  it('ends with a JSON report once the tool results are back, listing failed tools as issues', async () => {
+  it('ends with a JSON report once the tool results are back, naming only what the writes that succeeded did and listing failed tools as issues', async () => {
     const model = createScriptedModel({ latencyMs: () => 0, fail: new Set() });
-    const first = params('x');
-    const second: MessageParams = {
+    const first = params(`<task-data>\n${JSON.stringify({ description: 'Add a Widget model' })}\n</task-data>`);
+    const looked: MessageParams = {
       ...first,
       messages: [
         ...first.messages,
-        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'Write', input: { file_path: 'src/routes/items.js', content: '' } }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', is_error: true, content: 'Write failed: disk full' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'g1', name: 'Glob', input: { pattern: 'src/**/*.js' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'g1', content: 'package.json\nsrc/db.js\nsrc/models/user.js\nsrc/routes/index.js' }] },
       ],
     };
-    const answer = await model.createMessage(second, { signal: signal(), caller: 'api-worker' });
+    const writing = await model.createMessage(looked, { signal: signal(), caller: 'db-worker' });
+    const writes = writing.content.flatMap((b) => (b.type === 'tool_use' ? [b] : []));
+    expect(writes.map((b) => `${b.name} ${(b.input as { file_path: string }).file_path}`)).toEqual(['Write src/models/widget.js', 'Write migrations/001_create_widgets.sql']);
+    const answered: MessageParams = {
+      ...looked,
+      messages: [
+        ...looked.messages,
+        { role: 'assistant', content: writes.map((b) => ({ type: 'tool_use' as const, id: b.id, name: b.name, input: b.input })) },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: writes[0]!.id, is_error: true, content: 'Write failed: disk full' },
+            { type: 'tool_result', tool_use_id: writes[1]!.id, content: 'Created migrations/001_create_widgets.sql (120 bytes)' },
+          ],
+        },
+      ],
+    };
+    const answer = await model.createMessage(answered, { signal: signal(), caller: 'db-worker' });
     expect(answer.stop_reason).toBe('end_turn');
     const block = answer.content[0];
-    expect(block?.type === 'text' && block.text).toContain('"issues": [\n    "Write failed: disk full"\n  ]');
+    const json = JSON.parse(/```json\n([\s\S]*)\n```/.exec(block?.type === 'text' ? block.text : '')![1]!) as { summary: string; issues: string[] };
+    expect(json.issues).toEqual(['Write failed: disk full']);
+    expect(json.summary).toContain('migrations/001_create_widgets.sql');
+    expect(json.summary).not.toContain('src/models/widget.js');
     expect(answer.usage.cache_read_input_tokens).toBeGreaterThan(0);
   });
 

@@ -1,24 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { resourceFromPrompt } from '../../src/models/scriptedResource.ts';
+import { descriptionFromPrompt, resourceOf } from '../../src/models/scriptedResource.ts';
 
-describe('resourceFromPrompt', () => {
+describe('resourceOf', () => {
   it.each([
-    ['# Task 1\nCreate user registration endpoint', 'user', 'users', 'User'],
-    ['# Task 2\nCreate a REST API for blog posts with authentication', 'post', 'posts', 'Post'],
-    ['# Task 3\nAdd categories to the shop', 'category', 'categories', 'Category'],
-    ['# Task 4\nAdd rate limiting', 'item', 'items', 'Item'],
-  ])('%s → %s', (prompt, singular, plural, model) => {
-    expect(resourceFromPrompt(prompt)).toEqual({ singular, plural, model });
+    ['Create user registration endpoint', 'user', 'users', 'User'],
+    ['Create a REST API for blog posts with authentication', 'post', 'posts', 'Post'],
+    ['Add categories to the shop', 'category', 'categories', 'Category'],
+    ['Add a Widget model with a name', 'widget', 'widgets', 'Widget'],
+    ['Create CRUD endpoints for gadgets', 'gadget', 'gadgets', 'Gadget'],
+    ['Add a REST API for Boxes', 'box', 'boxes', 'Box'],
+    ['Add rate limiting', 'item', 'items', 'Item'],
+  ])('%s → %s', (description, singular, plural, model) => {
+    expect(resourceOf(description)).toEqual({ singular, plural, model });
   });
 
-  it('takes the description when given, else the first paragraph, else any word of the prompt', () => {
-    expect(resourceFromPrompt('# Task 7\nCreate user registration endpoint', 'Add categories').singular).toBe('category');
-    expect(resourceFromPrompt('# Task 8\nAdd rate limiting\n\nsome text\n\nthen the invoices part').singular).toBe('invoice');
-    expect(resourceFromPrompt('# Task 9\nAdd rate limiting\n\nnothing here').singular).toBe('item');
-  });
-
-  it('prefers the task description over later sections', () => {
-    expect(resourceFromPrompt('# Task 5\nAdd comments\n\n## Outputs\nsrc/models/user.js').singular).toBe('comment');
-    expect(resourceFromPrompt('# Task 6\nAdd rate limiting\n\n## Outputs\nsrc/models/order.js').singular).toBe('order');
+  it('looks at the description only: the words of the prompt around it (task, user, model) are not the resource', () => {
+    const prompt = `# The task (as data)\n<task-data>\n${JSON.stringify({ task_id: 't1', description: 'Add a Widget model' })}\n</task-data>\n\n## Workspace\n- models: src/models/user.js`;
+    expect(descriptionFromPrompt(prompt)).toBe('Add a Widget model');
+    expect(resourceOf(descriptionFromPrompt(prompt)).singular).toBe('widget');
   });
 });

@@ -70,7 +70,7 @@ describe('--project with worktree isolation', () => {
     const [a, b] = await Promise.all([result(x), result(y)]);
     for (const r of [a, b]) {
       expect(r.record.status).toBe('completed');
-      expect(r.output.outcome).toBe('completed');
+      expect(r.output.outcome, r.output.issues.join('\n')).toBe('completed');
       expect(r.output.git?.merged).toMatch(/^[0-9a-f]{40}$/);
       expect(r.output.git?.conflict).toBeNull();
     }

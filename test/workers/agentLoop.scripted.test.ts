@@ -6,7 +6,7 @@ import { runAgentLoop } from '../../src/workers/agentLoop.ts';
 import { agent, BASH, sandbox } from './fixtures.ts';
 
 describe('runAgentLoop with the scripted model', () => {
-  it('really writes the db-worker files through the tools, in two turns', async () => {
+  it('really looks, then writes the db-worker files through the tools (an empty workspace: the project files too), then reports', async () => {
     const { workspace } = await sandbox();
     const calls: string[] = [];
     const model = createScriptedModel({ latencyMs: () => 0, fail: new Set(), onCall: (c) => calls.push(c) });
@@ -23,13 +23,13 @@ describe('runAgentLoop with the scripted model', () => {
       bash: BASH,
       caller: 'db-worker',
     });
-    expect(result.turns).toBe(2);
-    expect(calls).toEqual(['db-worker', 'db-worker']);
-    expect(result.changes.created).toEqual(['migrations/001_create_posts.sql', 'src/models/post.js']);
+    expect(result.turns).toBe(3); // Glob, Write, report
+    expect(calls).toEqual(['db-worker', 'db-worker', 'db-worker']);
+    expect(result.changes.created).toEqual(['migrations/001_create_posts.sql', 'package.json', 'src/db.js', 'src/models/post.js']);
     expect(await readFile(path.join(workspace.root, 'migrations/001_create_posts.sql'), 'utf8')).toMatch(/^CREATE TABLE IF NOT EXISTS posts/);
     expect(result.finalText).toContain('```json');
     expect(result.usage.input_tokens).toBeGreaterThan(0);
     expect(result.usage.cache_creation_input_tokens).toBeGreaterThan(0);
-    expect(result.usage.cache_read_input_tokens).toBe(result.usage.cache_creation_input_tokens);
+    expect(result.usage.cache_read_input_tokens).toBe(2 * result.usage.cache_creation_input_tokens);
   });
 });

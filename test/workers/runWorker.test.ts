@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createScriptedModel, ScriptedFailureError } from '../../src/models/scripted.ts';
+import { ROUTES_INDEX_JS } from '../../src/models/scriptedApp.ts';
 import type { WorkerName } from '../../src/protocol/output.ts';
 import { UnknownWorkerError, WorkerWritesFailedError } from '../../src/workers/errors.ts';
 import { createWorkerRunner } from '../../src/workers/runWorker.ts';
@@ -29,23 +30,30 @@ function runner(fail: string[] = [], models: string[] = []) {
   });
 }
 
+/** A workspace that already has what the scripted workers would otherwise add first (package.json, src/db.js), and `files`. */
+async function project(workspace: string, files: Record<string, string> = {}): Promise<void> {
+  for (const [file, content] of Object.entries({ 'package.json': '{ "type": "module" }\n', 'src/db.js': 'export const pool = {};\n', ...files })) {
+    await mkdir(path.dirname(path.join(workspace, file)), { recursive: true });
+    await writeFile(path.join(workspace, file), content);
+  }
+}
+
 describe('createWorkerRunner', () => {
   it('returns the WorkerResult: files from the change log, summary and issues from the report', async () => {
     const dir = await tempDir();
     const workspace = path.join(dir, 'task-1');
-    await mkdir(path.join(workspace, 'src/models'), { recursive: true });
-    await writeFile(path.join(workspace, 'src/models/user.js'), 'export const User = {};\n');
+    await project(workspace, { 'src/models/user.js': 'export const User = {};\n', 'src/auth/tokens.js': 'export {};\n', 'src/routes/index.js': ROUTES_INDEX_JS });
     const models: string[] = [];
     const prompt = '# Task 1\nCreate user registration endpoint\n\n## Outputs\nfiles created: src/models/user.js';
     const result = await runner([], models)({ taskId: '1', worker: 'api-worker', prompt, workspace, attempt: 1 }, new AbortController().signal);
     expect(result).toEqual({
       worker: 'api-worker',
-      summary: 'api-worker (scripted) wrote src/routes/users.js.',
+      summary: 'Added POST /api/users/register, with the email, name and password validated (src/routes/users.js). (scripted stand-in)',
       files_created: ['src/routes/users.js'],
       files_modified: [],
       issues: [],
       usage: expect.objectContaining({ input_tokens: expect.any(Number) }),
-      turns: 2,
+      turns: 4, // Glob, Read src/routes/index.js (it mounts every file), Write, report
     });
     expect(models).toEqual(['sonnet']);
   });
@@ -70,6 +78,7 @@ describe('createWorkerRunner', () => {
   // A folder where the file should go: a real write failure ("is a directory") of every Write the scripted db-worker makes.
   it('a run whose every write failed did not succeed: WorkerWritesFailedError, not retryable, naming the files', async () => {
     const workspace = await tempDir();
+    await project(workspace);
     await mkdir(path.join(workspace, 'src/models/post.js'), { recursive: true });
     await mkdir(path.join(workspace, 'migrations/001_create_posts.sql'), { recursive: true });
     const error = await runner()({ taskId: '1', worker: 'db-worker', prompt: '# Task 1\nCreate a REST API for blog posts', workspace, attempt: 1 }, new AbortController().signal).catch((e: unknown) => e);
@@ -80,10 +89,11 @@ describe('createWorkerRunner', () => {
 
   it('a write that failed is not a file written: the result lists only what was written, and says what was not', async () => {
     const workspace = await tempDir();
+    await project(workspace);
     await mkdir(path.join(workspace, 'migrations/001_create_posts.sql'), { recursive: true });
     const result = await runner()({ taskId: '1', worker: 'db-worker', prompt: '# Task 1\nCreate a REST API for blog posts', workspace, attempt: 1 }, new AbortController().signal);
     expect(result.files_created).toEqual(['src/models/post.js']);
-    expect(result.summary).toBe('db-worker (scripted) wrote src/models/post.js.');
+    expect(result.summary).toBe('Added the Post model (src/models/post.js). (scripted stand-in)');
     expect(result.issues).toContainEqual(expect.stringMatching(/^migrations\/001_create_posts\.sql was not written: .*is a directory/));
   });
 });

@@ -3,8 +3,10 @@ import { logLine, type Keys } from '../protocol/keys.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
+import { parseTaskMessage } from '../protocol/task.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
+import { finishedState, indexFinished } from './taskIndex.ts';
 import { OrchestratorError } from '../errors.ts';
 
 // All of one publication in one atomic step, only while this holder's fencing
@@ -32,6 +34,8 @@ export interface PublishOptions {
   /** The workers' prompts (StoredPrompt JSON per worker), kept in `orch:{domain}:prompts:{id}` for `promptTtlSeconds`. */
   prompts?: Record<string, string>;
   promptTtlSeconds?: number;
+  /** The task was cancelled while queued (cancelTask); a running one is known by its checkpoint's `cancel`. */
+  cancelled?: boolean;
 }
 
 /** An entry of `recentFailures`, as publishResult writes it (read by src/client/overview.ts for `watch` and the console). */
@@ -105,6 +109,23 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       ...lines,
     ) as Promise<number>, o.signal ? { signal: o.signal } : {});
 
+  // Read before the publication deletes the checkpoint: a cancel that reached the holder is listed as cancelled.
+  const cancelled = o.cancelled === true || (r.ref.id !== undefined && (await o.redis.hexists(o.keys.checkpoint(r.ref.key), 'cancel')) === 1);
+  // The console's tasks index (src/redis/taskIndex.ts); again on a rerun, harmlessly.
+  const index = async () => {
+    if (r.ref.id === undefined) return;
+    const parsed = parseTaskMessage(r.raw.toString('utf8'));
+    await indexFinished(o.redis, o.keys, {
+      taskId: r.ref.id,
+      state: finishedState(r.outcome, cancelled),
+      description: parsed.ok ? parsed.task.payload.description : undefined,
+      outcome: r.outcome,
+      error: error || undefined,
+      at: Date.parse(completedAt),
+      deadLetter: r.deadLetter !== undefined,
+    });
+  };
+
   const started = Date.now();
   const pollMs = o.pollMs ?? 20;
   const check = (reply: number): boolean => {
@@ -114,10 +135,14 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
     return reply === 1;
   };
   while (Date.now() - started < o.graceMs) {
-    if (check(await run(false))) return { waitedMs: Date.now() - started, forced: false };
+    if (check(await run(false))) {
+      await index();
+      return { waitedMs: Date.now() - started, forced: false };
+    }
     o.signal?.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   check(await run(true));
+  await index();
   return { waitedMs: Date.now() - started, forced: true };
 }

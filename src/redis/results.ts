@@ -3,10 +3,9 @@ import { logLine, type Keys } from '../protocol/keys.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
-import { parseTaskMessage } from '../protocol/task.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
-import { finishedState, indexFinished } from './taskIndex.ts';
+import { FINISHED_STATES, finishedState, indexRow, TASK_INDEX_LIMIT } from './taskIndex.ts';
 import { OrchestratorError } from '../errors.ts';
 
 // All of one publication in one atomic step, only while this holder's fencing
@@ -36,6 +35,8 @@ export interface PublishOptions {
   promptTtlSeconds?: number;
   /** The task was cancelled while queued (cancelTask); a running one is known by its checkpoint's `cancel`. */
   cancelled?: boolean;
+  /** Ids the tasks index keeps per finished state (TASK_INDEX_LIMIT; tests set fewer). */
+  taskIndexLimit?: number;
 }
 
 /** An entry of `recentFailures`, as publishResult writes it (read by src/client/overview.ts for `watch` and the console). */
@@ -74,12 +75,15 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       ? JSON.stringify({ task_id: r.ref.id ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId } satisfies RecentFailureEntry)
       : '';
   const prompts = Object.entries(o.prompts ?? {}).flat();
+  // The console's tasks index, in the same step (src/redis/taskIndex.ts); the script makes a failed task cancelled when a cancel reached it.
+  const state = finishedState(r.outcome, o.cancelled === true);
+  const row = indexRow(r.raw, { state, outcome: r.outcome, error: error || undefined, at: Date.parse(completedAt), deadLetter: r.deadLetter !== undefined });
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
   // Sent again after a dropped connection: a rerun of a publication that went out answers 1 (its fencing token, ARGV[18], left in the result hash).
   const run = (force: boolean) =>
     resend(o.redis, () => PUBLISH.run(
       o.redis,
-      7,
+      12,
       o.keys.result(id),
       o.keys.resultLogs(id),
       o.keys.active,
@@ -87,6 +91,8 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       o.keys.checkpoint(r.ref.key),
       o.keys.recentFailures,
       o.keys.prompts(r.ref.key),
+      ...FINISHED_STATES.map((s) => o.keys.tasksFinished(s)),
+      o.keys.tasksInfo,
       force ? '1' : '0',
       r.resultRecord ?? 'unknown',
       r.ref.id === undefined ? '0' : '1',
@@ -105,26 +111,14 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       String(Math.max(1, Math.ceil(o.promptTtlSeconds ?? 1))),
       prompts.length / 2,
       r.fence ?? '',
+      FINISHED_STATES.indexOf(state) + 1,
+      row,
+      o.cancelled ? '1' : '0',
+      Date.parse(completedAt),
+      o.taskIndexLimit ?? TASK_INDEX_LIMIT,
       ...prompts,
       ...lines,
     ) as Promise<number>, o.signal ? { signal: o.signal } : {});
-
-  // Read before the publication deletes the checkpoint: a cancel that reached the holder is listed as cancelled.
-  const cancelled = o.cancelled === true || (r.ref.id !== undefined && (await o.redis.hexists(o.keys.checkpoint(r.ref.key), 'cancel')) === 1);
-  // The console's tasks index (src/redis/taskIndex.ts); again on a rerun, harmlessly.
-  const index = async () => {
-    if (r.ref.id === undefined) return;
-    const parsed = parseTaskMessage(r.raw.toString('utf8'));
-    await indexFinished(o.redis, o.keys, {
-      taskId: r.ref.id,
-      state: finishedState(r.outcome, cancelled),
-      description: parsed.ok ? parsed.task.payload.description : undefined,
-      outcome: r.outcome,
-      error: error || undefined,
-      at: Date.parse(completedAt),
-      deadLetter: r.deadLetter !== undefined,
-    });
-  };
 
   const started = Date.now();
   const pollMs = o.pollMs ?? 20;
@@ -135,14 +129,10 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
     return reply === 1;
   };
   while (Date.now() - started < o.graceMs) {
-    if (check(await run(false))) {
-      await index();
-      return { waitedMs: Date.now() - started, forced: false };
-    }
+    if (check(await run(false))) return { waitedMs: Date.now() - started, forced: false };
     o.signal?.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   check(await run(true));
-  await index();
   return { waitedMs: Date.now() - started, forced: true };
 }

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../protocol/keys.ts';
 import type { Outcome } from '../protocol/output.ts';
-import { luaFile } from './script.ts';
+import { parseTaskMessage } from '../protocol/task.ts';
 
 /**
  * The console's index of published tasks: one sorted set per finished state
  * (task id → publication time) and one hash of rows (what the tasks page
- * shows: description, outcome, error), written with each publication. Redis
+ * shows: description, outcome, error), written by each publication, in its
+ * Lua step (src/redis/lua/publish.lua), at no extra command. Redis
  * keeps every `results:{id}` record, but finding them means a SCAN of the
  * whole key space, and the records hold no description: the index makes the
  * tasks page a ZREVRANGE and an HMGET. Bounded: the newest TASK_INDEX_LIMIT
@@ -22,9 +23,6 @@ export const TASK_INDEX_LIMIT = 5000;
 /** Characters of the description and the error a row keeps. */
 const TEXT_CAP = 300;
 
-// src/redis/lua/indexTask.lua: the id into its state's set, its row, the trim; one step.
-const INDEX_TASK = luaFile('indexTask');
-
 /** A published task as the index keeps it. */
 export interface IndexedTask {
   taskId: string;
@@ -38,25 +36,26 @@ export interface IndexedTask {
   deadLetter: boolean;
 }
 
+/** A cancel ends a task failed; one that came as it completed anyway does not make it cancelled. */
 export function finishedState(outcome: Outcome, cancelled: boolean): FinishedState {
-  if (cancelled) return 'cancelled';
+  if (cancelled && outcome === 'failed') return 'cancelled';
   if (outcome === 'completed' || outcome === 'completed_with_warnings') return 'completed';
   return outcome === 'partial' ? 'partial' : 'failed';
 }
 
 const cap = (text: string | undefined): string | undefined => (text === undefined || text.length <= TEXT_CAP ? text : `${text.slice(0, TEXT_CAP - 1)}…`);
 
-/** Adds (or moves) one published task; the set it joins is trimmed to `limit`. */
-export async function indexFinished(redis: Redis, keys: Keys, task: IndexedTask, limit = TASK_INDEX_LIMIT): Promise<void> {
-  const row = JSON.stringify({
-    state: task.state,
-    description: cap(task.description),
-    outcome: task.outcome,
-    error: cap(task.error),
-    at: task.at,
-    dead_letter: task.deadLetter || undefined,
+/** A task's row as the publication writes it: its description read off the message it published. */
+export function indexRow(raw: Buffer, o: Omit<IndexedTask, 'taskId' | 'description'>): string {
+  const parsed = parseTaskMessage(raw.toString('utf8'));
+  return JSON.stringify({
+    state: o.state,
+    description: cap(parsed.ok ? parsed.task.payload.description : undefined),
+    outcome: o.outcome,
+    error: cap(o.error),
+    at: o.at,
+    dead_letter: o.deadLetter || undefined,
   });
-  await INDEX_TASK.run(redis, 5, ...FINISHED_STATES.map((s) => keys.tasksFinished(s)), keys.tasksInfo, FINISHED_STATES.indexOf(task.state) + 1, task.taskId, task.at, row, limit);
 }
 
 /** The rows of these ids, in their order; undefined for an id the index does not hold (trimmed, or published before it existed). */

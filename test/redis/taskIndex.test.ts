@@ -3,7 +3,7 @@ import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
 import { cancelTask } from '../../src/client/cancel.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
 import { publishResult } from '../../src/redis/results.ts';
-import { indexFinished, readIndexed } from '../../src/redis/taskIndex.ts';
+import { readIndexed } from '../../src/redis/taskIndex.ts';
 import { makeTask, taskRef } from '../support/fixtures.ts';
 import { cleanupsAfterEach, client, freshDomain } from '../support/redis.ts';
 
@@ -47,12 +47,31 @@ describe("the console's tasks index", () => {
   });
 
   it('is bounded: a state keeps its newest ids, and the trimmed ones lose their rows', async () => {
-    const { redis, keys } = setup();
+    const { redis, keys, domain } = setup();
+    const t = (i: number) => `${domain}-t-${i}`;
     for (let i = 1; i <= 5; i++) {
-      await indexFinished(redis, keys, { taskId: `t-${i}`, state: 'failed', description: `task ${i}`, outcome: 'failed', error: 'x', at: 1000 + i, deadLetter: false }, 3);
+      await publishResult(
+        { redis, keys, agentId: 'A', owner: undefined, graceMs: 0, deadLetterLimit: 10, taskIndexLimit: 3 },
+        { raw: Buffer.from(JSON.stringify(makeTask(`task ${i}`, { taskId: t(i) }))), ref: taskRef(t(i)), outcome: 'failed', output: output(t(i), 'failed'), error: 'x', deadLetter: undefined },
+      );
     }
-    expect(await redis.zrange(keys.tasksFinished('failed'), '0', '-1')).toEqual(['t-3', 't-4', 't-5']);
-    expect((await redis.hkeys(keys.tasksInfo)).sort()).toEqual(['t-3', 't-4', 't-5']);
-    expect((await readIndexed(redis, keys, ['t-1', 't-5'])).map((r) => r?.description)).toEqual([undefined, 'task 5']);
+    expect(await redis.zrange(keys.tasksFinished('failed'), '0', '-1')).toEqual([t(3), t(4), t(5)]);
+    expect((await redis.hkeys(keys.tasksInfo)).sort()).toEqual([t(3), t(4), t(5)]);
+    expect((await readIndexed(redis, keys, [t(1), t(5)])).map((r) => r?.description)).toEqual([undefined, 'task 5']);
+  });
+
+  it('lists a running task a cancel reached, published failed, as cancelled; one that completed all the same as completed', async () => {
+    const { redis, keys, domain } = setup();
+    for (const [id, outcome] of [[`${domain}-stopped`, 'failed'], [`${domain}-finished-anyway`, 'completed']] as const) {
+      await redis.hset(keys.checkpoint(id), 'owner', 'A', 'cancel', 'not needed');
+      await publishResult(
+        { redis, keys, agentId: 'A', owner: 'A', graceMs: 0, deadLetterLimit: 10 },
+        { raw: Buffer.from(JSON.stringify(makeTask('Create user registration endpoint', { taskId: id }))), ref: taskRef(id), outcome, output: output(id, outcome), error: outcome === 'failed' ? 'not needed' : undefined, deadLetter: undefined },
+      );
+    }
+    const [stopped, anyway] = await readIndexed(redis, keys, [`${domain}-stopped`, `${domain}-finished-anyway`]);
+    expect(stopped).toMatchObject({ state: 'cancelled', outcome: 'failed', description: 'Create user registration endpoint' });
+    expect(anyway).toMatchObject({ state: 'completed' });
+    expect(await redis.zrange(keys.tasksFinished('cancelled'), '0', '-1')).toEqual([`${domain}-stopped`]);
   });
 });

@@ -418,18 +418,23 @@ function tasksPage() {
     return p;
   };
 
+  // Only the latest request is drawn: an answer to an earlier view (a refresh, the tab before) that comes late is dropped.
+  let latest = 0;
   async function load() {
     clearTimeout(timer);
     const p = address();
     p.set('limit', String(view.limit));
+    const mine = ++latest;
     try {
       const res = await fetch(`/api/tasks?${p}`);
       const list = await res.json();
+      if (mine !== latest) return;
       if (!res.ok) throw new Error(list.error || res.statusText);
       render(list);
       badge.textContent = 'live';
       badge.className = 'live on';
     } catch (error) {
+      if (mine !== latest) return;
       badge.textContent = `Redis: ${error.message}`;
       badge.className = 'live off';
     }

@@ -7,7 +7,8 @@ import { parseTaskMessage } from '../protocol/task.ts';
  * The console's index of published tasks: one sorted set per finished state
  * (task id → publication time) and one hash of rows (what the tasks page
  * shows: description, outcome, error), written by each publication, in its
- * Lua step (src/redis/lua/publish.lua), at no extra command. Redis
+ * Lua step (src/redis/lua/publish.lua): three commands more in it, no round
+ * trip of its own. Redis
  * keeps every `results:{id}` record, but finding them means a SCAN of the
  * whole key space, and the records hold no description: the index makes the
  * tasks page a ZREVRANGE and an HMGET. Bounded: the newest TASK_INDEX_LIMIT

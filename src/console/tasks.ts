@@ -48,7 +48,8 @@ const CHUNK = 200;
 function fromMessage(raw: Buffer, state: TaskState): TaskRow {
   const text = raw.toString('utf8');
   const parsed = parseTaskMessage(text);
-  const created = parsed.ok ? Date.parse(String((parsed.task.metadata as { created_at?: unknown }).created_at ?? '')) : NaN;
+  // The producer's `timestamp` (PROTOCOL.md), when it sent one.
+  const created = parsed.ok ? Date.parse(parsed.task.timestamp ?? '') : NaN;
   return {
     taskId: taskRefOf(raw, parsed).id ?? null,
     state,

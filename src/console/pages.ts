@@ -116,8 +116,9 @@ export function ambiguousPage(o: { domain: string; csrf: string; prefix: string;
   <h1>task id <code>${esc(o.prefix)}</code> is ambiguous</h1>
   <p>It begins ${o.matches.length} task ids; choose one (or give more characters):</p>
   <ul id="matches" class="matches">
-${o.matches.map((m) => `    <li><a class="task-link" href="/task/${encodeURIComponent(m)}">${esc(m)}</a></li>`).join('\n')}
+${o.matches.slice(0, 100).map((m) => `    <li><a class="task-link" href="/task/${encodeURIComponent(m)}">${esc(m)}</a></li>`).join('\n')}
   </ul>
+${o.matches.length > 100 ? `  <p class="hint">and ${o.matches.length - 100} more: search them on <a href="/tasks?q=${encodeURIComponent(o.prefix)}">the tasks page</a>.</p>` : ''}
 </section>
 `,
   });

@@ -42,8 +42,9 @@ export interface TaskList {
 
 /** How deep into the queue and the dead letters a listing reads: the rest are counted, not listed. */
 const LIST_SCAN = 2000;
-/** Ids read from a finished-state set at a time. */
-const CHUNK = 200;
+/** Ids read from a finished-state set at first, then twice as many each time up to MAX_CHUNK: a first page reads little, a search few round trips. */
+const FIRST_CHUNK = 50;
+const MAX_CHUNK = 1000;
 
 function fromMessage(raw: Buffer, state: TaskState): TaskRow {
   const text = raw.toString('utf8');
@@ -60,17 +61,17 @@ function fromMessage(raw: Buffer, state: TaskState): TaskRow {
   };
 }
 
-/** Newest first, CHUNK ids at a time, with their rows. */
-async function* finished(redis: Redis, keys: Keys, state: FinishedState): AsyncGenerator<TaskRow> {
-  for (let start = 0; ; start += CHUNK) {
-    const ids = await redis.zrevrange(keys.tasksFinished(state), start, start + CHUNK - 1);
+/** Newest first from the `from`-th, a chunk of ids at a time, with their rows. */
+async function* finished(redis: Redis, keys: Keys, state: FinishedState, from = 0): AsyncGenerator<TaskRow> {
+  for (let start = from, chunk = FIRST_CHUNK; ; start += chunk, chunk = Math.min(MAX_CHUNK, chunk * 2)) {
+    const ids = await redis.zrevrange(keys.tasksFinished(state), start, start + chunk - 1);
     const rows = await readIndexed(redis, keys, ids);
     for (const [i, id] of ids.entries()) {
       const r = rows[i];
       // A row trimmed between the two reads: the id alone.
       yield { taskId: id, state, description: r?.description, at: r?.at, outcome: r?.outcome, error: r?.error };
     }
-    if (ids.length < CHUNK) return;
+    if (ids.length < chunk) return;
   }
 }
 
@@ -89,7 +90,9 @@ export async function* merged(streams: AsyncGenerator<TaskRow>[]): AsyncGenerato
   }
 }
 
-async function* listed(redis: Redis, keys: Keys, state: TaskState | undefined): AsyncGenerator<TaskRow> {
+async function* listed(redis: Redis, keys: Keys, state: TaskState | undefined, skip: number): AsyncGenerator<TaskRow> {
+  // One finished state, no search: Redis skips the first rows itself.
+  if (skip > 0) return yield* finished(redis, keys, state as FinishedState, skip);
   const want = (s: TaskState) => state === undefined || state === s;
   if (want('running')) for (const raw of await redis.lrangeBuffer(keys.active, 0, LIST_SCAN - 1)) yield fromMessage(raw, 'running');
   // LPUSHed: the newest first, the next to run last.
@@ -138,9 +141,10 @@ export async function listTasks(redis: Redis, keys: Keys, query: TaskListQuery):
   const counts = { queued: queued!, running: running!, 'dead-lettered': dead!, ...Object.fromEntries(FINISHED_STATES.map((s, i) => [s, done[i] ?? 0])) } as Record<TaskState, number>;
   const q = query.q?.trim().toLowerCase() || undefined;
   const rows: TaskRow[] = [];
-  let seen = 0;
+  const skip = q === undefined && (FINISHED_STATES as readonly string[]).includes(query.state ?? '') ? query.offset : 0;
+  let seen = skip;
   let more = false;
-  for await (const row of listed(redis, keys, query.state)) {
+  for await (const row of listed(redis, keys, query.state, skip)) {
     if (q !== undefined && !matches(row, q)) continue;
     if (seen++ < query.offset) continue;
     if (rows.length === query.limit) {

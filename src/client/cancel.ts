@@ -47,7 +47,7 @@ export async function cancelTask(redis: Redis, keys: Keys, agentId: string, task
       finishedAt: now,
     });
     await publishResult(
-      { redis, keys, agentId, owner: undefined, graceMs: 2000, deadLetterLimit: 1 },
+      { redis, keys, agentId, owner: undefined, graceMs: 2000, deadLetterLimit: 1, cancelled: true },
       { raw, ref, outcome: 'failed', output, error: reason, deadLetter: undefined },
     );
     return 'queued';

@@ -13,10 +13,11 @@ import { cancelTask } from '../client/cancel.ts';
 import { AmbiguousTaskIdError, resolveTaskId } from '../client/resolveTaskId.ts';
 import { DeadLetterGoneError, InvalidRequeueError, discardDeadLetter, readDeadLetters, requeueDeadLetter } from '../redis/deadLetters.ts';
 import { TOKEN_COOKIE, hostAllowed, newSecret, presentedToken, sameSecret } from './access.ts';
-import { FinishedLog } from './finished.ts';
+import { readFinished } from './finished.ts';
 import { machineSvg } from '../diagrams/machineSvg.ts';
-import { overviewPage, taskPage } from './pages.ts';
+import { ambiguousPage, overviewPage, taskPage, tasksPage } from './pages.ts';
 import { readTaskDetail } from './taskDetail.ts';
+import { listTasks, TASK_STATES, type TaskState } from './tasks.ts';
 import { OrchestratorError } from '../errors.ts';
 
 export interface ConsoleServerOptions {
@@ -50,6 +51,7 @@ const STATIC: Record<string, { type: string; body: Buffer }> = Object.fromEntrie
   [
     ['console.js', 'text/javascript; charset=utf-8'],
     ['console.css', 'text/css; charset=utf-8'],
+    ['favicon.svg', 'image/svg+xml'],
   ].map(([name, type]) => [name, { type: type!, body: readFileSync(join(STATIC_DIR, name!)) }]),
 );
 
@@ -103,6 +105,20 @@ const field = (body: Record<string, unknown>, name: string): string => {
   return v;
 };
 
+const PAGE_SIZES = [25, 50, 100];
+
+/** `/api/tasks?state=failed&q=blog&offset=50&limit=25`, checked: a wrong value is a 400 that says what is allowed. */
+function taskQuery(url: URL): { state: TaskState | undefined; q: string | undefined; offset: number; limit: number } {
+  const state = url.searchParams.get('state') || undefined;
+  if (state !== undefined && !(TASK_STATES as readonly string[]).includes(state)) throw new HttpError(400, `state must be one of ${TASK_STATES.join(', ')} (or left out for all)`);
+  const offset = Number(url.searchParams.get('offset') ?? 0);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 100_000) throw new HttpError(400, 'offset must be a whole number from 0 to 100000');
+  const limit = Number(url.searchParams.get('limit') ?? 25);
+  if (!PAGE_SIZES.includes(limit)) throw new HttpError(400, `limit must be one of ${PAGE_SIZES.join(', ')}`);
+  const q = url.searchParams.get('q')?.slice(0, 200) || undefined;
+  return { state: state as TaskState | undefined, q, offset, limit };
+}
+
 /** Redis that does not answer: the page says so instead of freezing on the last frame. */
 class RedisSilentError extends OrchestratorError {}
 
@@ -131,48 +147,20 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   const csrf = newSecret();
   const pollMs = o.pollMs ?? 500;
   const svg = machineSvg(taskMachine);
-  const finished = new FinishedLog();
   const streams = new Set<Stream>();
-  const seen = new Set<string>();
-  // The task message goes with the checkpoint at publication; the page keeps showing what the task asked for.
-  const asked = new Map<string, { description: string; requirements: string[] }>();
-  const detail = async (taskId: string) => {
-    const d = await readTaskDetail(o.redis, o.keys, taskId);
-    if (d?.description !== undefined) {
-      asked.set(taskId, { description: d.description, requirements: d.requirements });
-      if (asked.size > 2000) asked.delete(asked.keys().next().value!);
-    } else if (d && asked.has(taskId)) {
-      Object.assign(d, asked.get(taskId));
-    }
-    return d;
-  };
+  const detail = (taskId: string) => readTaskDetail(o.redis, o.keys, taskId);
 
+  // Finished tasks come from the tasks index every instance writes as it publishes: they do not depend on when the console started.
   const overview = async () => {
-    const [view, dead] = await Promise.all([readOverview(o.redis, o.keys, o.domain), readDeadLetters(o.redis, o.keys)]);
-    // Bounded: a task that never publishes (its holder died for good) must not be remembered forever.
-    if (seen.size > 10_000) seen.clear();
-    for (const t of view.tasks) seen.add(t.taskId);
-    return { ...view, deadLetters: dead, finished: finished.summary(Date.now()) };
+    const [view, dead, finished] = await Promise.all([readOverview(o.redis, o.keys, o.domain), readDeadLetters(o.redis, o.keys), readFinished(o.redis, o.keys, Date.now())]);
+    return { ...view, deadLetters: dead, finished };
   };
 
-  // A result on `results:{id}` is ours when this console saw the task in
-  // flight, or its log says an instance of this domain claimed it: other
-  // domains publish on the same pattern.
+  // A result published anywhere refreshes the open pages at once instead of at the next poll (the index says which are ours).
   // Not awaited: the console serves (and says Redis is away) while Redis is down; ioredis subscribes when it is back.
   o.subscriber.psubscribe(o.keys.resultsPattern).catch((error: unknown) => o.logger?.warn({ err: error }, 'console: cannot subscribe to results'));
-  o.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
-    const taskId = o.keys.taskIdOfResult(channel);
-    if (taskId === undefined) return;
-    void (async () => {
-      let ours = seen.has(taskId);
-      if (!ours) {
-        const [members, logs] = await Promise.all([o.redis.smembers(o.keys.agentsOfDomain), o.redis.lrange(o.keys.resultLogs(taskId), 0, 20)]);
-        ours = logs.some((l) => members.some((m) => l.includes(`claimed by ${m}`)));
-      }
-      if (ours) finished.add(taskId, message, Date.now());
-      seen.delete(taskId);
-      if (ours) await tick();
-    })().catch((error: unknown) => o.logger?.warn({ err: error }, 'console: reading a finished task failed'));
+  o.subscriber.on('pmessage', () => {
+    if (streams.size > 0) void tick();
   });
 
   let ticking: Promise<void> | undefined;
@@ -212,13 +200,25 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
     const path = url.pathname;
     const taskMatch = /^\/(?:api\/task|task|events\/task)\/([^/]{1,200})(\/cancel)?$/.exec(path);
     const typed = taskMatch ? decodeURIComponent(taskMatch[1]!) : undefined;
-    // A prefix of an id (as `demo` and `watch` print it) names the task; an ambiguous one is answered 409 with its matches.
-    const taskId = typed === undefined ? undefined : await resolveTaskId(o.redis, o.keys, typed);
+    // A prefix of an id (as `demo` and `watch` print it) names the task; an ambiguous one is answered 409 with its
+    // matches (a page of links to them for the task page, JSON for the API).
+    let taskId: string | undefined;
+    try {
+      taskId = typed === undefined ? undefined : await resolveTaskId(o.redis, o.keys, typed);
+    } catch (error) {
+      if (error instanceof AmbiguousTaskIdError && req.method === 'GET' && path.startsWith('/task/')) {
+        return send(res, 409, 'text/html; charset=utf-8', ambiguousPage({ domain: o.domain, csrf, prefix: error.prefix, matches: error.matches }));
+      }
+      throw error;
+    }
     if (taskId !== undefined && taskId !== typed && req.method === 'GET' && path.startsWith('/task/')) {
       return send(res, 303, 'text/plain; charset=utf-8', '', { location: `/task/${encodeURIComponent(taskId)}` });
     }
     if (req.method === 'GET') {
       if (path === '/') return send(res, 200, 'text/html; charset=utf-8', overviewPage({ domain: o.domain, csrf }));
+      if (path === '/tasks') return send(res, 200, 'text/html; charset=utf-8', tasksPage({ domain: o.domain, csrf }));
+      if (path === '/favicon.ico') return send(res, 200, STATIC['favicon.svg']!.type, STATIC['favicon.svg']!.body);
+      if (path === '/api/tasks') return json(res, 200, await listTasks(o.redis, o.keys, taskQuery(url)));
       if (path.startsWith('/static/')) {
         const file = STATIC[path.slice('/static/'.length)];
         if (file) return send(res, 200, file.type, file.body);

@@ -1,9 +1,15 @@
 import type { Redis } from 'ioredis';
+import type { AnyStateNode } from 'xstate';
+import { taskMachine } from '../../machines/task.machine.ts';
 import { taskView } from '../client/overview.ts';
+import { statePath, type StateStep } from '../diagrams/statePath.ts';
+import { edgeLabel } from '../diagrams/transitionLabel.ts';
 import type { Plan } from '../protocol/plan.ts';
 import type { Keys } from '../protocol/keys.ts';
+import type { WorkerResult } from '../protocol/output.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { parsePrompts } from '../redis/prompts.ts';
+import { readIndexed } from '../redis/taskIndex.ts';
 
 /** A plan step as the console draws it. */
 export interface StepView {
@@ -17,12 +23,12 @@ export interface StepView {
 /** A worker as the task page shows it: where it stands, and what it produced once finished. */
 export interface WorkerPanel {
   worker: string;
-  /** waiting, running, retrying, succeeded, failed, skipped, or any state a newer writer reports. */
+  /** waiting, running, retrying, succeeded, failed, skipped, cancelled (stopped by a cancel), or any state a newer writer reports. */
   state: string;
   attempt: number;
   sinceMs: number | undefined;
   error: string | undefined;
-  /** `output.details[worker]` once the task is finished: summary, files, usage, cost, attempts... */
+  /** `output.details[worker]` once the task is finished, or the result its checkpoint holds as soon as the worker is done: summary, files, usage, cost, attempts... */
   detail: Record<string, unknown> | undefined;
   /** The full prompt of its latest attempt, as sent (scrubbed), while `promptRetentionSeconds` keeps it. */
   prompt: string | undefined;
@@ -50,10 +56,16 @@ export interface TaskDetail {
   logs: string[];
   /** Cancel applies while it is queued or running. */
   cancellable: boolean;
+  /** A cancel reached it: asked for while it runs, or it ended cancelled. */
+  cancelled: boolean;
+  /** The transitions the task machine took, from its progress log, ending in its final state once published. */
+  path: StateStep[];
 }
 
 /** Log lines kept on the page: the tail, enough for any real task. */
 const LOG_TAIL = 500;
+/** Lines from the start of a longer log read for the state history (its first transitions come early). */
+const LOG_HEAD = 200;
 /** How deep into the queue the page looks for a task that is still waiting there. */
 const QUEUE_SCAN = 2000;
 
@@ -91,14 +103,18 @@ function stepsOf(plan: Plan | undefined, output: Record<string, unknown> | undef
  * and the workers' prompts (ours, kept `promptRetentionSeconds`) throughout.
  */
 export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, now = Date.now()): Promise<TaskDetail | undefined> {
-  const [result, logs, checkpoint, promptHash] = (await redis
+  const [result, logs, checkpoint, promptHash, logLength, head] = (await redis
     .multi()
     .hgetall(keys.result(taskId))
     .lrange(keys.resultLogs(taskId), -LOG_TAIL, -1)
     .hgetall(keys.checkpoint(taskId))
     .hgetall(keys.prompts(taskId))
+    .llen(keys.resultLogs(taskId))
+    .lrange(keys.resultLogs(taskId), 0, LOG_HEAD - 1)
     .exec()
-    .then((replies) => (replies ?? []).map(([, v]) => v))) as [Record<string, string>, string[], Record<string, string>, Record<string, string>];
+    .then((replies) => (replies ?? []).map(([, v]) => v))) as [Record<string, string>, string[], Record<string, string>, Record<string, string>, number, string[]];
+  // The head lines the tail does not hold: the log's first transitions.
+  const headOnly = head.slice(0, Math.max(0, Math.min(head.length, logLength - logs.length)));
 
   const output = parseObject(result.output);
   const inFlight = Object.keys(checkpoint).length > 0;
@@ -115,6 +131,8 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
 
   const parsed = raw !== undefined ? parseTaskMessage(raw) : undefined;
   const task = parsed?.ok ? parsed.task : undefined;
+  // Once published the message is gone with the checkpoint: the tasks index keeps its description.
+  const [indexed] = task === undefined ? await readIndexed(redis, keys, [taskId]) : [undefined];
   const live = inFlight && raw !== undefined ? taskView(raw, checkpoint, now) : undefined;
   const plan = stepsOf(parseObject(checkpoint.plan) as Plan | undefined, output);
   const details = (output?.details ?? {}) as Record<string, Record<string, unknown>>;
@@ -122,10 +140,20 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
   const running = Object.fromEntries(Object.entries(checkpoint).flatMap(([k, v]) => (k.startsWith('prompt:') ? [[k.slice('prompt:'.length), v]] : [])));
   const prompts = parsePrompts({ ...promptHash, ...running });
 
+  const path = statePath([...headOnly, ...logs]);
+  const cancelReason = checkpoint.cancel;
+  const cancelled =
+    cancelReason !== undefined ||
+    indexed?.state === 'cancelled' ||
+    path.some((s) => s.label.startsWith('CANCEL') || s.label.includes('[cancelledWhileHeld]'));
   const workers: WorkerPanel[] = plan.map((step) => {
     const w = live?.workers.find((x) => x.worker === step.worker);
-    const detail = details[step.worker];
-    const finished = typeof detail?.status === 'string' ? detail.status : undefined;
+    // A worker done while the task runs: its checkpointed result, shown at once (the publication carries the same).
+    const saved = parseObject(checkpoint[`result:${step.worker}`]) as WorkerResult | undefined;
+    const detail = details[step.worker] ?? (saved ? savedDetail(saved) : undefined);
+    let finished = typeof detail?.status === 'string' ? detail.status : undefined;
+    // Stopped by the cancel, not broken: its error is the task's (the cancel's reason).
+    if (cancelled && finished === 'failed' && (detail?.error === result.error || detail?.error === cancelReason)) finished = 'cancelled';
     return {
       worker: step.worker,
       state: finished ?? w?.state ?? 'waiting',
@@ -141,11 +169,14 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
   const finalOutcome = result.outcome ?? (typeof output?.outcome === 'string' ? output.outcome : undefined);
   const state = queued ? 'queued' : live ? live.state : finalOutcome && FINAL[finalOutcome] ? FINAL[finalOutcome]! : (result.status ?? 'unknown');
   const machineState = live ? IN_FLIGHT[live.state] : finalOutcome ? FINAL[finalOutcome] : undefined;
+  // Published: the last transition (publishing → its final state) happens after the log's last line.
+  const last = path.at(-1);
+  if (!live && machineState && last?.to === 'publishing') path.push({ from: 'publishing', to: machineState, label: publishedLabel(machineState), at: result.completed_at });
   return {
     taskId,
-    state,
+    state: cancelled && state === 'failed' ? 'cancelled' : state,
     machineState,
-    description: task?.payload.description,
+    description: task?.payload.description ?? indexed?.description,
     requirements: task?.payload.requirements ?? [],
     owner: checkpoint.owner,
     status: result.status,
@@ -159,5 +190,31 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
     output,
     logs,
     cancellable: queued || inFlight,
+    cancelled,
+    path,
   };
+}
+
+/** A checkpointed WorkerResult in the shape of `output.details[worker]`, which the page shows. */
+function savedDetail(r: WorkerResult): Record<string, unknown> {
+  return {
+    status: 'succeeded',
+    summary: r.summary,
+    files_created: r.files_created,
+    files_modified: r.files_modified,
+    ...(r.issues.length ? { issues: r.issues } : {}),
+    usage: r.usage,
+    ...(r.cost_usd !== undefined ? { cost_usd: r.cost_usd } : {}),
+    ...(r.commit !== undefined ? { commit: r.commit } : {}),
+    ...(r.report !== undefined ? { report: r.report } : {}),
+  };
+}
+
+/** The label of the publisher's done edge into a final state, as the statechart draws it. */
+function publishedLabel(final: string): string {
+  const publishing = (taskMachine.root as AnyStateNode).states.publishing as AnyStateNode;
+  for (const group of publishing.transitions.values()) {
+    for (const t of group) if (t.target?.some((n) => n.key === final)) return edgeLabel(publishing, t);
+  }
+  return 'done(publisher)';
 }

@@ -1,25 +1,30 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { eventLabel, transitionLabel } from './transitionLabel.ts';
+import { edgeLabel, transitionLabel } from './transitionLabel.ts';
 
 /**
  * A statechart as an SVG drawn from the machine definition (the same source
  * as `diagram`'s Mermaid), for the console: each top-level state is a box
- * carrying `data-state="<key>"`, so the page lights the current one with a
- * class and no layout library or Mermaid bundle is needed in the browser.
- * Columns are the longest path from the initial state; edges back to an
- * earlier column (retries) curve underneath.
+ * carrying `data-state="<key>"`, each edge `data-from`/`data-to`, and each
+ * of its transitions a label `event [guard]` carrying `data-label` (the
+ * name a task's state history gives it, src/diagrams/statePath.ts), so the
+ * page lights the current state and draws the path taken with classes; no
+ * layout library or Mermaid bundle is needed in the browser. Columns are
+ * the longest path from the initial state; edges back to an earlier column
+ * (retries) curve underneath; edges leaving or entering one side of a box
+ * start and end apart, so a fan-out does not draw one thick line.
  */
 
 const BOX_W = 124;
 const BOX_H = 34;
-const COL_W = 240;
+const COL_W = 300;
 const ROW_H = 54;
 const PAD = 28;
 
 interface Edge {
   from: string;
   to: string;
-  events: string[];
+  /** One a transition, `event [guard]`, without repeats. */
+  labels: string[];
   titles: string[];
 }
 
@@ -38,9 +43,9 @@ function edgesOf(root: AnyStateNode): Edge[] {
           const to = target.path[0];
           if (to === undefined) continue;
           const key = `${node.key}\u0000${to}`;
-          const edge = byPair.get(key) ?? { from: node.key, to, events: [], titles: [] };
-          const event = eventLabel(node, t);
-          if (!edge.events.includes(event)) edge.events.push(event);
+          const edge = byPair.get(key) ?? { from: node.key, to, labels: [], titles: [] };
+          const label = edgeLabel(node, t);
+          if (!edge.labels.includes(label)) edge.labels.push(label);
           edge.titles.push(transitionLabel(node, t, guarded));
           byPair.set(key, edge);
         }
@@ -85,12 +90,19 @@ function layersOf(keys: string[], initial: string | undefined, edges: Edge[]): M
   return layer;
 }
 
-/** Beside an arrow head, one event a line, stacked upwards and ending at the head; on an arc, one line. */
-function labelText(at: { x: number; y: number }, events: string[], atHead: boolean): string {
-  if (!atHead) return `<text x="${at.x.toFixed(1)}" y="${at.y.toFixed(1)}">${esc(events.join(', '))}</text>`;
-  const lines = events.map((ev, i) => `<tspan x="${at.x.toFixed(1)}" y="${(at.y - (events.length - 1 - i) * 12).toFixed(1)}">${esc(ev)}</tspan>`);
+/** Beside an arrow head, one transition a line, stacked upwards and ending at the head; on an arc, one line. */
+function labelText(at: { x: number; y: number }, labels: string[], atHead: boolean): string {
+  const span = (label: string, attrs: string) => `<tspan data-label="${esc(label)}"${attrs}>${esc(label)}</tspan>`;
+  if (!atHead) {
+    const parts = labels.map((l, i) => (i ? `<tspan class="sep"> · </tspan>` : '') + span(l, ''));
+    return `<text x="${at.x.toFixed(1)}" y="${at.y.toFixed(1)}">${parts.join('')}</text>`;
+  }
+  const lines = labels.map((l, i) => span(l, ` x="${at.x.toFixed(1)}" y="${(at.y - (labels.length - 1 - i) * 12).toFixed(1)}"`));
   return `<text class="at-head">${lines.join('')}</text>`;
 }
+
+/** Where the i-th of n edges meets a box side: spread over its middle, 6 px apart. */
+const spread = (i: number, n: number): number => (n <= 1 ? 0 : Math.max(-BOX_H / 2 + 4, Math.min(BOX_H / 2 - 4, (i - (n - 1) / 2) * 6)));
 
 export function machineSvg(machine: AnyStateMachine): string {
   const root = machine.root as AnyStateNode;
@@ -115,6 +127,18 @@ export function machineSvg(machine: AnyStateMachine): string {
   // Each edge that skips columns gets its own height above the row, shortest lowest, so arcs and labels do not coincide.
   const span = (e: Edge) => (layer.get(e.to) ?? 0) - (layer.get(e.from) ?? 0);
   const arcs = edges.filter((e) => span(e) > 1).sort((a, b) => span(a) - span(b) || (layer.get(a.from) ?? 0) - (layer.get(b.from) ?? 0));
+  // Forward edges leaving (entering) each box, ordered by where they go (come from), arcs over the top first.
+  const forward = edges.filter((e) => e.from !== e.to && (layer.get(e.to) ?? 0) > (layer.get(e.from) ?? 0));
+  const yAt = (e: Edge, end: 'from' | 'to') => (span(e) > 1 ? -1000 - span(e) : (pos.get(end === 'from' ? e.to : e.from)?.y ?? 0));
+  const order = (end: 'from' | 'to') => {
+    const m = new Map<Edge, { i: number; n: number }>();
+    const groups = new Map<string, Edge[]>();
+    for (const e of forward) groups.set(e[end], [...(groups.get(e[end]) ?? []), e]);
+    for (const group of groups.values()) group.sort((a, b) => yAt(a, end) - yAt(b, end)).forEach((e, i) => m.set(e, { i, n: group.length }));
+    return m;
+  };
+  const leaving = order('from');
+  const entering = order('to');
   const parts: string[] = [];
   for (const e of edges) {
     const a = pos.get(e.from);
@@ -125,7 +149,9 @@ export function machineSvg(machine: AnyStateMachine): string {
     let d: string;
     let label: { x: number; y: number };
     if (lb > la) {
-      const [x1, y1, x2, y2] = [a.x + BOX_W, a.y + BOX_H / 2, b.x, b.y + BOX_H / 2];
+      const out = leaving.get(e) ?? { i: 0, n: 1 };
+      const into = entering.get(e) ?? { i: 0, n: 1 };
+      const [x1, y1, x2, y2] = [a.x + BOX_W, a.y + BOX_H / 2 + spread(out.i, out.n), b.x, b.y + BOX_H / 2 + spread(into.i, into.n)];
       // Edges that skip columns arc over the boxes in between.
       const lift = lb - la > 1 ? -(34 + 30 * arcs.indexOf(e)) : 0;
       const top = Math.min(y1, y2) + lift;
@@ -143,7 +169,7 @@ export function machineSvg(machine: AnyStateMachine): string {
     parts.push(
       `<g class="edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}"><title>${esc(e.titles.join('\n'))}</title>` +
         `<path d="${d}" marker-end="url(#arrow)"/>` +
-        labelText(label, e.events, lb - la === 1) +
+        labelText(label, e.labels, lb - la === 1) +
         `</g>`,
     );
   }

@@ -83,3 +83,15 @@ export function transitionLabel(node: AnyStateNode, t: AnyTransitionDefinition, 
 
 /** Mermaid's state grammar ends a label at `:`, `;` or a newline, and reads `#` as a comment. */
 export const mermaidText = (text: string): string => text.replace(/[:;#\n]/g, ' ');
+
+/**
+ * `event [guard]` of one transition, `[else]` for the guardless fallback
+ * after guarded ones of the same event: what the console writes on each
+ * edge, and what a task's state history names the transition it took by.
+ */
+export function edgeLabel(node: AnyStateNode, t: AnyTransitionDefinition): string {
+  const group = t.eventType === '' ? (node.always ?? []) : (node.transitions.get(t.eventType) ?? []);
+  const before = group.slice(0, Math.max(0, group.indexOf(t)));
+  const guard = guardLabel(t.guard) ?? (before.some((x) => x.guard !== undefined) ? 'else' : undefined);
+  return `${eventLabel(node, t)}${guard ? ` [${guard}]` : ''}`;
+}

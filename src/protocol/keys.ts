@@ -59,6 +59,14 @@ export interface Keys {
   recentFailures: string;
   /** Ours: control messages to every listener of the domain (cancel). */
   control: string;
+  /**
+   * Ours: the published tasks of one finished state (completed, partial,
+   * failed, cancelled), for the console's tasks page (ZSET task id →
+   * publication time ms), the newest TASK_INDEX_LIMIT kept; see src/redis/taskIndex.ts.
+   */
+  tasksFinished(state: string): string;
+  /** Ours: what the tasks page shows of each indexed task (HASH task id → JSON), trimmed with the sets. */
+  tasksInfo: string;
   /** Ours: model-call leases in flight across the domain (ZSET lease id → expiry ms), see src/limits/modelGate.ts. */
   modelLeases: string;
   /** Ours: the domain's circuit breaker over the model API (HASH). */
@@ -116,6 +124,8 @@ export function keysFor(domain: string, ownPrefix = `orch:${domain}:`): Keys {
     prompts: (taskKey) => `${ownPrefix}prompts:${taskKey}`,
     fence: `${ownPrefix}fence`,
     control: `${ownPrefix}control`,
+    tasksFinished: (state) => `${ownPrefix}tasks:${state}`,
+    tasksInfo: `${ownPrefix}tasks:info`,
     recentFailures: `${ownPrefix}recent-failures`,
     modelLeases: `${ownPrefix}model:leases`,
     modelBreaker: `${ownPrefix}model:breaker`,

@@ -5,6 +5,7 @@ import type { Outcome } from '../protocol/output.ts';
 import { rawForJson } from '../protocol/rawMessage.ts';
 import { resend } from './retry.ts';
 import { luaFile } from './script.ts';
+import { FINISHED_STATES, finishedState, indexRow, TASK_INDEX_LIMIT } from './taskIndex.ts';
 import { OrchestratorError } from '../errors.ts';
 
 // All of one publication in one atomic step, only while this holder's fencing
@@ -32,6 +33,10 @@ export interface PublishOptions {
   /** The workers' prompts (StoredPrompt JSON per worker), kept in `orch:{domain}:prompts:{id}` for `promptTtlSeconds`. */
   prompts?: Record<string, string>;
   promptTtlSeconds?: number;
+  /** The task was cancelled while queued (cancelTask); a running one is known by its checkpoint's `cancel`. */
+  cancelled?: boolean;
+  /** Ids the tasks index keeps per finished state (TASK_INDEX_LIMIT; tests set fewer). */
+  taskIndexLimit?: number;
 }
 
 /** An entry of `recentFailures`, as publishResult writes it (read by src/client/overview.ts for `watch` and the console). */
@@ -70,12 +75,15 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       ? JSON.stringify({ task_id: r.ref.id ?? null, outcome: r.outcome, error, at: completedAt, agent_id: o.agentId } satisfies RecentFailureEntry)
       : '';
   const prompts = Object.entries(o.prompts ?? {}).flat();
+  // The console's tasks index, in the same step (src/redis/taskIndex.ts); the script makes a failed task cancelled when a cancel reached it.
+  const state = finishedState(r.outcome, o.cancelled === true);
+  const row = indexRow(r.raw, { state, outcome: r.outcome, error: error || undefined, at: Date.parse(completedAt), deadLetter: r.deadLetter !== undefined });
   const lines = [...(o.lines ?? []), logLine(`result published: ${r.outcome}${error ? ` (${error})` : ''}`)];
   // Sent again after a dropped connection: a rerun of a publication that went out answers 1 (its fencing token, ARGV[18], left in the result hash).
   const run = (force: boolean) =>
     resend(o.redis, () => PUBLISH.run(
       o.redis,
-      7,
+      12,
       o.keys.result(id),
       o.keys.resultLogs(id),
       o.keys.active,
@@ -83,6 +91,8 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       o.keys.checkpoint(r.ref.key),
       o.keys.recentFailures,
       o.keys.prompts(r.ref.key),
+      ...FINISHED_STATES.map((s) => o.keys.tasksFinished(s)),
+      o.keys.tasksInfo,
       force ? '1' : '0',
       r.resultRecord ?? 'unknown',
       r.ref.id === undefined ? '0' : '1',
@@ -101,6 +111,11 @@ export async function publishResult(o: PublishOptions, r: FinalResult): Promise<
       String(Math.max(1, Math.ceil(o.promptTtlSeconds ?? 1))),
       prompts.length / 2,
       r.fence ?? '',
+      FINISHED_STATES.indexOf(state) + 1,
+      row,
+      o.cancelled ? '1' : '0',
+      Date.parse(completedAt),
+      o.taskIndexLimit ?? TASK_INDEX_LIMIT,
       ...prompts,
       ...lines,
     ) as Promise<number>, o.signal ? { signal: o.signal } : {});

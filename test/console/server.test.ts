@@ -2,18 +2,33 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { cancelTask } from '../../src/client/cancel.ts';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
+import { keysFor, type Keys } from '../../src/protocol/keys.ts';
+import type { TaskOutput } from '../../src/protocol/output.ts';
+import { publishResult } from '../../src/redis/results.ts';
+import { makeTask, taskRef } from '../support/fixtures.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { checkBinding } from '../../src/console/access.ts';
 import { startConsoleServer, type ConsoleServer } from '../../src/console/server.ts';
 import { readTaskDetail } from '../../src/console/taskDetail.ts';
 import { runCli } from '../support/cli.ts';
-import { cleanupsAfterEach, client, eventually, freshDomain, redisUrl } from '../support/redis.ts';
+import { cleanupsAfterEach, client, freshDomain, redisUrl } from '../support/redis.ts';
 
 const cleanups = cleanupsAfterEach();
 
-async function consoleOn(token?: string) {
-  const { domain, keys } = freshDomain();
+/** A result as an instance publishes it, on `keys`' domain. */
+async function publish(redis: Redis, keys: Keys, id: string, outcome: TaskOutput['outcome'], description: string) {
+  const status = outcome === 'partial' ? 'partial' : outcome === 'failed' ? 'failed' : 'completed';
+  await publishResult(
+    { redis, keys, agentId: 'A', owner: undefined, graceMs: 0, deadLetterLimit: 10 },
+    { raw: Buffer.from(JSON.stringify(makeTask(description, { taskId: id }))), ref: taskRef(id), outcome, output: { status, outcome, task_id: id } as TaskOutput, error: status === 'completed' ? undefined : 'it broke', deadLetter: undefined },
+  );
+}
+
+async function consoleOn(token?: string, onDomain?: string) {
+  const { domain, keys } = onDomain === undefined ? freshDomain() : { domain: onDomain, keys: keysFor(onDomain) };
   const redis = client();
   const subscriber = client();
   const server: ConsoleServer = await startConsoleServer({ redis, subscriber, keys, domain, host: '127.0.0.1', port: 0, token, pollMs: 100, agentId: `${domain}-console` });
@@ -144,27 +159,85 @@ describe('console server', () => {
     await reader.cancel();
   });
 
-  it('counts a result published while no page is open, and still streams to the next page', async () => {
-    const { server, redis, keys } = await consoleOn();
-    // An instance of this domain claimed it: the console counts only its own domain's results.
-    await redis.sadd(keys.agentsOfDomain, 'agent-1');
-    await redis.rpush(keys.resultLogs('t-done'), '[2026-12-02T00:00:00.000Z] claimed by agent-1');
-    await redis.rpush(keys.resultLogs('t-other'), '[2026-12-02T00:00:00.000Z] claimed by someone-else');
-    await redis.publish(keys.resultChannel('t-other'), JSON.stringify({ status: 'failed', output: '{}', completed_at: 'x' }));
-    await redis.publish(keys.resultChannel('t-done'), JSON.stringify({ status: 'completed', output: '{"outcome":"completed"}', completed_at: 'x' }));
-    await eventually(async () => {
-      const o = (await (await fetch(`${server.url}/api/overview`)).json()) as { finished: { completed: number; recent: { taskId: string }[] } };
-      return o.finished.completed === 1 ? o : undefined;
-    }, 10_000, 'the result counted');
-    const o = (await (await fetch(`${server.url}/api/overview`)).json()) as { finished: { failed: number; recent: { taskId: string; outcome: string }[] } };
-    expect(o.finished.failed).toBe(0);
-    expect(o.finished.recent).toEqual([expect.objectContaining({ taskId: 't-done', outcome: 'completed' })]);
-    // A stream opened afterwards gets frames (a result with no stream open once stopped every later frame).
+  it('lists and counts tasks finished before it started, with their description, and its failure count agrees with the failures it lists', async () => {
+    const { domain, keys } = freshDomain();
+    const redis = client();
+    cleanups.push(async () => redis.disconnect());
+    await publish(redis, keys, `${domain}-ok`, 'completed', 'Create user registration endpoint');
+    await publish(redis, keys, `${domain}-bad`, 'failed', 'Add role-based access to admin routes');
+    await publish(redis, keys, `${domain}-half`, 'partial', 'Create a REST API for blog posts');
+    const queued = buildTaskMessage({ description: 'Add a users table', taskId: `${domain}-cancelled` }, domain);
+    await sendTask(redis, keys, queued);
+    await cancelTask(redis, keys, 'cli', queued.task_id);
+    // Another domain's result is not this console's.
+    const other = freshDomain();
+    await publish(redis, other.keys, `${other.domain}-x`, 'failed', 'Elsewhere');
+
+    const { server } = await consoleOn(undefined, domain);
+    const o = (await (await fetch(`${server.url}/api/overview`)).json()) as {
+      finished: { completed: number; failed: number; cancelled: number; recent: { taskId: string; description: string; state: string }[]; failures: { taskId: string }[] };
+    };
+    expect(o.finished).toMatchObject({ completed: 1, failed: 2, cancelled: 1 });
+    expect(o.finished.failures.map((f) => f.taskId).sort()).toEqual([`${domain}-bad`, `${domain}-half`]);
+    expect(o.finished.failures).toHaveLength(o.finished.failed);
+    expect(o.finished.recent.map((r) => r.taskId).sort()).toEqual([`${domain}-bad`, `${domain}-cancelled`, `${domain}-half`, `${domain}-ok`]);
+    expect(o.finished.recent.find((r) => r.taskId === `${domain}-ok`)).toMatchObject({ description: 'Create user registration endpoint', state: 'completed' });
+    // The task page of a task the console never saw in flight still says what it asked for.
+    const d = (await (await fetch(`${server.url}/api/task/${domain}-ok`)).json()) as { description: string; state: string };
+    expect(d).toMatchObject({ description: 'Create user registration endpoint', state: 'completed' });
+    const c = (await (await fetch(`${server.url}/api/task/${queued.task_id}`)).json()) as { description: string; state: string; cancelled: boolean };
+    expect(c).toMatchObject({ description: 'Add a users table', state: 'cancelled', cancelled: true });
+
+    // A stream opened afterwards gets frames.
     const res = await fetch(`${server.url}/events`);
     const reader = res.body!.getReader();
     let text = '';
     while (!text.includes('event: overview')) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
+  });
+
+  it('lists every task Redis holds by state, searches by id prefix or description, and pages', async () => {
+    const { domain, keys } = freshDomain();
+    const redis = client();
+    cleanups.push(async () => redis.disconnect());
+    for (let i = 0; i < 30; i++) await publish(redis, keys, `${domain}-done-${String(i).padStart(2, '0')}`, 'completed', `Finished task number ${i}`);
+    await publish(redis, keys, `${domain}-failed`, 'failed', 'Create a REST API for blog posts');
+    await sendTask(redis, keys, buildTaskMessage({ description: 'Add a blog comments table', taskId: `${domain}-queued` }, domain));
+    const running = buildTaskMessage({ description: 'Create user registration endpoint', taskId: `${domain}-running` }, domain);
+    await redis.lpush(keys.active, JSON.stringify(running));
+    await redis.lpush(keys.deadLetters, JSON.stringify({ reason: 'description is missing', task_id: `${domain}-dead`, at: new Date().toISOString(), raw: '{}' }));
+    const { server } = await consoleOn(undefined, domain);
+    type List = { counts: Record<string, number>; rows: { taskId: string; state: string; description?: string }[]; total?: number; more: boolean };
+    const list = async (query: string) => (await (await fetch(`${server.url}/api/tasks?${query}`)).json()) as List;
+
+    const all = await list('');
+    expect(all.counts).toEqual({ queued: 1, running: 1, completed: 30, partial: 0, failed: 1, cancelled: 0, 'dead-lettered': 1 });
+    expect(all.total).toBe(34);
+    expect(all.rows.slice(0, 2).map((r) => [r.taskId, r.state])).toEqual([
+      [`${domain}-running`, 'running'],
+      [`${domain}-queued`, 'queued'],
+    ]);
+    expect(all.more).toBe(true);
+
+    // Newest first, a page at a time, and nothing twice.
+    const first = await list('state=completed&limit=25');
+    const second = await list('state=completed&limit=25&offset=25');
+    expect(first.rows).toHaveLength(25);
+    expect(first.rows[0]).toMatchObject({ taskId: `${domain}-done-29`, description: 'Finished task number 29' });
+    expect(second.rows.map((r) => r.taskId)).toEqual([4, 3, 2, 1, 0].map((i) => `${domain}-done-0${i}`));
+    expect(second.more).toBe(false);
+
+    expect((await list(`q=${encodeURIComponent('BLOG')}`)).rows.map((r) => r.taskId).sort()).toEqual([`${domain}-failed`, `${domain}-queued`]);
+    expect((await list(`q=${domain}-done-1`)).rows).toHaveLength(10);
+    expect((await list(`state=failed&q=${domain}-done`)).rows).toEqual([]);
+    expect((await list('state=dead-lettered')).rows).toEqual([expect.objectContaining({ taskId: `${domain}-dead`, state: 'dead-lettered' })]);
+    expect((await fetch(`${server.url}/api/tasks?state=nonsense`)).status).toBe(400);
+    expect((await fetch(`${server.url}/api/tasks?limit=100000`)).status).toBe(400);
+    // The page itself, and an icon instead of a 404 on every page.
+    expect(await (await fetch(`${server.url}/tasks`)).text()).toContain('id="task-list"');
+    const icon = await fetch(`${server.url}/favicon.ico`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
   });
 
   it('reads a queued task from the queue, and a task nobody knows as absent', async () => {

@@ -4,7 +4,7 @@
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const SVG = 'http://www.w3.org/2000/svg';
-const KNOWN_STATES = ['waiting', 'running', 'retrying', 'succeeded', 'failed', 'skipped'];
+const KNOWN_STATES = ['waiting', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled'];
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -158,9 +158,12 @@ function renderDeadLetters(dead) {
 function renderOverview(o) {
   document.getElementById('pending').textContent = o.pending;
   document.getElementById('inflight').textContent = o.tasks.length;
-  document.getElementById('completed').textContent = o.finished.completed;
-  document.getElementById('failed').textContent = o.finished.failed;
-  document.getElementById('window').textContent = `last ${o.finished.windowMinutes} min (since the console started ${sinceIso(new Date(o.finished.since).toISOString())})`;
+  const f = o.finished;
+  document.getElementById('completed').textContent = f.completed;
+  document.getElementById('failed').textContent = f.failed;
+  document.getElementById('window').textContent = `last ${f.windowMinutes} min`;
+  document.getElementById('failed-sub').textContent = `failed or partial, last ${f.windowMinutes} min${f.cancelled ? ` (and ${f.cancelled} cancelled)` : ''}`;
+  document.getElementById('failures-title').textContent = `failures, last ${f.windowMinutes} min`;
   fillRows(
     document.getElementById('instances'),
     o.instances.map((i) =>
@@ -194,15 +197,22 @@ function renderOverview(o) {
   );
   fillRows(
     document.getElementById('finished'),
-    o.finished.recent.map((f) =>
-      el('tr', { 'data-task-id': f.taskId }, el('td', {}, taskLink(f.taskId)), el('td', {}, el('span', { class: `badge ${f.status === 'completed' ? 'ok' : 'bad'}`, text: f.outcome ?? f.status })), el('td', { text: ago(Date.now() - f.at) + ' ago' })),
+    f.recent.map((r) =>
+      el(
+        'tr',
+        { 'data-task-id': r.taskId, 'data-state': r.state },
+        el('td', {}, taskLink(r.taskId)),
+        el('td', { class: 'desc', text: r.description ?? '–' }),
+        el('td', {}, el('span', { class: `badge task-${r.state}`, text: r.state === 'cancelled' ? 'cancelled' : r.outcome })),
+        el('td', { text: ago(Date.now() - r.at) + ' ago' }),
+      ),
     ),
     'none yet',
   );
   fillRows(
     document.getElementById('failures'),
-    o.failures.map((f) => el('tr', {}, el('td', {}, taskLink(f.taskId)), el('td', { text: f.outcome }), el('td', { class: 'desc', text: f.error }), el('td', { text: sinceIso(f.at) }))),
-    'none',
+    f.failures.map((r) => el('tr', { 'data-task-id': r.taskId }, el('td', {}, taskLink(r.taskId)), el('td', { text: r.outcome }), el('td', { class: 'desc', text: r.error ?? '' }), el('td', { text: ago(Date.now() - r.at) + ' ago' }))),
+    `none in the last ${f.windowMinutes} min`,
   );
   renderDeadLetters(o.deadLetters);
 }
@@ -320,6 +330,23 @@ function workerCard(w, step) {
 
 let logCount = 0;
 
+/** The states the task passed shaded, the edges and labels of the transitions it took drawn, the current state lit. */
+function drawPath(path, current) {
+  const visited = new Set(path.flatMap((s) => [s.from, s.to]));
+  if (current) visited.add(current);
+  for (const node of document.querySelectorAll('#machine .state')) {
+    node.classList.toggle('lit', node.dataset.state === current);
+    node.classList.toggle('visited', visited.has(node.dataset.state));
+  }
+  const taken = new Set(path.map((s) => `${s.from}\u0000${s.to}`));
+  const labels = new Set(path.map((s) => `${s.from}\u0000${s.to}\u0000${s.label}`));
+  for (const edge of document.querySelectorAll('#machine .edge')) {
+    const pair = `${edge.dataset.from}\u0000${edge.dataset.to}`;
+    edge.classList.toggle('taken', taken.has(pair));
+    for (const label of edge.querySelectorAll('tspan[data-label]')) label.classList.toggle('taken', labels.has(`${pair}\u0000${label.dataset.label}`));
+  }
+}
+
 function renderTask(t) {
   const state = document.getElementById('state');
   state.textContent = t.missing ? 'not found' : t.state;
@@ -336,10 +363,7 @@ function renderTask(t) {
   document.getElementById('facts').textContent = facts.join(' · ');
   document.getElementById('cancel').hidden = !t.cancellable;
 
-  for (const node of document.querySelectorAll('#machine .state')) {
-    node.classList.toggle('lit', node.dataset.state === t.machineState);
-    if (node.dataset.state === t.machineState) node.classList.add('visited');
-  }
+  drawPath(t.path ?? [], t.machineState);
   renderPlan(t.plan ?? [], t.workers ?? []);
   const steps = new Map((t.plan ?? []).map((s) => [s.worker, s]));
   document.getElementById('workers').replaceChildren(...(t.workers ?? []).map((w) => workerCard(w, steps.get(w.worker))));
@@ -375,7 +399,97 @@ function setupCancel(taskId) {
   });
 }
 
+// ---------------------------------------------------------------- tasks page
+
+const TASK_TABS = ['all', 'running', 'queued', 'completed', 'partial', 'failed', 'cancelled', 'dead-lettered'];
+
+function tasksPage() {
+  const params = new URLSearchParams(location.search);
+  const view = { state: params.get('state') || 'all', q: params.get('q') || '', offset: Number(params.get('offset')) || 0, limit: 25 };
+  const input = document.getElementById('q');
+  input.value = view.q;
+  const badge = document.getElementById('live');
+  let timer;
+
+  const address = () => {
+    const p = new URLSearchParams();
+    if (view.state !== 'all') p.set('state', view.state);
+    if (view.q) p.set('q', view.q);
+    if (view.offset) p.set('offset', String(view.offset));
+    return p;
+  };
+
+  // Only the latest request is drawn: an answer to an earlier view (a refresh, the tab before) that comes late is dropped.
+  let latest = 0;
+  async function load() {
+    clearTimeout(timer);
+    const p = address();
+    p.set('limit', String(view.limit));
+    const mine = ++latest;
+    try {
+      const res = await fetch(`/api/tasks?${p}`);
+      const list = await res.json();
+      if (mine !== latest) return;
+      if (!res.ok) throw new Error(list.error || res.statusText);
+      render(list);
+      badge.textContent = 'live';
+      badge.className = 'live on';
+    } catch (error) {
+      if (mine !== latest) return;
+      badge.textContent = `Redis: ${error.message}`;
+      badge.className = 'live off';
+    }
+    // Refreshed while open, as the other pages are.
+    timer = setTimeout(load, 2000);
+  }
+
+  const go = (change) => {
+    Object.assign(view, change);
+    const a = address().toString();
+    history.replaceState(null, '', `/tasks${a ? `?${a}` : ''}`);
+    void load();
+  };
+
+  function render(list) {
+    const total = Object.values(list.counts).reduce((a, b) => a + b, 0);
+    document.getElementById('state-tabs').replaceChildren(
+      ...TASK_TABS.map((s) =>
+        el('a', { href: `/tasks${s === 'all' ? '' : `?state=${s}`}`, class: `tab${view.state === s ? ' on' : ''}`, 'data-state': s, onclick: (e) => (e.preventDefault(), go({ state: s, offset: 0 })) }, `${s} `, el('span', { class: 'count', text: String(s === 'all' ? total : list.counts[s] ?? 0) })),
+      ),
+    );
+    fillRows(
+      document.getElementById('task-list'),
+      list.rows.map((r) =>
+        el(
+          'tr',
+          { 'data-task-id': r.taskId ?? '', 'data-state': r.state },
+          el('td', {}, taskLink(r.taskId)),
+          el('td', {}, el('span', { class: `badge task-${r.state}`, text: r.state })),
+          el('td', { class: 'desc', text: r.description ?? '–' }),
+          el('td', { class: 'desc', text: [r.outcome && r.outcome !== r.state ? r.outcome : '', r.error ?? ''].filter(Boolean).join(': ') || '–' }),
+          el('td', { text: r.at ? ago(Math.max(0, Date.now() - r.at)) + ' ago' : '–' }),
+        ),
+      ),
+      view.q ? `no task matches "${view.q}"` : 'none',
+    );
+    const first = list.rows.length ? list.offset + 1 : 0;
+    document.getElementById('page-info').textContent = `${first}–${list.offset + list.rows.length}${list.total !== undefined ? ` of ${list.total}` : ''}`;
+    document.getElementById('prev').disabled = list.offset === 0;
+    document.getElementById('next').disabled = !list.more;
+  }
+
+  document.getElementById('search').addEventListener('submit', (e) => {
+    e.preventDefault();
+    go({ q: input.value.trim(), offset: 0 });
+  });
+  document.getElementById('prev').addEventListener('click', () => go({ offset: Math.max(0, view.offset - view.limit) }));
+  document.getElementById('next').addEventListener('click', () => go({ offset: view.offset + view.limit }));
+  void load();
+}
+
 if (document.body.dataset.page === 'overview') live('/events', 'overview', renderOverview);
+if (document.body.dataset.page === 'tasks') tasksPage();
+if (document.body.dataset.page === 'ambiguous') document.getElementById('live').remove();
 if (document.body.dataset.page === 'task') {
   const id = document.body.dataset.taskId;
   setupCancel(id);

@@ -14,6 +14,7 @@ import type { ProgressWriter } from '../../redis/progress.ts';
 import type { TaskPrompts } from '../../redis/prompts.ts';
 import { markStandIn } from '../../results/standIn.ts';
 import { combineInspect, observeActorMetrics } from '../actorMetrics.ts';
+import { recordTaskStates } from '../stateHistory.ts';
 import type { RuntimeDeps } from '../actors/deps.ts';
 import { createRuntimeMachine } from '../runtimeMachine.ts';
 import type { ResourceStack } from '../resources.ts';
@@ -72,9 +73,10 @@ export function createListener(config: Config, deps: ListenerDeps): { actor: Lis
     traces: deps.traces,
   });
 
-  // Metrics read the actors' snapshots through inspection: attached only when
-  // asked for, so a listener without --metrics-port or --inspect pays nothing.
-  const observers = [...(metrics ? [observeActorMetrics(metrics)] : []), ...(deps.inspect ? [deps.inspect] : [])];
+  // Each task's state history goes to its progress log from the inspection
+  // stream (always on: one function call per microstep); metrics read the
+  // actors' snapshots the same way, attached only when asked for.
+  const observers = [recordTaskStates(deps.progress), ...(metrics ? [observeActorMetrics(metrics)] : []), ...(deps.inspect ? [deps.inspect] : [])];
   const actor = createActor(machine, {
     input: {
       concurrency: config.concurrency,
@@ -86,7 +88,7 @@ export function createListener(config: Config, deps: ListenerDeps): { actor: Lis
         workerBackoffMs: config.workerBackoffMs,
       },
     },
-    ...(observers.length ? { inspect: combineInspect(...observers) } : {}),
+    inspect: combineInspect(...observers),
   });
   if (metrics) {
     actor.on('taskStarted', () => metrics.taskStarted());

@@ -39,6 +39,21 @@ async function build(): Promise<string> {
     outExtension: { '.js': '.mjs' },
     // Some dependencies are CommonJS and call require() on Node built-ins.
     banner: { js: "import { createRequire as __orchRequire } from 'node:module'; const require = __orchRequire(import.meta.url);" },
+    minify: true,
+    // The server never calls a model: src/errors.ts's `instanceof` checks against the SDK's classes get empty stand-ins
+    // instead of 1.6 MB of SDK to parse at every box start.
+    plugins: [
+      {
+        name: 'no-sdk',
+        setup(b) {
+          b.onResolve({ filter: /^@anthropic-ai\/sdk$/ }, () => ({ path: 'sdk', namespace: 'no-sdk' }));
+          b.onLoad({ filter: /.*/, namespace: 'no-sdk' }, () => ({
+            contents: 'export class APIError extends Error {} export class APIConnectionError extends APIError {} export class APIUserAbortError extends APIError {}',
+            loader: 'js',
+          }));
+        },
+      },
+    ],
     logLevel: 'silent',
   });
   return out;

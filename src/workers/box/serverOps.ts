@@ -81,17 +81,24 @@ function bashOptions(config: ServerConfig): BashOptions {
   };
 }
 
-/** What a full layer looks like in a tool's message, and what to do about it. */
-function quotaNote(config: ServerConfig, text: string): string {
+/**
+ * A full layer in a tool's message, and what to do about it. Write and Edit
+ * only write into the view, whose every write lands in the layer; a Bash
+ * command may also have filled /tmp, so for it the layer must be (nearly)
+ * full still.
+ */
+function quotaNote(config: ServerConfig, tool: ToolName, text: string): string {
   if (!/ENOSPC|No space left on device/i.test(text)) return text;
-  let free = Number.POSITIVE_INFINITY;
-  try {
-    const fs = statfsSync(config.layer);
-    free = fs.bavail * fs.bsize;
-  } catch {
-    // unknown: say nothing more
+  if (tool === 'Bash') {
+    let free = Number.POSITIVE_INFINITY;
+    try {
+      const fs = statfsSync(config.layer);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      // unknown: say nothing more
+    }
+    if (free > 256 * 1024) return text;
   }
-  if (free > 256 * 1024) return text;
   return (
     `${text}\nThe task's layer is full: a task may write at most ${config.layerBytes} bytes into its view (its layer quota, layerBytes). ` +
     'Remove files you no longer need (build outputs, caches) and try again; the operator can raise the quota.'
@@ -112,7 +119,7 @@ async function call(config: ServerConfig, bash: BashOptions, workspace: Workspac
     text = await implementation!.run(input, ctx);
   } catch (error) {
     if (error instanceof WorkerAbortedError) throw error;
-    text = quotaNote(config, error instanceof Error ? error.message : String(error));
+    text = quotaNote(config, tool, error instanceof Error ? error.message : String(error));
     isError = true;
   }
   const snapshot = changes.snapshot();

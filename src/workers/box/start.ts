@@ -150,7 +150,7 @@ export const startBox: StartBox = async (options) => {
   const found = await boxHost();
   if (typeof found === 'string') throw new BoxUnavailableError(found);
   const bundle = await serverBundle();
-  const mount = mkdtempSync(path.join(tmpdir(), 'orch-box-mnt-'));
+  const mount = mkdtempSync(path.join(tmpdir(), `orch-box-mnt-${process.pid}-`));
   const run = found.processLimit.confine(
     {
       file: found.unshare,

@@ -9,6 +9,7 @@ import type { WorkspaceSurvey } from '../survey.ts';
 import type { ToolName } from '../tools/tool.ts';
 import { serverBundle } from './bundle.ts';
 import { BoxConnection } from './connection.ts';
+import { probeMemoryLimit, type MemoryLimit } from './memoryLimit.ts';
 import { BoxFailedError, BoxUnavailableError } from './errors.ts';
 import { callResult, layerEntry, surveyResult, wireFile, type ServerConfig } from './protocol.ts';
 import type { BoxFile, BoxOptions, StartBox, TaskBox } from './types.ts';
@@ -48,9 +49,14 @@ const SETUP = [
   'exec "$@"',
 ].join('\n');
 
-/** What every box of this listener shares: how its processes are bounded. */
+/** Memory of the tool server itself (Node and its tool threads), on top of `limits.memoryBytes` in a box's memory cgroup. */
+export const SERVER_MEMORY_BYTES = 256 * 1024 ** 2;
+
+/** What every box of this listener shares: how its processes and memory are bounded. */
 export interface BoxHost {
   processLimit: ProcessLimit;
+  /** A memory cgroup per box, or why there is none (each process then keeps its RLIMIT_AS). */
+  memory: MemoryLimit | string;
   bwrap: string;
   unshare: string;
 }
@@ -66,9 +72,10 @@ let host: Promise<BoxHost | string> | undefined;
  */
 export function boxHost(): Promise<BoxHost | string> {
   host ??= (async () => {
-    if (process.getuid?.() !== 0) return { processLimit: rlimitOnly(), bwrap: 'bwrap', unshare: 'unshare' };
+    const tools = { bwrap: 'bwrap', unshare: 'unshare', memory: probeMemoryLimit() };
+    if (process.getuid?.() !== 0) return { processLimit: rlimitOnly(), ...tools };
     const limit = await probeProcessLimit();
-    if (limit.mechanism === 'cgroup-v1' || limit.mechanism === 'cgroup-v2') return { processLimit: limit, bwrap: 'bwrap', unshare: 'unshare' };
+    if (limit.mechanism === 'cgroup-v1' || limit.mechanism === 'cgroup-v2') return { processLimit: limit, ...tools };
     return `the listener runs as root and cannot make a pids cgroup (${limit.detail}), so nothing would bound a box's processes: run it as an ordinary user, or give it a writable pids cgroup`;
   })();
   return host;
@@ -151,7 +158,7 @@ export const startBox: StartBox = async (options) => {
   if (typeof found === 'string') throw new BoxUnavailableError(found);
   const bundle = await serverBundle();
   const mount = mkdtempSync(path.join(tmpdir(), `orch-box-mnt-${process.pid}-`));
-  const run = found.processLimit.confine(
+  const pids = found.processLimit.confine(
     {
       file: found.unshare,
       args: [
@@ -164,6 +171,9 @@ export const startBox: StartBox = async (options) => {
     },
     options.limits.processes + SERVER_PROCESSES,
   );
+  // The box's files are tmpfs pages, charged to it: its memory cgroup holds its processes' memory and its files.
+  const { memoryBytes, tmpBytes, layerBytes } = options.limits;
+  const run = typeof found.memory === 'string' ? pids : found.memory.confine(pids, memoryBytes + tmpBytes + layerBytes + SERVER_MEMORY_BYTES);
   const child = spawn(run.file, run.args, { cwd: run.cwd, env: run.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const kill = () => {

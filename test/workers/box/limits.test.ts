@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { boxHost } from '../../../src/workers/box/start.ts';
 import { call, makeLower, openBox, sh, TEST_LIMITS } from './boxFixture.ts';
 
 // The kernel holds each box's limits, whoever started the listener: a pids
@@ -56,5 +57,24 @@ describe('the limits of a task box', () => {
     const fill = await call(box, 'Bash', { command: 'head -c 2000000 /dev/zero > /tmp/fill' });
     expect(fill.isError).toBe(true);
     expect(fill.text).toMatch(/No space left on device/);
+  }, 60_000);
+});
+
+describe('the memory cgroup of a task box, where the listener can make one', async () => {
+  const host = await boxHost();
+  const memory = typeof host === 'string' ? host : host.memory;
+  it.skipIf(typeof memory === 'string')('holds the box’s processes together under one limit, though each stays under its own', async () => {
+    const { lower } = makeLower({});
+    const limits = { ...TEST_LIMITS, memoryBytes: 160 * 1024 ** 2, tmpBytes: 1024 ** 2, layerBytes: 1024 ** 2 };
+    const box = await openBox(lower, { limits });
+    // Six processes of 100 MiB each: every one under RLIMIT_AS (160 MiB), together over the cgroup (160 + 2 + 256 MiB).
+    const hogs = await call(box, 'Bash', {
+      command:
+        'hog() { python3 -c "b = bytearray(100 * 2**20); import time; time.sleep(4)"; }; hog && echo "one fits"; ' +
+        'for i in 1 2 3 4 5 6; do hog & done; k=0; for j in 1 2 3 4 5 6; do wait -n; [ $? -eq 137 ] && k=$((k+1)); done; echo "oom-killed $k"',
+    });
+    expect(hogs.text).toContain('one fits');
+    expect(hogs.text).toMatch(/oom-killed [1-6]/);
+    expect(await sh(box, 'echo alive')).toBe('alive\n');
   }, 60_000);
 });

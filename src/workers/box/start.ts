@@ -39,7 +39,7 @@ const START_TIMEOUT_MS = 20_000;
  * joined), then the command to exec. The read-only `base` overlay needs two
  * lower folders at least: an empty one goes under the rest.
  */
-const SETUP = [
+export const SETUP = [
   'set -e',
   'B=$1; SIZE=$2; LOWER=$3; shift 3',
   'mount -t tmpfs -o "size=$SIZE,mode=0755" orch-layer "$B"',
@@ -102,8 +102,11 @@ function checkOptions(options: BoxOptions): void {
   }
 }
 
-/** bwrap's arguments: today's Bash sandbox hardening around the tool server. */
-function bwrapArgs(options: BoxOptions, mount: string, bundle: string): string[] {
+/**
+ * bwrap's arguments: today's Bash sandbox hardening around the tool server
+ * (or around `command`, for the bench's measure of the view alone).
+ */
+export function bwrapArgs(options: BoxOptions, mount: string, bundle: string, command?: readonly string[]): string[] {
   const config: ServerConfig = {
     root: options.root,
     layer: INSIDE.layer,
@@ -144,7 +147,7 @@ function bwrapArgs(options: BoxOptions, mount: string, bundle: string): string[]
   if (!['/usr/', '/bin/', '/sbin/'].some((dir) => node.startsWith(dir))) args.push('--ro-bind', node, node);
   if (options.proxySocket !== undefined) args.push('--bind', options.proxySocket, INSIDE.proxy);
   args.push('--chdir', options.root, '--clearenv', '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'HOME', '/tmp/home');
-  args.push('--', node, path.join(INSIDE.server, 'server.mjs'), JSON.stringify(config));
+  args.push('--', ...(command ?? [node, path.join(INSIDE.server, 'server.mjs'), JSON.stringify(config)]));
   return args;
 }
 

@@ -10,7 +10,7 @@ import type { ToolName } from '../tools/tool.ts';
 import { serverBundle } from './bundle.ts';
 import { BoxConnection } from './connection.ts';
 import { probeMemoryLimit, type MemoryLimit } from './memoryLimit.ts';
-import { BoxFailedError, BoxUnavailableError } from './errors.ts';
+import { BoxFailedError, BoxOperationError, BoxUnavailableError } from './errors.ts';
 import { callResult, layerEntry, surveyResult, wireFile, type ServerConfig } from './protocol.ts';
 import type { BoxFile, BoxOptions, StartBox, TaskBox } from './types.ts';
 
@@ -209,22 +209,19 @@ export const startBox: StartBox = async (options) => {
   } finally {
     clearTimeout(timer);
   }
-  return taskBox(options.root, connection, close);
+  // A lower file may be larger than what a command may write; the listener holds at most this much of one.
+  return taskBox(options.root, connection, close, Math.max(options.limits.fileSizeBytes, 64 * 1024 ** 2));
 };
 
-function taskBox(root: string, connection: BoxConnection, close: () => Promise<void>): TaskBox {
+function taskBox(root: string, connection: BoxConnection, close: () => Promise<void>, maxFileBytes: number): TaskBox {
   return {
     root,
     call: (tool: ToolName, input: unknown, signal: AbortSignal) => connection.request({ op: 'call', tool, input }, callResult, signal),
     layer: () => connection.request({ op: 'layer' }, layerList),
     async read(paths) {
       const out: BoxFile[] = [];
-      // One file an answer: a large file never makes one line the size of many.
-      for (const p of paths) {
-        const file = await connection.request({ op: 'read', path: p }, wireFile);
-        if (file.path !== p) throw new BoxUnavailableError(`the task box answered a read of ${p} with ${file.path}`);
-        out.push(fromWire(file));
-      }
+      // One file at a time, a large one in parts: no answer is longer than READ_CHUNK_BYTES of content.
+      for (const p of paths) out.push(await readOne(connection, p, maxFileBytes));
       return out;
     },
     async write(files) {
@@ -249,12 +246,34 @@ function taskBox(root: string, connection: BoxConnection, close: () => Promise<v
   };
 }
 
-function fromWire(file: z.infer<typeof wireFile>): BoxFile {
+/** One path's state, its content gathered part by part; a file that changes meanwhile is read again, once. */
+async function readOne(connection: BoxConnection, file: string, maxBytes: number, again = true): Promise<BoxFile> {
+  const first = await connection.request({ op: 'read', path: file }, wireFile);
+  if (first.path !== file) throw new BoxFailedError(`the task box answered a read of ${file} with ${first.path}`);
+  if (first.kind !== 'file' || first.size === undefined) return fromWire(first);
+  if (first.size > maxBytes) throw new BoxOperationError(`${file} is ${first.size} bytes, more than the ${maxBytes} bytes a file of the box may hold (fileSizeBytes)`);
+  const parts = [Buffer.from(first.content ?? '', 'base64')];
+  let have = parts[0]!.length;
+  while (have < first.size) {
+    const next = await connection.request({ op: 'read', path: file, offset: have }, wireFile);
+    if (next.kind !== 'file' || next.version !== first.version || next.offset !== have) {
+      if (again) return readOne(connection, file, maxBytes, false);
+      throw new BoxOperationError(`${file} kept changing while it was read from the box: read it again once the task is idle`);
+    }
+    const part = Buffer.from(next.content ?? '', 'base64');
+    if (part.length === 0) break;
+    parts.push(part);
+    have += part.length;
+  }
+  return fromWire({ ...first, content: undefined }, Buffer.concat(parts, have));
+}
+
+function fromWire(file: z.infer<typeof wireFile>, content?: Buffer): BoxFile {
   return {
     path: file.path,
     kind: file.kind,
     ...(file.executable === undefined ? {} : { executable: file.executable }),
-    ...(file.content === undefined ? {} : { content: Buffer.from(file.content, 'base64') }),
+    ...(content !== undefined ? { content } : file.content === undefined ? {} : { content: Buffer.from(file.content, 'base64') }),
     ...(file.target === undefined ? {} : { target: file.target }),
   };
 }

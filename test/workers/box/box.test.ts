@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +98,15 @@ describe('the task box', () => {
       { path: 'real', kind: 'other' },
     ]);
     expect(Object.fromEntries((await box.layer()).map((e) => [e.path, e.kind]))).toMatchObject({ link: 'symlink', pipe: 'other', 'run.sh': 'file' });
+  }, 60_000);
+
+  it('read() brings a file larger than one answer in parts, byte for byte', async () => {
+    const { lower } = makeLower({});
+    const box = await openBox(lower);
+    const sum = (await sh(box, 'head -c 10000000 /dev/urandom > big.bin && sha256sum big.bin')).split(' ')[0];
+    const [big] = await box.read(['big.bin']);
+    expect(big?.content?.length).toBe(10_000_000);
+    expect(createHash('sha256').update(big!.content!).digest('hex')).toBe(sum);
   }, 60_000);
 
   it('write() puts files, links and deletions into the view, as a resumed task replays its commits', async () => {

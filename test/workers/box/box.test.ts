@@ -123,6 +123,32 @@ describe('the task box', () => {
     expect(kinds).toMatchObject({ 'nested/new.sh': 'file', 'old.txt': 'deleted', dir: 'symlink', 'bin.dat': 'file' });
   }, 60_000);
 
+  it('runs the project’s own checks: npm test with its installed node_modules, no network, caches in the layer', async () => {
+    const { lower } = makeLower({
+      'package.json': JSON.stringify({ name: 'shop', private: true, scripts: { test: 'node test.js' } }),
+      'node_modules/tiny-add/package.json': JSON.stringify({ name: 'tiny-add', version: '1.0.0', main: 'index.js' }),
+      'node_modules/tiny-add/index.js': 'module.exports = (a, b) => a + b;\n',
+      'test.js': [
+        "const add = require('tiny-add');",
+        "const fs = require('fs');",
+        "fs.mkdirSync('node_modules/.cache/tiny', { recursive: true });",
+        "fs.writeFileSync('node_modules/.cache/tiny/run.json', '{}');",
+        "if (add(2, 3) !== 5) { console.error('add is broken'); process.exit(1); }",
+        "console.log('1 passed');",
+      ].join('\n'),
+    });
+    const box = await openBox(lower);
+    const result = await call(box, 'Bash', { command: 'npm test --offline 2>&1' });
+    expect(result).toMatchObject({ isError: false });
+    expect(result.text).toContain('1 passed');
+    expect(result.changed).toEqual([{ path: 'node_modules/.cache/tiny/run.json', change: 'created' }]);
+    await call(box, 'Edit', { file_path: 'node_modules/tiny-add/index.js', old_string: 'a + b', new_string: 'a - b' });
+    const failing = await call(box, 'Bash', { command: 'npm test --offline 2>&1' });
+    expect(failing.isError).toBe(true);
+    expect(failing.text).toContain('add is broken');
+    expect(readFileSync(path.join(lower, 'node_modules/tiny-add/index.js'), 'utf8')).toContain('a + b');
+  }, 90_000);
+
   it('two boxes over the same lower folder do not see each other’s writes', async () => {
     const { lower } = makeLower({ 'shared.txt': 'base\n' });
     const [one, two] = await Promise.all([openBox(lower), openBox(lower)]);

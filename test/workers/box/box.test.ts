@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { probeBox } from '../../../src/workers/box/index.ts';
 import { FileChangeLog } from '../../../src/workers/changes.ts';
 import { runToolUse } from '../../../src/workers/runToolUse.ts';
 import { getTools, type BashOptions } from '../../../src/workers/tools/index.ts';
@@ -25,6 +26,18 @@ function contents(dir: string): Record<string, string> {
 }
 
 describe('the task box', () => {
+  it('is found to work here by probeBox, which tries the real thing once', async () => {
+    expect(await probeBox()).toBeUndefined();
+  }, 60_000);
+
+  it('refuses a root that would cover the box’s own folders, and a lower layer overlayfs cannot name', async () => {
+    const { lower } = makeLower({});
+    await expect(openBox(lower, { root: '/usr/work' })).rejects.toThrow(/\/usr/);
+    await expect(openBox(lower, { root: '/' })).rejects.toThrow(/other than \//);
+    await expect(openBox(`${lower}:/etc`)).rejects.toThrow(/without :/);
+    await expect(openBox(path.join(lower, 'missing'))).rejects.toThrow(/not a folder/);
+  }, 60_000);
+
   it('runs each tool inside, reports its changes, and writes to the layer, never to the lower folder', async () => {
     const { lower } = makeLower({ 'a.txt': 'alpha\n', 'src/app.js': 'const x = 1;\n', 'gone.txt': 'bye\n' });
     const before = contents(lower);

@@ -7,6 +7,7 @@ import { probeProcessLimit, rlimitOnly, type ProcessLimit } from '../sandbox/pro
 import { systemBinds } from '../sandbox/sandbox.ts';
 import type { WorkspaceSurvey } from '../survey.ts';
 import type { ToolName } from '../tools/tool.ts';
+import type { SandboxedCommand } from '../sandbox/command.ts';
 import { serverBundle } from './bundle.ts';
 import { BoxConnection } from './connection.ts';
 import { probeMemoryLimit, type MemoryLimit } from './memoryLimit.ts';
@@ -161,24 +162,36 @@ export const startBox: StartBox = async (options) => {
   if (typeof found === 'string') throw new BoxUnavailableError(found);
   const bundle = await serverBundle();
   const mount = mkdtempSync(path.join(tmpdir(), `orch-box-mnt-${process.pid}-`));
-  const pids = found.processLimit.confine(
-    {
-      file: found.unshare,
-      args: [
-        '--user', '--map-root-user', '--mount', '--propagation', 'private', '--',
-        '/bin/sh', '-c', SETUP, 'orch-box', mount, String(options.limits.layerBytes), options.lower.join(':'),
-        found.bwrap, ...bwrapArgs(options, mount, bundle),
-      ],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-      cwd: '/',
-    },
-    options.limits.processes + SERVER_PROCESSES,
-  );
-  // The box's files are tmpfs pages, charged to it: its memory cgroup holds its processes' memory and its files.
-  const { memoryBytes, tmpBytes, layerBytes } = options.limits;
-  const run = typeof found.memory === 'string' ? pids : found.memory.confine(pids, memoryBytes + tmpBytes + layerBytes + SERVER_MEMORY_BYTES);
+  let run: SandboxedCommand;
+  let pids: SandboxedCommand | undefined;
+  try {
+    pids = found.processLimit.confine(
+      {
+        file: found.unshare,
+        args: [
+          '--user', '--map-root-user', '--mount', '--propagation', 'private', '--',
+          '/bin/sh', '-c', SETUP, 'orch-box', mount, String(options.limits.layerBytes), options.lower.join(':'),
+          found.bwrap, ...bwrapArgs(options, mount, bundle),
+        ],
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+        cwd: '/',
+      },
+      options.limits.processes + SERVER_PROCESSES,
+    );
+    // The box's files are tmpfs pages, charged to it: its memory cgroup holds its processes' memory and its files.
+    const { memoryBytes, tmpBytes, layerBytes } = options.limits;
+    run = typeof found.memory === 'string' ? pids : found.memory.confine(pids, memoryBytes + tmpBytes + layerBytes + SERVER_MEMORY_BYTES);
+  } catch (error) {
+    await pids?.release?.().catch(() => undefined);
+    rmdirSync(mount);
+    throw new BoxUnavailableError(`the task box's cgroups could not be made: ${(error as Error).message}`, { cause: error });
+  }
   const child = spawn(run.file, run.args, { cwd: run.cwd, env: run.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // 'close' may not follow an 'error' (unshare missing): either ends the wait.
+  const exited = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
   const kill = () => {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

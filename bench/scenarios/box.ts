@@ -100,6 +100,15 @@ export async function boxCost(b: Bench): Promise<Row[]> {
   });
   const nodeMs = await timed(starts, () => new Promise<void>((resolve) => spawn(process.execPath, ['-e', '0']).on('close', () => resolve())));
 
+  // The same start over a 30,000-file lower folder: a view costs the same whatever the project's size.
+  const large = path.join(dir, 'large');
+  for (let d = 0; d < 300; d++) {
+    await mkdir(path.join(large, `dir${d}`), { recursive: true });
+    await Promise.all(Array.from({ length: 100 }, (_, f) => writeFile(path.join(large, `dir${d}`, `f${f}.js`), `export const v = ${f};\n`)));
+  }
+  const startLarge = await timed(starts, async () => (await startBox({ ...options, lower: [large] })).close());
+  const startSmall = await timed(starts, async () => (await startBox(options)).close());
+
   // Per tool call: today's tools in this process (Bash through bwrap), against the same calls in a box.
   const today = path.join(dir, 'today');
   await project(today);
@@ -138,6 +147,12 @@ export async function boxCost(b: Bench): Promise<Row[]> {
     {
       measure: 'the tool server: start to ready minus the view; `node -e 0` on this machine for scale',
       value: `${fmt(median(startMs) - median(viewMs), 1)} ms; node -e 0: ${fmt(median(nodeMs), 1)} ms`,
+    },
+    {
+      measure: 'start and close of a box over a 30-file vs a 30,000-file lower folder, median',
+      value: `${fmt(median(startSmall), 1)} ms vs ${fmt(median(startLarge), 1)} ms (${fmt(median(startLarge) / median(startSmall), 2)}×)`,
+      target: '≤ 1.2×',
+      ok: median(startLarge) / median(startSmall) <= 1.2,
     },
     { measure: 'start to the first answered call (the server loads its tools after ready), median', value: `${fmt(median(firstCallMs), 1)} ms` },
     { measure: 'task box close (kill, wait, cgroups and mount folder removed), median', value: `${fmt(median(closeMs), 1)} ms` },

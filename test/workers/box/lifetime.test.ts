@@ -36,7 +36,9 @@ describe('the lifetime of a task box', () => {
     child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
     await eventually(async () => (out.includes('ready') ? true : undefined), 30_000, `the box to start (${out})`);
     expect(leftovers(marker).length).toBeGreaterThan(0); // the check sees a live box
+    const reaped = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
+    await reaped; // until then it is a zombie that kill(pid, 0) still finds
     await eventually(async () => (leftovers(marker).length === 0 ? true : undefined), 10_000, 'the box to go');
     expect(leftovers(marker)).toEqual([]);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(marker);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxHost } from '../../../src/workers/box/start.ts';
+import { boxHost, SERVER_PROCESSES } from '../../../src/workers/box/start.ts';
 import { call, makeLower, openBox, sh, TEST_LIMITS } from './boxFixture.ts';
 
 // The kernel holds each box's limits, whoever started the listener: a pids
@@ -11,8 +11,23 @@ describe('the limits of a task box', () => {
   it('stops a command at the process limit, and the box goes on answering', async () => {
     const { lower } = makeLower({});
     const box = await openBox(lower, { limits: { ...TEST_LIMITS, processes: 40 } });
-    const bomb = await call(box, 'Bash', { command: 'for i in $(seq 300); do sleep 5 & done 2>&1 | tail -1; echo spawned' });
-    expect(bomb.text).toMatch(/fork: /);
+    // Forks until the kernel refuses (python: no retry loop as in bash); the children wait, so each one counts.
+    const fork = [
+      'import os, time',
+      'n = 0',
+      'try:',
+      '    for i in range(1000):',
+      '        if os.fork() == 0:',
+      '            time.sleep(3)',
+      '            os._exit(0)',
+      '        n += 1',
+      'except OSError as e:',
+      '    print("refused after", n, "errno", e.errno)',
+    ].join('\n');
+    const bomb = await call(box, 'Bash', { command: `python3 -c '${fork}'` });
+    const [, forked] = /refused after (\d+) errno 11/.exec(bomb.text) ?? [];
+    expect(forked, bomb.text).toBeDefined();
+    expect(Number(forked)).toBeLessThanOrEqual(40 + SERVER_PROCESSES);
     expect(await sh(box, 'echo alive')).toBe('alive\n');
   }, 60_000);
 

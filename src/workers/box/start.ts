@@ -82,6 +82,15 @@ export function boxHost(): Promise<BoxHost | string> {
   return host;
 }
 
+/** One line for the start-up log: what bounds a box's processes and memory here, or why there is no box. */
+export async function describeBoxHost(): Promise<string> {
+  const found = await boxHost();
+  if (typeof found === 'string') return `no task boxes: ${found}`;
+  const memory = typeof found.memory === 'string' ? `RLIMIT_AS per command (no memory cgroup: ${found.memory})` : found.memory.detail;
+  const processes = found.processLimit.mechanism === 'rlimit' ? 'RLIMIT_NPROC per command' : `a pids cgroup per box (${found.processLimit.mechanism})`;
+  return `task box processes: ${processes}; memory: ${memory}`;
+}
+
 /** Folders a box's view may not appear at: the box's own system folders and mounts. */
 const RESERVED = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/proc', '/dev', '/tmp', '/run'];
 

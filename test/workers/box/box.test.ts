@@ -195,5 +195,9 @@ describe('the task box', () => {
     await use('Bash', { command: 'rm a.txt' }, 't2');
     expect(await use('Read', { file_path: 'a.txt' }, 't3')).toMatchObject({ is_error: true, content: expect.stringMatching(/^Read failed: /) });
     expect(changes.snapshot()).toEqual({ created: ['b.txt'], modified: [], deleted: ['a.txt'] });
+    // Made and removed in the run: nothing; removed and made again: modified.
+    await use('Write', { file_path: 'tmp.txt', content: 't' }, 't4');
+    await use('Bash', { command: 'rm tmp.txt && echo again > a.txt' }, 't5');
+    expect(changes.snapshot()).toEqual({ created: ['b.txt'], modified: ['a.txt'], deleted: [] });
   }, 60_000);
 });

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probeBox } from '../../../src/workers/box/index.ts';
 import { FileChangeLog } from '../../../src/workers/changes.ts';
+import { createScriptedModel } from '../../../src/models/scripted.ts';
+import { createWorkerRunner } from '../../../src/workers/runWorker.ts';
+import { agent, BASH } from '../fixtures.ts';
 import { runToolUse } from '../../../src/workers/runToolUse.ts';
 import { getTools, type BashOptions } from '../../../src/workers/tools/index.ts';
 import { unsandboxed } from '../../../src/workers/sandbox/sandbox.ts';
@@ -180,6 +183,27 @@ describe('the task box', () => {
     await call(box, 'Write', { file_path: 'src/routes/users.js', content: '' });
     const survey = await box.survey();
     expect(survey).toMatchObject({ root: ROOT, exists: true, models: ['src/models/user.js'], routes: ['src/routes/users.js'], packageJson: { name: 'shop', dependencies: ['express'] } });
+  }, 60_000);
+
+  it('runs a whole worker in the box when runWorker is given one: its file lands in the layer, and the listener makes no folder of its own', async () => {
+    const { lower, parent } = makeLower({ 'src/models/user.js': 'export const User = {};\n' });
+    const box = await openBox(lower);
+    const run = createWorkerRunner({
+      agents: new Map([['api-worker', agent('api-worker')]]),
+      model: createScriptedModel({ latencyMs: () => 0, fail: new Set() }),
+      resolveModel: () => 'claude-sonnet-4-5',
+      maxTurns: 10,
+      maxTokens: 1024,
+      tokenBudget: 1_000_000,
+      bash: BASH,
+    });
+    const workspace = path.join(parent, 'not-made');
+    const prompt = '# Task 1\nCreate user registration endpoint\n\n## Outputs\nfiles created: src/models/user.js';
+    const result = await run({ taskId: '1', worker: 'api-worker', prompt, workspace, attempt: 1, box }, new AbortController().signal);
+    expect(result.files_created).toEqual(['src/routes/users.js']);
+    expect((await box.layer()).map((e) => e.path)).toContain('src/routes/users.js');
+    expect(existsSync(workspace)).toBe(false);
+    expect(readdirSync(lower, { recursive: true }).sort()).toEqual(['src', 'src/models', 'src/models/user.js']);
   }, 60_000);
 
   it('takes a worker’s tool calls when runToolUse is given the box, into the run’s change log', async () => {

@@ -208,7 +208,6 @@ export const startBox: StartBox = async (options) => {
       // gone already
     }
   };
-  const connection = new BoxConnection(child, kill);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -222,6 +221,8 @@ export const startBox: StartBox = async (options) => {
         // left for the operator: an empty folder, never a mount
       }
     })());
+  // A box that stopped or broke its protocol is taken down at once, cgroups and mount folder too; close() then waits for that.
+  const connection = new BoxConnection(child, () => void close());
   const timer = setTimeout(() => connection.fail(new BoxFailedError(`the task box did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
   try {
     await connection.whenReady();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sweepStale } from '../../../src/workers/box/bundle.ts';
+import { BoxFailedError } from '../../../src/workers/box/errors.ts';
 import { eventually } from '../../support/redis.ts';
 import { makeLower, openBox, sh } from './boxFixture.ts';
 
@@ -60,6 +61,16 @@ describe('the lifetime of a task box', () => {
     expect(leftovers(root)).toEqual([]);
     const after = await box.call('Read', { file_path: 'x' }, new AbortController().signal).catch((error: Error) => error);
     expect(after).toBeInstanceOf(Error);
+  }, 60_000);
+
+  it('a box whose server a command kills fails its calls with BoxFailedError and is taken down without close()', async () => {
+    const { lower } = makeLower({});
+    const root = `/work/killed-${randomUUID().slice(0, 8)}`;
+    const box = await openBox(lower, { root });
+    const killing = await box.call('Bash', { command: 'kill -9 $(pgrep -f server.mjs)' }, new AbortController().signal).catch((error: unknown) => error);
+    expect(killing).toBeInstanceOf(BoxFailedError);
+    await expect(box.call('Read', { file_path: 'x' }, new AbortController().signal)).rejects.toBeInstanceOf(BoxFailedError);
+    await eventually(async () => (leftovers(root).length === 0 ? true : undefined), 10_000, 'the box to go');
   }, 60_000);
 
   it('an aborted Bash call kills its command and leaves the box usable', async () => {

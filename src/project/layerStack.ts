@@ -8,11 +8,7 @@ import type { GitProject } from '../git/project.ts';
 import { blobsAt, changedBetween, modesAt } from '../git/viewCommit.ts';
 import { ProjectError } from '../git/projectError.ts';
 
-/**
- * Names never copied into the snapshot (basename globs, at any depth):
- * files that commonly hold secrets. `.git` is always left out on top.
- */
-export const DEFAULT_SNAPSHOT_EXCLUDE = ['.env', '.env.*', '*.pem', '*.key', 'id_rsa*', '.npmrc', '.netrc', '.git-credentials'] as const;
+export { DEFAULT_SNAPSHOT_EXCLUDE } from '../optionDefaults.ts';
 
 /** Past this many layers the next start-up compacts (see docs/projects.md); overlayfs takes at most 500, and its options one page. */
 export const MAX_LAYERS = 64;

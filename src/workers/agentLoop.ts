@@ -9,6 +9,7 @@ import { runToolUse } from './runToolUse.ts';
 import { getTools, type BashOptions, type Tool, type ToolContext } from './tools/index.ts';
 import type { SandboxBinds } from './sandbox/sandbox.ts';
 import type { Workspace } from './workspace.ts';
+import type { TaskBox } from './box/types.ts';
 import { usageOf } from '../models/usage.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -39,6 +40,8 @@ export interface AgentLoopOptions {
   binds?: SandboxBinds;
   /** Who calls the model (the worker's name); the scripted model keys on it. */
   caller: string;
+  /** The task's box: every tool call runs in it (`workspace` then only names its root, from Workspace.inBox). */
+  box?: TaskBox;
   onEvent?: (event: AgentLoopEvent) => void;
 }
 
@@ -146,7 +149,14 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
   const { agent, model, signal, workspace } = options;
   const { tools, definitions, system } = prefixOf(agent);
   const changes = new FileChangeLog(workspace.root);
-  const ctx: ToolContext = { workspace, changes, signal, bash: options.bash, ...(options.binds ? { binds: options.binds } : {}) };
+  const ctx: ToolContext = {
+    workspace,
+    changes,
+    signal,
+    bash: options.bash,
+    ...(options.binds ? { binds: options.binds } : {}),
+    ...(options.box ? { box: options.box } : {}),
+  };
   const messages: MessageParam[] = [{ role: 'user', content: options.prompt }];
   let usage = ZERO_USAGE;
   const failedWrites = new Map<string, string>();

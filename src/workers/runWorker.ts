@@ -50,7 +50,8 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       const known = [...options.agents.keys()].join(', ') || 'none';
       throw new UnknownWorkerError(`no agent file defines ${input.worker} (loaded: ${known}): add agents/${input.worker}.md`);
     }
-    const workspace = await Workspace.open(input.workspace);
+    // With a box, the listener opens no file of the worker's: the box's root only names paths.
+    const workspace = input.box === undefined ? await Workspace.open(input.workspace) : Workspace.inBox(input.box.root);
     const loop = await runAgentLoop({
       agent,
       prompt: input.prompt,
@@ -63,6 +64,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       tokenBudget: options.tokenBudget,
       bash: options.bash,
       ...(input.binds ? { binds: input.binds } : {}),
+      ...(input.box ? { box: input.box } : {}),
       caller: input.worker,
       ...(options.onEvent ? { onEvent: (event: AgentLoopEvent) => options.onEvent?.(input, event) } : {}),
     });

@@ -63,6 +63,16 @@ export interface Located {
 export class Workspace {
   private constructor(readonly root: string) {}
 
+  /**
+   * A task box's workspace, as the listener names it: `root` is the path
+   * inside the box, and nothing on this machine is opened or made. Only the
+   * path functions (`lexical`, `relative`) mean anything here; the tools use
+   * the box's own Workspace, inside it.
+   */
+  static inBox(root: string): Workspace {
+    return new Workspace(root);
+  }
+
   /** Creates the folder when missing; `root` is its real path. */
   static async open(root: string): Promise<Workspace> {
     return Workspace.underKnownParent(root) ?? Workspace.openReal(root);

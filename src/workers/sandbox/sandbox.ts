@@ -127,7 +127,7 @@ function prologue(limits: SandboxLimits, proxy: boolean): string {
 }
 
 /** Top-level system folders bound read-only (symlinks such as /bin -> usr/bin are recreated as links). */
-function systemBinds(): string[] {
+export function systemBinds(): string[] {
   const args: string[] = [];
   for (const dir of ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let stats;

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { ToolExecutionError, WorkerAbortedError } from '../errors.ts';
 import type { SandboxedCommand } from '../sandbox/command.ts';
 import { DEFAULT_LIMITS } from '../sandbox/sandbox.ts';
-import { DEFAULT_WALK_MAX_ENTRIES, DEFAULT_WALK_TIMEOUT_MS } from '../threads/walkLimits.ts';
+import { DEFAULT_WALK_MAX_ENTRIES, DEFAULT_WALK_TIMEOUT_MS, type WalkLimits } from '../threads/walkLimits.ts';
 import { recordChanges, snapshotWorkspace } from './workspaceSnapshot.ts';
-import { defineTool } from './tool.ts';
+import { defineTool, type ChangeTracker } from './tool.ts';
 
 /** How long streams may stay open after bash exits before we stop waiting for them. */
 const DRAIN_MS = 500;
@@ -112,6 +112,16 @@ function execute(run: SandboxedCommand, timeoutMs: number, cap: number, signal: 
   });
 }
 
+/** The default tracker: the workspace's mtimes and sizes, walked off the main thread before and after. */
+function walkTracker(root: string, walk: WalkLimits): ChangeTracker {
+  return {
+    async before(signal) {
+      const snapshot = await snapshotWorkspace(root, walk, signal);
+      return (changes, after) => recordChanges(snapshot, root, walk, changes, after);
+    },
+  };
+}
+
 /**
  * Bash cannot say which files a command wrote, so the workspace's mtimes and
  * sizes are compared before and after each command (see workspaceSnapshot.ts)
@@ -127,7 +137,7 @@ export const bashTool = defineTool({
     'no network unless the operator allowed some hosts, and nothing survives the command. Returns its combined stdout ' +
     'and stderr. A non-zero exit code or the time limit is reported as an error.',
   schema,
-  async run(input, { workspace, changes, signal, bash, binds }) {
+  async run(input, { workspace, changes, signal, bash, binds, tracker }) {
     if (signal.aborted) throw new WorkerAbortedError(signal.reason);
     const timeoutMs = Math.min(input.timeout ?? bash.timeoutMs, bash.timeoutMs);
     const run = bash.sandbox.wrap({
@@ -138,17 +148,18 @@ export const bashTool = defineTool({
       ...(bash.proxySocket === undefined ? {} : { proxySocket: bash.proxySocket }),
     });
     const walk = { timeoutMs: bash.walkTimeoutMs ?? DEFAULT_WALK_TIMEOUT_MS, maxEntries: bash.walkMaxEntries ?? DEFAULT_WALK_MAX_ENTRIES };
+    const track = tracker ?? walkTracker(workspace.root, walk);
     let outcome: Outcome;
-    let before;
+    let after;
     try {
-      before = await snapshotWorkspace(workspace.root, walk, signal);
+      after = await track.before(signal);
       outcome = await execute(run, timeoutMs, bash.maxOutputBytes, signal);
     } finally {
       // Every process of the command is gone or going (its group was killed): its cgroup goes too.
       await run.release?.();
     }
     if (signal.aborted) throw new WorkerAbortedError(signal.reason);
-    const note = await recordChanges(before, workspace.root, walk, changes, signal);
+    const note = await after(changes, signal);
     const output = (outcome.output === '' ? '(no output)' : outcome.output) + (note === undefined ? '' : `\n${note}`);
     if (outcome.timedOut) {
       throw new ToolExecutionError(`${output}\nThe command was killed after ${timeoutMs} ms (its time limit): split the work into shorter commands`);

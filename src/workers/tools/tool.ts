@@ -30,6 +30,29 @@ export interface BashOptions {
   walkMaxEntries?: number;
 }
 
+/**
+ * How Bash learns what a command changed, when the workspace is not an
+ * ordinary folder to walk (the task box walks its layer instead): `before`
+ * runs before the command and answers the step that records the changes
+ * afterwards, with a note for the result when some went unrecorded.
+ */
+export interface ChangeTracker {
+  before(signal: AbortSignal): Promise<(changes: FileChangeLog, signal: AbortSignal) => Promise<string | undefined>>;
+}
+
+/**
+ * What the tools need of a task box (box/types.ts `TaskBox` is one): named
+ * here, not imported, since the box's contract names the tools.
+ */
+export interface ToolBox {
+  readonly root: string;
+  call(
+    tool: ToolName,
+    input: unknown,
+    signal: AbortSignal,
+  ): Promise<{ text: string; isError: boolean; changed: readonly { path: string; change: 'created' | 'modified' | 'deleted' }[] }>;
+}
+
 /** What a tool may touch: one workspace, one change log, one run's signal. */
 export interface ToolContext {
   workspace: Workspace;
@@ -38,6 +61,10 @@ export interface ToolContext {
   bash: BashOptions;
   /** What a command may see besides the system; default: the workspace root writable, nothing else. */
   binds?: SandboxBinds;
+  /** How Bash finds a command's changes; default: the workspace walked before and after (workspaceSnapshot.ts). */
+  tracker?: ChangeTracker;
+  /** The task's box: when given, every tool call runs in it (runToolUse.ts) and `workspace` only names its root. */
+  box?: ToolBox;
 }
 
 export interface Tool {

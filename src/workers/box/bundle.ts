@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The tool server is TypeScript, like the rest; a box must not pay tsx's
+// start-up (a loader, a transform per file) every time one starts. esbuild
+// (which tsx brings) bundles it once per listener into one folder: the
+// server and the tool threads' script beside it (pool.ts finds
+// `./thread.mjs` next to the code that loads it). The folder is made fresh
+// (mkdtemp: nobody else's), readable by all (a `uid` box reads it), bound
+// read-only into every box, and removed when the listener exits.
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+let bundled: Promise<string> | undefined;
+
+/** The folder holding `server.mjs` and `thread.mjs`, bundled on first use. */
+export function serverBundle(): Promise<string> {
+  bundled ??= build().catch((error: unknown) => {
+    bundled = undefined;
+    throw error;
+  });
+  return bundled;
+}
+
+async function build(): Promise<string> {
+  const { build: esbuild } = await import('esbuild');
+  const out = mkdtempSync(path.join(tmpdir(), 'orch-box-server-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
+  await esbuild({
+    entryPoints: { server: path.join(here, 'server.ts'), thread: path.join(here, '..', 'threads', 'thread.mjs') },
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outExtension: { '.js': '.mjs' },
+    // Some dependencies are CommonJS and call require() on Node built-ins.
+    banner: { js: "import { createRequire as __orchRequire } from 'node:module'; const require = __orchRequire(import.meta.url);" },
+    minify: true,
+    // The server never calls a model: src/errors.ts's `instanceof` checks against the SDK's classes get empty stand-ins
+    // instead of 1.6 MB of SDK to parse at every box start.
+    plugins: [
+      {
+        name: 'no-sdk',
+        setup(b) {
+          b.onResolve({ filter: /^@anthropic-ai\/sdk$/ }, () => ({ path: 'sdk', namespace: 'no-sdk' }));
+          b.onLoad({ filter: /.*/, namespace: 'no-sdk' }, () => ({
+            contents: 'export class APIError extends Error {} export class APIConnectionError extends APIError {} export class APIUserAbortError extends APIError {}',
+            loader: 'js',
+          }));
+        },
+      },
+    ],
+    logLevel: 'silent',
+  });
+  return out;
+}

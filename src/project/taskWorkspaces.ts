@@ -96,6 +96,9 @@ export interface TaskWorkspacesOptions {
 
 const BASE_FIELD = 'git:base';
 
+/** Where the project appears inside every task's box: where the network's agents see it (its compose file mounts `/workspace`). */
+export const BOX_ROOT = '/workspace';
+
 const inside = (root: string, candidate: string): boolean => {
   const rel = path.relative(root, candidate);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
@@ -198,7 +201,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     // The branch goes to the newest recorded commit: a commit a killed worker made but never recorded is dropped, as worktree mode's reset does.
     await bareGit(project, ['update-ref', '-m', 'backend-orchestrator: task branch', ref, resetTo]);
     if (recordedBase === undefined) await o.progress.save({ ref: task, fields: { [BASE_FIELD]: base } });
-    const root = dirOf(taskId);
+    const root = BOX_ROOT;
     const box = await start({ ...options, taskId, lower: view.lower, root });
     boxes.set(taskId, box);
     try {

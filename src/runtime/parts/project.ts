@@ -10,6 +10,7 @@ import { openToBox } from '../../workers/sandbox/boxUser.ts';
 import type { Sandbox } from '../../workers/sandbox/sandbox.ts';
 import type { EgressProxy } from '../../workers/sandbox/egressProxy.ts';
 import { sandboxEnv } from '../../workers/tools/index.ts';
+import { probeBox, startBox } from '../../workers/box/index.ts';
 import type { ResourceStack } from '../resources.ts';
 
 /**
@@ -31,7 +32,7 @@ export async function openProject(
     progress: deps.progress,
     ...(sandbox.boxUser ? { openToBox: (dir: string) => openToBox(sandbox, dir) } : {}),
     box: {
-      engine: deps.boxEngine,
+      engine: deps.boxEngine ?? { start: startBox, probe: probeBox },
       // Today's Bash limits hold for the whole box; the layer quota is its own.
       options: {
         limits: {

@@ -49,6 +49,8 @@ export interface LayerStackOptions {
   root: string;
   /** Basename globs left out of the snapshot. */
   exclude: readonly string[];
+  /** Hard-link the snapshot (default SNAPSHOT_HARD_LINKS). */
+  hardLinks?: boolean;
   logger: Logger;
 }
 
@@ -94,20 +96,33 @@ async function removeTree(dir: string): Promise<void> {
 }
 
 /**
+ * Whether the snapshot hard-links the project's files. Hard links cost no
+ * data (a box reads the project's own inodes and never writes them: overlayfs
+ * copies a file up before it changes), but every file of the view then has
+ * two links, and the box's file tools refuse such a file (its other name
+ * could be outside the workspace), so Read, Write and Edit would fail on
+ * every project file. Until the box's tools tell a lower-layer file (whose
+ * other name is the project's own, and which a write copies up) from a link
+ * a worker made, the snapshot copies, with reflinks where the file system
+ * has them: once per listener start, never per task.
+ */
+export const SNAPSHOT_HARD_LINKS = false;
+
+/**
  * A copy of the project folder as it is (tracked files, and the ignored,
  * installed ones: dependencies, build outputs), without `.git` and without
- * the `exclude`d names. Hard links where the folder shares the project's
- * file system (no data is copied: a box reads the project's own inodes, and
- * never writes them, since overlayfs copies a file up before it changes);
- * else a copy, with reflinks where the file system has them.
+ * the `exclude`d names: hard links where SNAPSHOT_HARD_LINKS and the
+ * folder shares the project's file system, else a copy (reflinks where the
+ * file system has them).
  */
-async function snapshot(project: string, into: string, exclude: readonly string[]): Promise<LayerStack['snapshot']> {
+async function snapshot(project: string, into: string, exclude: readonly string[], links = SNAPSHOT_HARD_LINKS): Promise<LayerStack['snapshot']> {
   const started = performance.now();
   const top = (await readdir(project)).filter((n) => n !== '.git').map((n) => path.join(project, n));
-  let method: 'hardlink' | 'copy' = 'hardlink';
+  let method: 'hardlink' | 'copy' = links ? 'hardlink' : 'copy';
   await mkdir(into, { recursive: true });
   if (top.length > 0) {
     try {
+      if (!links) throw new Error('copy');
       await run('cp', ['-al', '--', ...top, into]);
     } catch {
       // Another file system (EXDEV), or files the kernel will not let this user link (protected_hardlinks).
@@ -215,7 +230,7 @@ export async function openLayerStack(o: LayerStackOptions): Promise<LayerStack> 
   // The snapshot stands for the branch head: what the project folder holds besides (uncommitted edits) shows through too.
   const head = await gitLine(['rev-parse', '--verify', `refs/heads/${project.branch}^{commit}`], { cwd: project.root });
   const base = path.join(stackDir, '0');
-  const made = await snapshot(project.root, base, o.exclude).catch(async (error: unknown) => {
+  const made = await snapshot(project.root, base, o.exclude, o.hardLinks).catch(async (error: unknown) => {
     await removeTree(stackDir);
     throw error;
   });

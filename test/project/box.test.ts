@@ -62,6 +62,7 @@ describe.skipIf(why !== undefined)('--isolation box through the whole listener',
           turns: [
             [
               tool('Write', { file_path: 'src/models/order.js', content: "module.exports = 'order';\n" }),
+              tool('Edit', { file_path: 'src/a.js', old_string: "'a'", new_string: "'A'" }),
               bash('rm gone.txt && mv src/old.js src/renamed.js && echo scratch > debug.log'),
             ],
             [bash('npm test 2>&1; echo "exit=$?"; cat .env 2>&1; (curl -sS -m 3 http://example.com || getent hosts example.com || echo no-network) 2>&1 | tail -1')],
@@ -74,11 +75,12 @@ describe.skipIf(why !== undefined)('--isolation box through the whole listener',
     expect(first.status).toBe('completed');
     const tools = first.tools.map((t) => t.content);
     // npm test in the box: the installed package is there, the secret and the network are not.
-    expect(tools[2]).toContain('all 1 tests passed');
-    expect(tools[2]).toContain('exit=0');
-    expect(tools[2]).toMatch(/No such file|not found/);
-    expect(tools[2]).not.toContain('hunter2');
-    expect(tools[2]).toContain('no-network');
+    expect(first.tools.slice(0, 3).filter((t) => t.isError)).toEqual([]);
+    expect(tools[3]).toContain('all 1 tests passed');
+    expect(tools[3]).toContain('exit=0');
+    expect(tools[3]).toMatch(/No such file|not found/);
+    expect(tools[3]).not.toContain('hunter2');
+    expect(tools[3]).toContain('no-network');
 
     const commit = first.output.git?.commits['db-worker'];
     expect(commit).toBeDefined();
@@ -86,6 +88,7 @@ describe.skipIf(why !== undefined)('--isolation box through the whole listener',
     const tree = gitIn(project, 'ls-tree', '-r', '--name-only', commit!).split('\n');
     expect(tree).toContain('src/models/order.js');
     expect(tree).toContain('src/renamed.js');
+    expect(gitIn(project, 'show', `${commit}:src/a.js`)).toBe("module.exports = 'A';");
     expect(tree).not.toContain('src/old.js');
     expect(tree).not.toContain('gone.txt');
     expect(tree).not.toContain('debug.log'); // ignored: left out, as git add would

@@ -63,16 +63,16 @@ async function project() {
 }
 
 describe('the lower view of box mode: a snapshot, then a thin layer per move of the branch', () => {
-  it('snapshots tracked and installed files by hard links, never .git or secrets', async () => {
+  it.each([true, false])('snapshots tracked and installed files (hard links: %s), never .git or secrets', async (hardLinks) => {
     const { root, git } = await project();
-    const stack = await openLayerStack({ project: git, root: temp('orch-ls-ws-'), exclude: DEFAULT_SNAPSHOT_EXCLUDE, logger });
+    const stack = await openLayerStack({ project: git, root: temp('orch-ls-ws-'), exclude: DEFAULT_SNAPSHOT_EXCLUDE, logger, hardLinks });
     stacks.push(stack);
     const view = stack.view();
     expect(view.commit).toBe(gitIn(root, 'rev-parse', 'main'));
     expect(view.lower).toHaveLength(1);
-    expect(stack.snapshot.method).toBe('hardlink');
+    expect(stack.snapshot.method).toBe(hardLinks ? 'hardlink' : 'copy');
     const base = view.lower[0]!;
-    expect(statSync(join(base, 'src/a.js')).ino).toBe(statSync(join(root, 'src/a.js')).ino);
+    expect(statSync(join(base, 'src/a.js')).ino === statSync(join(root, 'src/a.js')).ino).toBe(hardLinks);
     expect(mounted(view)).toEqual({
       '.gitignore': 'node_modules/|.env|',
       'file-then-dir': 'f|',
@@ -85,7 +85,7 @@ describe('the lower view of box mode: a snapshot, then a thin layer per move of 
 
   it('a merge that moved the branch becomes one layer of what it changed, deletions as whiteouts; the old view stays as it was', async () => {
     const { root, git } = await project();
-    const stack = await openLayerStack({ project: git, root: temp('orch-ls-ws-'), exclude: DEFAULT_SNAPSHOT_EXCLUDE, logger });
+    const stack = await openLayerStack({ project: git, root: temp('orch-ls-ws-'), exclude: DEFAULT_SNAPSHOT_EXCLUDE, logger, hardLinks: true });
     stacks.push(stack);
     const before = stack.view();
     const seen = mounted(before);

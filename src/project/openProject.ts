@@ -56,6 +56,8 @@ export async function openTaskWorkspaces(
   });
   const isGit = await isGitRepository(root);
   const engine = deps.box?.engine;
+  // A project that cannot be used (mid-merge, detached) is refused before a box is tried.
+  if (isGit && (config.isolation === undefined || config.isolation === 'box')) await openGitProject(root);
   // Box by default for a git project, where the kernel allows it; worktrees otherwise, and start-up says why.
   const whyNoBox = isGit && (config.isolation === undefined || config.isolation === 'box') ? (engine ? await engine.probe() : 'this build has no box engine') : undefined;
   if (config.isolation === 'box' && !isGit) {

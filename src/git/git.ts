@@ -73,6 +73,8 @@ const SAFE = [
 const NO_DRIVERS = new Set([
   'version', 'config', 'rev-parse', 'rev-list', 'merge-base', 'symbolic-ref', 'update-ref', 'commit-tree',
   'ls-tree', 'cat-file', 'for-each-ref', 'show-ref',
+  // Reads ignore rules only: no filter, driver or textconv is ever run by it.
+  'check-ignore',
 ]);
 
 /** The subcommand of an argv that may start with `--git-dir X --work-tree Y` (as `inWorktree` passes them). */

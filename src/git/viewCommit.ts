@@ -111,19 +111,26 @@ async function ignoredOf(project: GitProject, view: Pick<TaskBox, 'read'>, candi
   }
 }
 
-/** Runs `tasks` with at most `limit` at once. */
-async function pool<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await run(items[i]!);
-      }
-    }),
-  );
-  return out;
+/**
+ * Writes `contents` as blobs, exactly as given (`hash-object -w --no-filters`:
+ * no clean filter or eol conversion), with one git process for them all: the
+ * bytes (already read inside the box) go through files of our own scratch
+ * folder, which no worker can reach. Returns their ids in order.
+ */
+async function writeBlobs(project: GitProject, contents: readonly Buffer[], scratch: string): Promise<string[]> {
+  if (contents.length === 0) return [];
+  const dir = path.join(scratch, `blobs-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  try {
+    const files = contents.map((_, i) => path.join(dir, String(i)));
+    await Promise.all(contents.map((c, i) => writeFile(files[i]!, c)));
+    const out = await bareGit(project, ['hash-object', '-w', '--no-filters', '--stdin-paths'], { input: files.map((f) => `${f}\n`).join('') });
+    const ids = out.stdout.split('\n').filter(Boolean);
+    if (ids.length !== contents.length) throw new Error(`git hash-object wrote ${ids.length} blobs of ${contents.length}`);
+    return ids;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -203,13 +210,10 @@ export async function commitView(project: GitProject, view: Pick<TaskBox, 'read'
   const skip = await ignoredOf(project, view, writes.filter((f) => !tracked.has(f.path)).map((f) => f.path), o.scratch);
   const kept = writes.filter((f) => !skip.has(f.path));
   const lines = removals.map((p) => `0 ${ZERO}\t${p}`);
-  const blobs = await pool(kept, 4, async (f) => {
-    const bytes = f.kind === 'symlink' ? Buffer.from(f.target ?? '') : (f.content ?? Buffer.alloc(0));
-    return (await bareGit(project, ['hash-object', '-w', '--stdin', '--no-filters'], { input: bytes })).stdout.trim();
-  });
+  await mkdir(o.scratch, { recursive: true });
+  const blobs = await writeBlobs(project, kept.map((f) => (f.kind === 'symlink' ? Buffer.from(f.target ?? '') : (f.content ?? Buffer.alloc(0)))), o.scratch);
   kept.forEach((f, i) => lines.push(`${f.kind === 'symlink' ? '120000' : f.executable ? '100755' : '100644'} ${blobs[i]!}\t${f.path}`));
 
-  await mkdir(o.scratch, { recursive: true });
   const indexFile = path.join(o.scratch, `index-${randomBytes(6).toString('hex')}`);
   try {
     await bareGit(project, ['read-tree', parent], { indexFile });

@@ -285,11 +285,14 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     // Workers of one task share the worktree's index: their commits go one after another.
     const previous = commitQueues.get(taskId) ?? Promise.resolve();
     const written = [...result.files_created, ...result.files_modified];
-    const mine = previous.catch(() => undefined).then(() =>
-      box
-        ? commitView(o.git!, box, { ref: `refs/heads/${branchOf(taskId)}`, written, deleted, message, identity: o.identity, scratch })
-        : commitPaths(worktree!, written, message, o.identity, deleted),
-    );
+    const mine = previous.catch(() => undefined).then(async () => {
+      const started = performance.now();
+      const made = box
+        ? await commitView(o.git!, box, { ref: `refs/heads/${branchOf(taskId)}`, written, deleted, message, identity: o.identity, scratch })
+        : await commitPaths(worktree!, written, message, o.identity, deleted);
+      logger.debug({ task_id: taskId, worker: result.worker, commit: made.commit, paths: written.length + deleted.length, ms: Math.round(performance.now() - started) }, 'worker committed');
+      return made;
+    });
     commitQueues.set(taskId, mine);
     return mine;
   };

@@ -58,6 +58,12 @@ export async function boxCost(b: Bench): Promise<Row[]> {
   const why = await probeBox();
   if (why !== undefined) return [{ measure: 'box isolation', value: `not measured: no task box here (${why})` }];
   const rows: Row[] = [];
+  // Each row is logged as it is measured: a run cut short still says what it found.
+  const push = rows.push.bind(rows);
+  rows.push = (...r: Row[]) => {
+    for (const row of r) b.log(`row: ${row.measure}: ${row.value}`);
+    return push(...r);
+  };
   const redis = connect(b.url, 'bench:producer');
   b.defer(() => redis.quit());
   const tracker = await resultTracker(b.url);

@@ -99,7 +99,7 @@ describe.skipIf(why !== undefined)('--isolation box through the whole listener',
     expect(existsSync(join(project, 'debug.log'))).toBe(false);
     expect(gitIn(project, 'status', '--porcelain')).toBe('');
     expect(gitIn(project, 'worktree', 'list')).not.toContain('\n');
-  });
+  }, 90_000);
 
   it("the next task's box sees what the last one merged (a new layer), not its scratch files", async () => {
     const project = boxProject();
@@ -118,7 +118,7 @@ describe.skipIf(why !== undefined)('--isolation box through the whole listener',
     expect(seen).toContain('order');
     expect(seen).toMatch(/gone\.txt.*No such file/);
     expect(seen).toMatch(/debug\.log.*No such file/);
-  });
+  }, 90_000);
 
   it('setting up a task costs the same on a 30,000-file project as on a 30-file one: nothing is copied per task', async () => {
     const measure = async (extra: number) => {
@@ -165,6 +165,6 @@ describe.skipIf(why !== undefined)('--isolation box through the whole listener',
     expect(warned?.reason).toBe('unshare: not found on PATH');
     expect(warned?.msg).toMatch(/--isolation worktree/);
     expect(lines.some((l) => /tasks work in git worktrees/.test(l))).toBe(true);
-  });
+  }, 90_000);
 });
 

@@ -46,7 +46,7 @@ interface WorkerContext extends WorkerMachineInput {
 
 const spentOf = (error: unknown): Spent | undefined => (error instanceof WorkerRunError ? error.spent : undefined);
 const plus = (a: Spent, b: Spent | undefined): Spent =>
-  b === undefined ? a : { usage: addUsage(a.usage, b.usage), cost_usd: a.cost_usd + b.cost_usd };
+  b === undefined ? a : { usage: addUsage(a.usage, b.usage), cost_usd: a.cost_usd === null || b.cost_usd === null ? null : a.cost_usd + b.cost_usd };
 
 const MAX_BACKOFF_MS = 60_000;
 
@@ -145,7 +145,7 @@ export const workerMachine = setup({
           actions: assign({
             result: ({ event }) => event.output,
             error: undefined,
-            spent: ({ context, event }) => plus(context.spent, { usage: event.output.usage, cost_usd: event.output.cost_usd ?? 0 }),
+            spent: ({ context, event }) => plus(context.spent, { usage: event.output.usage, cost_usd: event.output.cost_usd === undefined ? 0 : event.output.cost_usd }),
           }),
         },
         onError: [

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { ModelPriceSchema } from './limits/prices.ts';
+import { EFFORT_LEVELS } from './models/catalog.ts';
 import {
   DEFAULT_BREAKER_COOLDOWN_MS,
   DEFAULT_CONSOLE_PORT,
@@ -94,8 +97,8 @@ export const ConfigSchema = z.object({
   workerBackoffMs: int(0, 600_000).default(1000),
   /** Model turns a worker may take before it is stopped. */
   maxTurns: int(1, 500).default(40),
-  /** max_tokens of each model call. */
-  maxTokens: int(256, 64_000).default(8192),
+  /** max_tokens of each model call; an answer cut at it is asked again with twice as many, up to the model's own limit. */
+  maxTokens: int(256, 128_000).default(8192),
   /** Tokens (input, output, cache reads and writes) one worker run may use over all its turns. */
   workerTokenBudget: int(1000, 1_000_000_000).default(2_000_000),
   /** Bash tool limits. */
@@ -259,8 +262,12 @@ export const ConfigSchema = z.object({
       requestTimeoutMs: int(1000, 3_600_000).default(600_000),
       /** Model for the LLM planner (alias or id). */
       plannerModel: z.string().min(1).default('sonnet'),
-      /** Alias → id overrides, e.g. { sonnet: 'claude-sonnet-4-6' }. */
-      models: z.record(z.string(), z.string()).default({}),
+      /** Alias → id overrides, e.g. { sonnet: 'claude-sonnet-4-6' }; flag `--model-id sonnet=claude-sonnet-4-6`. */
+      models: z.record(z.string().min(1), z.string().regex(/^\S+$/, 'must be a model id or an alias, without spaces')).default({}),
+      /** `output_config.effort` of every request to a model that takes it (low, medium, high, xhigh, max); the model's default when absent. Flag `--effort`. */
+      effort: z.enum(EFFORT_LEVELS).optional(),
+      /** A worker the model refused to help starts its conversation anew on this model (alias or id), once; none when absent. */
+      fallbackModel: z.string().min(1).optional(),
     })
     .default({ maxRetries: 4, requestTimeoutMs: 600_000, plannerModel: 'sonnet', models: {} }),
   scripted: z
@@ -335,7 +342,14 @@ const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>
  * from `flags`, option → flag), the environment variable (`REDIS_URL`), or
  * the option's path in the config object (`allowDomains.1`).
  */
-function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: ConfigInput, flags: Readonly<Record<string, string>>, vars: NodeJS.ProcessEnv): string {
+function nameOf(
+  path: readonly PropertyKey[],
+  options: ConfigInput,
+  fromEnv: ConfigInput,
+  flags: Readonly<Record<string, string>>,
+  vars: NodeJS.ProcessEnv,
+  file: ConfigFile | undefined,
+): string {
   const dotted = path.map(String).join('.');
   const top = String(path[0] ?? '');
   // Given in `options` when the value there, or a list or string it was made from (`--tokens-per-minute 1:2`), is.
@@ -344,7 +358,8 @@ function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: Con
     return at !== undefined && (i === path.length - 1 || typeof at !== 'object' || Array.isArray(at));
   });
   if (given) {
-    const flag = flags[top];
+    // A flag that sets one field of a nested option (`--model-id` → anthropic.models) is found by the two first keys.
+    const flag = flags[path.slice(0, 2).map(String).join('.')] ?? flags[top];
     if (flag === undefined) return dotted || '(options)';
     return flag;
   }
@@ -353,16 +368,25 @@ function nameOf(path: readonly PropertyKey[], options: ConfigInput, fromEnv: Con
     const env = option === 'tracing.endpoint' && vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : ENV_OF_OPTION[option];
     if (env !== undefined && valueAt(fromEnv, path.slice(0, n)) !== undefined) return env;
   }
+  if (file !== undefined && path.some((_, i) => valueAt(file.values, path.slice(0, i + 1)) !== undefined)) return `${file.path}: ${dotted}`;
   return dotted || '(options)';
 }
 
 /**
- * The one place that reads the environment. Explicit options win over it.
- * Throws ConfigError naming the option when a value is bad: by the flag that
- * set it when `flags` (option → flag, e.g. `{ redisUrl: '--redis' }`) has one,
- * by its environment variable when it came from there, else by its path.
+ * The one place that reads the environment. Precedence, lowest first: the
+ * schema's defaults, the config file (`--config`), the environment, the
+ * explicit options (the flags). Throws ConfigError naming the option when a
+ * value is bad: by the flag that set it when `flags` (option → flag, e.g.
+ * `{ redisUrl: '--redis' }`) has one, by its environment variable when it
+ * came from there, by the file and its path (`orch.yaml: anthropic.models.sonnet`)
+ * when it came from the file, else by its path.
  */
-export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, flags: Readonly<Record<string, string>> = {}): Config {
+export function loadConfig(
+  options: ConfigInput = {},
+  env: NodeJS.ProcessEnv = process.env,
+  flags: Readonly<Record<string, string>> = {},
+  file?: ConfigFile,
+): Config {
   const fromEnv: ConfigInput = {};
   if (env.REDIS_URL) fromEnv.redisUrl = env.REDIS_URL;
   if (env.PROJECT_DIR) fromEnv.project = env.PROJECT_DIR;
@@ -380,15 +404,24 @@ export function loadConfig(options: ConfigInput = {}, env: NodeJS.ProcessEnv = p
   }
   const tracing = tracingFromEnv(env);
   if (tracing) fromEnv.tracing = tracing;
+  const fromFile: ConfigInput = file?.values ?? {};
   const merged: ConfigInput = {
+    ...fromFile,
     ...fromEnv,
     ...options,
-    anthropic: { ...anthropic, ...options.anthropic },
-    scripted: { ...scripted, ...options.scripted },
+    anthropic: {
+      ...fromFile.anthropic,
+      ...anthropic,
+      ...options.anthropic,
+      // Aliases add up: `--model-id` maps one alias, the file's other ones stay.
+      models: { ...fromFile.anthropic?.models, ...options.anthropic?.models },
+    },
+    scripted: { ...fromFile.scripted, ...scripted, ...options.scripted },
+    prices: { ...fromFile.prices, ...options.prices },
   };
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
-    const lines = [...new Set(result.error.issues.map((i) => `${nameOf(i.path, options, fromEnv, flags, env)}: ${i.message}`))];
+    const lines = [...new Set(result.error.issues.map((i) => `${nameOf(i.path, options, fromEnv, flags, env, file)}: ${i.message}`))];
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const c = result.data;
@@ -417,3 +450,60 @@ export function scriptedLatency(config: Config, worker: string): number {
 }
 
 export type { WorkerName };
+
+/** Options read from a file (`--config`), and the file, which errors name. */
+export interface ConfigFile {
+  path: string;
+  values: ConfigInput;
+}
+
+/** The schema under `.default()`/`.optional()`: what a file's key is checked against. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema as z.ZodType & { unwrap?: () => z.ZodType; def: { type: string; innerType?: z.ZodType } };
+  while (s.def.type === 'default' || s.def.type === 'optional' || s.def.type === 'prefault' || s.def.type === 'nullable') s = s.def.innerType as typeof s;
+  return s;
+}
+
+/** Keys of the file that are no option: `anthropic.modles`, named with their path (records such as `prices` take any key). */
+function unknownKeys(value: unknown, schema: z.ZodType, path: string[]): string[] {
+  const inner = unwrap(schema);
+  if (!(inner instanceof z.ZodObject) || value === null || typeof value !== 'object' || Array.isArray(value)) return [];
+  const shape = inner.shape as Record<string, z.ZodType>;
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, v]) => {
+    const at = [...path, key];
+    const field = shape[key];
+    if (field === undefined) return [`${at.join('.')}: not an option here (options: ${Object.keys(shape).sort().join(', ')})`];
+    return unknownKeys(v, field, at);
+  });
+}
+
+/**
+ * Reads a config file, YAML or JSON (JSON is YAML), holding options as the
+ * schema names them (`anthropic.models`, `prices`, `taskBudgetUsd`, ...);
+ * `loadConfig` validates its values with the same schema as the flags and
+ * names a bad one with the file and its path. Throws ConfigError naming the
+ * file when it cannot be read or parsed, is not a mapping, or has a key that
+ * is no option.
+ *
+ * @example
+ * const config = loadConfig(flags, process.env, FLAG_OF_OPTION, readConfigFile('orch.yaml'));
+ */
+export function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`--config ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  let values: unknown;
+  try {
+    values = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (values === null || values === undefined) values = {};
+  if (typeof values !== 'object' || Array.isArray(values)) throw new ConfigError(`${file}: must be a mapping of options (e.g. anthropic: { models: { sonnet: claude-sonnet-5-5 } })`);
+  const unknown = unknownKeys(values, ConfigSchema, []);
+  if (unknown.length > 0) throw new ConfigError(`invalid configuration:\n  ${unknown.map((u) => `${file}: ${u}`).join('\n  ')}`);
+  return { path: file, values: values as ConfigInput };
+}

@@ -1,166 +1,161 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { openGitProject } from '../../src/git/project.ts';
-import { DEFAULT_SNAPSHOT_EXCLUDE } from '../../src/optionDefaults.ts';
-import { openLayerStack } from '../../src/project/layerStack.ts';
-import type { BoxEngine } from '../../src/project/openProject.ts';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { serverBundle } from '../../src/workers/box/bundle.ts';
 import { probeBox, startBox } from '../../src/workers/box/index.ts';
+import { bwrapArgs, SETUP } from '../../src/workers/box/start.ts';
 import type { BoxOptions, TaskBox } from '../../src/workers/box/types.ts';
-import { DEFAULT_LIMITS } from '../../src/workers/sandbox/sandbox.ts';
-import { connect, fmt, percentile, REGISTRATION, resultTracker, runBatch, scratchRoot, startListener, type Bench, type Row } from '../support.ts';
+import { FileChangeLog } from '../../src/workers/changes.ts';
+import { bwrapSandbox, DEFAULT_LIMITS } from '../../src/workers/sandbox/sandbox.ts';
+import { getTools, sandboxEnv, type ToolContext, type ToolName } from '../../src/workers/tools/index.ts';
+import { Workspace } from '../../src/workers/workspace.ts';
+import { fmt, percentile, type Bench, type Row } from '../support.ts';
 
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } });
-
-/** A git project of `files` tracked files (an Express-like src/ and bulk modules) with a small installed node_modules. */
-async function project(b: Bench, files: number): Promise<string> {
-  const root = await mkdtemp(join(scratchRoot(), `orch-bench-box-${files}-`));
-  b.defer(() => rm(root, { recursive: true, force: true }));
-  git(root, 'init', '-q', '-b', 'main');
-  git(root, 'config', 'gc.auto', '0');
-  mkdirSync(join(root, 'src/models'), { recursive: true });
-  mkdirSync(join(root, 'src/routes'), { recursive: true });
-  writeFileSync(join(root, '.gitignore'), 'node_modules/\n');
-  writeFileSync(join(root, 'package.json'), '{"name":"bench","version":"1.0.0"}\n');
-  writeFileSync(join(root, 'src/app.js'), "const express = require('express');\n");
-  writeFileSync(join(root, 'src/models/user.js'), 'module.exports = {};\n');
-  for (let i = 4; i < files; i++) {
-    const dir = join(root, 'lib', String(Math.floor(i / 1000)));
-    if (i === 4 || i % 1000 === 0) mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `m${i}.js`), `exports.n = ${i};\n`);
+/** A small project: the same files on disk (today's tools) and as the box's lower folder. */
+async function project(dir: string): Promise<void> {
+  await mkdir(path.join(dir, 'src', 'models'), { recursive: true });
+  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench', dependencies: { express: '4' } }));
+  for (let i = 0; i < 30; i++) {
+    await writeFile(path.join(dir, 'src', `file${i}.js`), `export const value${i} = ${i};\n// needle ${i % 7}\n`.repeat(20));
   }
-  git(root, 'add', '-A', '.');
-  git(root, 'commit', '-qm', 'base');
-  mkdirSync(join(root, 'node_modules/tiny'), { recursive: true });
-  writeFileSync(join(root, 'node_modules/tiny/index.js'), 'exports.add = (a, b) => a + b;\n');
-  return root;
+  await writeFile(path.join(dir, 'src', 'models', 'user.js'), 'export class User {}\n');
 }
 
-const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (samples: number[]) => percentile([...samples].sort((a, b) => a - b), 50);
 
-/** Bytes in a box's layer: the files it lists, read inside the box. */
-async function layerBytes(box: TaskBox): Promise<number> {
-  const files = (await box.layer()).filter((e) => e.kind === 'file').map((e) => e.path);
-  const read = files.length ? await box.read(files) : [];
-  return read.reduce((n, f) => n + (f.content?.length ?? 0), 0);
+async function timed(n: number, run: (i: number) => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await run(i);
+    samples.push(performance.now() - started);
+  }
+  return samples;
 }
+
+/** The tool calls compared: what each sends, by iteration. */
+const CALLS: [label: string, tool: ToolName, input: (i: number) => Record<string, unknown>][] = [
+  ['Read', 'Read', (i) => ({ file_path: `src/file${i % 30}.js` })],
+  ['Write', 'Write', (i) => ({ file_path: `out/w${i % 50}.txt`, content: `write ${i}\n` })],
+  ['Edit', 'Edit', (i) => ({ file_path: 'src/file1.js', old_string: `value1 = ${i % 2 === 0 ? 1 : 'x'};`, new_string: `value1 = ${i % 2 === 0 ? 'x' : 1};`, replace_all: true })],
+  ['Grep', 'Grep', () => ({ pattern: 'needle 3' })],
+  ['Bash `true`', 'Bash', () => ({ command: 'true' })],
+];
 
 /**
- * Box isolation: enqueue → result of the three-worker task on a 30-file and
- * a 30,000-file project (the ratio), set-up and tear-down of one task's
- * view, the disk a task takes, and tasks/s at c=64 against worktree and
- * task-folder isolation.
+ * Issue 21: what a task box costs. Its start and close, the view alone
+ * (unshare, the tmpfs and overlay mounts, bwrap running `true`) apart from
+ * the tool server's start, and each tool call in the box against today's
+ * in-process tools (Bash in a bwrap per command), medians.
  */
 export async function boxCost(b: Bench): Promise<Row[]> {
   const why = await probeBox();
-  if (why !== undefined) return [{ measure: 'box isolation', value: `not measured: no task box here (${why})` }];
-  const rows: Row[] = [];
-  // Each row is logged as it is measured: a run cut short still says what it found.
-  const push = rows.push.bind(rows);
-  rows.push = (...r: Row[]) => {
-    for (const row of r) b.log(`row: ${row.measure}: ${row.value}`);
-    return push(...r);
+  if (why !== undefined) {
+    b.log(`box: no task box here (${why})`);
+    return [{ measure: 'task box', value: `not measured: ${why}` }];
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-box-'));
+  b.defer(() => rm(dir, { recursive: true, force: true }));
+  const lower = path.join(dir, 'lower');
+  await project(lower);
+  const options: BoxOptions = {
+    taskId: 'bench',
+    lower: [lower],
+    root: '/work/bench',
+    limits: { ...DEFAULT_LIMITS, layerBytes: 256 * 1024 ** 2 },
+    env: sandboxEnv(process.env),
+    bashTimeoutMs: 10_000,
+    maxOutputBytes: 30_000,
   };
-  const redis = connect(b.url, 'bench:producer');
-  b.defer(() => redis.quit());
-  const tracker = await resultTracker(b.url);
-  b.defer(() => tracker.close());
+  const starts = b.quick ? 5 : 20;
+  const n = b.quick ? 30 : 200;
 
-  // One task at a time, each timed from its push to its result; the engine wrapper times each box's start and close.
-  const latency: Record<number, number[]> = {};
-  const setup: Record<number, { start: number[]; close: number[]; bytes: number[]; snapshotMs: number }> = {};
-  const n = b.quick ? 3 : 9;
-  for (const files of [30, 30_000]) {
-    const root = await project(b, files);
-    const timing = { start: [] as number[], close: [] as number[], bytes: [] as number[], snapshotMs: 0 };
-    const engine: BoxEngine = {
-      probe: probeBox,
-      start: async (o: BoxOptions) => {
-        const t0 = performance.now();
-        const box = await startBox(o);
-        timing.start.push(performance.now() - t0);
-        return {
-          root: box.root,
-          call: (tool, input, signal) => box.call(tool, input, signal),
-          layer: () => box.layer(),
-          read: (paths) => box.read(paths),
-          write: (files) => box.write(files),
-          survey: () => box.survey(),
-          close: async () => {
-            timing.bytes.push(await layerBytes(box).catch(() => 0));
-            const t1 = performance.now();
-            await box.close();
-            timing.close.push(performance.now() - t1);
-          },
-        };
-      },
-    };
-    const t0 = performance.now();
-    const { keys } = await startListener(b, { project: root, isolation: 'box', concurrency: 1 }, { boxEngine: engine });
-    timing.snapshotMs = performance.now() - t0;
-    await runBatch(redis, keys, tracker, REGISTRATION, 1); // warm-up
-    latency[files] = [];
-    for (let i = 0; i < n; i++) {
-      const r = await runBatch(redis, keys, tracker, REGISTRATION, 1);
-      latency[files]!.push(r.seconds * 1000);
-    }
-    setup[files] = timing;
-    b.log(`box ${files} files: enqueue → result ${latency[files]!.map((x) => fmt(x)).join(', ')} ms`);
+  // Start to ready, and close, of whole boxes; then to the first answered call (the server loads its tools after ready).
+  const startMs: number[] = [];
+  const closeMs: number[] = [];
+  const firstCallMs: number[] = [];
+  for (let i = 0; i < starts; i++) {
+    let started = performance.now();
+    const box = await startBox(options);
+    startMs.push(performance.now() - started);
+    await box.call('Read', { file_path: 'package.json' }, new AbortController().signal);
+    firstCallMs.push(performance.now() - started);
+    started = performance.now();
+    await box.close();
+    closeMs.push(performance.now() - started);
   }
-  const small = median(latency[30]!);
-  const large = median(latency[30_000]!);
-  rows.push({
-    measure: `box isolation: enqueue → result of the three-worker task, one at a time, 30-file vs 30,000-file project (median of ${n})`,
-    value: `${fmt(small)} ms vs ${fmt(large)} ms: ${fmt(large / small, 2)}×`,
-    target: '≤ 1.2×',
-    ok: large / small <= 1.2,
+
+  // The view alone: the same namespaces, mounts and bwrap, running `true` instead of the server.
+  const bundle = await serverBundle();
+  const viewMs = await timed(starts, async () => {
+    const mount = await mkdtemp(path.join(tmpdir(), `orch-box-mnt-${process.pid}-`));
+    const args = ['--user', '--map-root-user', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SETUP, 'orch-box', mount, String(options.limits.layerBytes), lower, 'bwrap', ...bwrapArgs(options, mount, bundle, ['/bin/true'])];
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('unshare', args, { stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`the view alone exited ${code}`))));
+    });
+    await rmdir(mount);
   });
-  for (const files of [30, 30_000]) {
-    const s = setup[files]!;
-    const total = median(s.start) + median(s.close);
-    rows.push({
-      measure: `box isolation, ${fmt(files)}-file project: set-up + tear-down of one task's view (box start, close; median of ${s.start.length})`,
-      value: `${fmt(total, 1)} ms (start ${fmt(median(s.start), 1)}, close ${fmt(median(s.close), 1)}); disk per task ${fmt(median(s.bytes))} B in its layer, 0 B elsewhere; listener start with the snapshot ${fmt(s.snapshotMs)} ms`,
-      target: '< 50 ms',
-      ok: total < 50,
-    });
-  }
+  const nodeMs = await timed(starts, () => new Promise<void>((resolve) => spawn(process.execPath, ['-e', '0']).on('close', () => resolve())));
 
-  // The view alone, outside the listener: a box on a snapshot of each project, started and closed.
-  for (const files of [30, 30_000]) {
-    const root = await project(b, files);
-    const ws = await mkdtemp(join(scratchRoot(), 'orch-bench-layers-'));
-    b.defer(() => rm(ws, { recursive: true, force: true }));
-    const stack = await openLayerStack({ project: await openGitProject(root), root: ws, exclude: DEFAULT_SNAPSHOT_EXCLUDE, logger: pino({ level: 'silent' }) });
-    b.defer(() => stack.close());
-    const times: number[] = [];
-    for (let i = 0; i < (b.quick ? 5 : 20); i++) {
-      const t0 = performance.now();
-      const box = await startBox({ taskId: `bench-${i}`, lower: stack.view().lower, root: '/workspace', limits: { ...DEFAULT_LIMITS, layerBytes: 256 * 1024 ** 2 }, env: { PATH: '/usr/bin:/bin' }, bashTimeoutMs: 10_000, maxOutputBytes: 4096 });
-      await box.close();
-      times.push(performance.now() - t0);
+  // The same start over a 30,000-file lower folder: a view costs the same whatever the project's size.
+  const large = path.join(dir, 'large');
+  for (let d = 0; d < 300; d++) {
+    await mkdir(path.join(large, `dir${d}`), { recursive: true });
+    await Promise.all(Array.from({ length: 100 }, (_, f) => writeFile(path.join(large, `dir${d}`, `f${f}.js`), `export const v = ${f};\n`)));
+  }
+  const startLarge = await timed(starts, async () => (await startBox({ ...options, lower: [large] })).close());
+  const startSmall = await timed(starts, async () => (await startBox(options)).close());
+
+  // Per tool call: today's tools in this process (Bash through bwrap), against the same calls in a box.
+  const today = path.join(dir, 'today');
+  await project(today);
+  const workspace = await Workspace.open(today);
+  const ctx: ToolContext = {
+    workspace,
+    changes: new FileChangeLog(workspace.root),
+    signal: new AbortController().signal,
+    bash: { timeoutMs: 10_000, maxOutputBytes: 30_000, env: sandboxEnv(process.env), sandbox: bwrapSandbox() },
+  };
+  const box: TaskBox = await startBox(options);
+  b.defer(() => box.close());
+  const rows: Row[] = [];
+  for (const [label, tool, input] of CALLS) {
+    const [implementation] = getTools([tool]);
+    for (let i = 0; i < 10; i++) {
+      await implementation!.run(input(i), ctx);
+      await box.call(tool, input(i), ctx.signal);
     }
+    const here = await timed(n, (i) => implementation!.run(input(i + 10), ctx));
+    const inBox = await timed(n, (i) => box.call(tool, input(i + 10), ctx.signal));
+    const diff = median(inBox) - median(here);
+    b.log(`box: ${label} ${fmt(median(inBox), 2)} ms in the box, ${fmt(median(here), 2)} ms today`);
     rows.push({
-      measure: `a box on the ${fmt(files)}-file project's view, started and closed alone (median of ${times.length}); its snapshot at listener start`,
-      value: `${fmt(median(times), 1)} ms; snapshot (${stack.snapshot.method}) ${fmt(stack.snapshot.ms)} ms, once per listener`,
+      measure: `${label} per call, median: in the task box vs today's (${n} calls each)`,
+      value: `${fmt(median(inBox), 2)} ms vs ${fmt(median(here), 2)} ms (${diff >= 0 ? '+' : ''}${fmt(diff, 2)} ms)`,
     });
   }
-
-  // Tasks/s at c=64, the throughput scenario's task, per isolation (a git project of 30 files).
-  const count = b.quick ? 64 : 192;
-  for (const isolation of ['box', 'worktree', 'task-folder'] as const) {
-    const root = await project(b, 30);
-    const { keys } = await startListener(b, isolation === 'task-folder' ? { concurrency: 64 } : { project: root, isolation, concurrency: 64 });
-    await runBatch(redis, keys, tracker, REGISTRATION, 8); // warm-up
-    const r = await runBatch(redis, keys, tracker, REGISTRATION, count, 900_000);
-    rows.push({
-      measure: `throughput, 3-worker tasks, 0 ms model, c=64, --isolation ${isolation} (${count} tasks, one project)`,
-      value: `${fmt(count / r.seconds, 1)} tasks/s${r.failed ? ` (${r.failed} not completed)` : ''}`,
-    });
-    b.log(`throughput ${isolation}: ${fmt(count / r.seconds, 1)} tasks/s`);
-  }
-  return rows;
+  b.log(`box: start ${fmt(median(startMs), 1)} ms, view alone ${fmt(median(viewMs), 1)} ms, close ${fmt(median(closeMs), 1)} ms`);
+  return [
+    {
+      measure: `task box start to ready, median (p90), ${starts} boxes`,
+      value: `${fmt(median(startMs), 1)} ms (${fmt(percentile([...startMs].sort((x, y) => x - y), 90), 1)} ms)`,
+    },
+    { measure: 'of which the view alone: unshare, tmpfs and overlay mounts, bwrap running `true`, median', value: `${fmt(median(viewMs), 1)} ms` },
+    {
+      measure: 'the tool server: start to ready minus the view; `node -e 0` on this machine for scale',
+      value: `${fmt(median(startMs) - median(viewMs), 1)} ms; node -e 0: ${fmt(median(nodeMs), 1)} ms`,
+    },
+    {
+      measure: 'start and close of a box over a 30-file vs a 30,000-file lower folder, median',
+      value: `${fmt(median(startSmall), 1)} ms vs ${fmt(median(startLarge), 1)} ms (${fmt(median(startLarge) / median(startSmall), 2)}×)`,
+      target: '≤ 1.2×',
+      ok: median(startLarge) / median(startSmall) <= 1.2,
+    },
+    { measure: 'start to the first answered call (the server loads its tools after ready), median', value: `${fmt(median(firstCallMs), 1)} ms` },
+    { measure: 'task box close (kill, wait, cgroups and mount folder removed), median', value: `${fmt(median(closeMs), 1)} ms` },
+    ...rows,
+  ];
 }

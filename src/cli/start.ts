@@ -1,4 +1,4 @@
-import { loadConfig } from '../config.ts';
+import { loadConfig, readConfigFile } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { ownSecrets } from '../secrets.ts';
 import { createInspection, type Inspection } from '../observability/inspector.ts';
@@ -9,15 +9,17 @@ import { configFromFlags, FLAG_OF_OPTION } from './startFlags.ts';
 
 /**
  * What commander parsed for `start`, by attribute name: the flags of
- * START_FLAGS (startFlags.ts), the one list of them. `inspect` is read here;
- * the rest become the config's input through configFromFlags.
+ * START_FLAGS (startFlags.ts), the one list of them. `inspect` and `config`
+ * are read here; the rest become the config's input through configFromFlags.
  */
-export type StartOptions = Record<string, unknown> & { inspect?: string | true };
+export type StartOptions = Record<string, unknown> & { inspect?: string | true; config?: string };
 
 export { configFromFlags };
 
 export async function runStart(o: StartOptions): Promise<void> {
-  const config = loadConfig(configFromFlags({ ...o }), process.env, FLAG_OF_OPTION);
+  // Flags and the environment win over the file (docs/model-api.md, "Choosing models and prices").
+  const file = o.config !== undefined ? readConfigFile(o.config) : undefined;
+  const config = loadConfig(configFromFlags({ ...o }), process.env, FLAG_OF_OPTION, file);
   const logger = createLogger(config.logLevel, { secrets: ownSecrets(config) });
   // The tracer and the inspector outlive the listener (its last spans and
   // snapshots go out after its stop), on a stack of their own: closed after

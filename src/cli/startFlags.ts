@@ -12,10 +12,13 @@ type Key = keyof typeof ConfigSchema.shape;
 export interface FlagSpec {
   /** commander's spec, e.g. `--concurrency <n>`. */
   flags: string;
-  /** The schema option it sets; absent for a flag that is not an option (`--inspect`). */
+  /** The schema option it sets; absent for a flag that is not an option (`--inspect`, `--config`). */
   key?: Key;
+  /** The field of that (object) option it sets: `--effort` sets anthropic.effort. */
+  sub?: string;
   help: string;
-  parse?: 'int' | 'number' | 'list';
+  /** `pairs`: repeatable `name=value`, collected into a record (`--model-id sonnet=claude-sonnet-4-6`). */
+  parse?: 'int' | 'number' | 'list' | 'pairs';
   /** Declared on the program, not on `start` (`--redis`, `--domain`). */
   global?: boolean;
   /** Say the schema's default in the help (false where it is a path of this machine). */
@@ -31,6 +34,9 @@ export const START_FLAGS: readonly FlagSpec[] = [
   { flags: '--model <kind>', key: 'model', help: 'anthropic or scripted (default: anthropic when ANTHROPIC_API_KEY is set)' },
   { flags: '--planner <kind>', key: 'planner', help: 'keywords or llm (default: llm with the anthropic model)' },
   { flags: '--agent-id <id>', key: 'agentId', help: 'registry id (default: {domain}-{hostname})' },
+  { flags: '--config <file>', help: 'a YAML or JSON file of options as src/config.ts names them (anthropic.models, prices, ...); the environment and flags win over it' },
+  { flags: '--model-id <alias=id>', key: 'anthropic', sub: 'models', help: 'the model id an alias of the agent files means, e.g. sonnet=claude-sonnet-4-6; repeatable', parse: 'pairs', showDefault: false },
+  { flags: '--effort <level>', key: 'anthropic', sub: 'effort', help: "output_config.effort of every request to a model that takes it: low, medium, high, xhigh or max (default: the model's own)", showDefault: false },
   { flags: '--log-level <level>', key: 'logLevel', help: 'fatal, error, warn, info, debug, trace or silent' },
   { flags: '--inspect [target]', help: 'send every actor event to Stately Inspector: no value for the local relay, sky for the hosted one, or a ws:// endpoint' },
   { flags: '--inspect-port <port>', key: 'inspectPort', help: 'port of the local inspector relay', parse: 'int' },
@@ -80,9 +86,9 @@ export function schemaDefault(key: Key): unknown {
   return parsed.success ? parsed.data : undefined;
 }
 
-/** Schema option → the flag that sets it, for errors that name what a person typed. */
+/** Schema option (or `option.field` for a flag that sets one field) → the flag that sets it, for errors that name what a person typed. */
 export const FLAG_OF_OPTION: Readonly<Record<string, string>> = Object.fromEntries(
-  START_FLAGS.filter((s) => s.key).map((s) => [s.key!, flagName(s)]),
+  START_FLAGS.filter((s) => s.key).map((s) => [s.sub ? `${s.key!}.${s.sub}` : s.key!, flagName(s)]),
 );
 
 // A UsageError, not commander's InvalidArgumentError: commander would put its
@@ -99,6 +105,14 @@ const number = (name: string) => (value: string): number => {
   return n;
 };
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+/** `alias=id` into the record of the ones before; the flag as typed names a bad one. */
+const pair = (name: string) => (value: string, previous: Record<string, string> = {}): Record<string, string> => {
+  const at = value.indexOf('=');
+  const key = value.slice(0, at).trim().toLowerCase();
+  const id = value.slice(at + 1).trim();
+  if (at < 0 || key === '' || id === '') throw new UsageError(`${name}: must be <alias>=<model id>, e.g. sonnet=claude-sonnet-4-6, got "${value}"`);
+  return { ...previous, [key]: id };
+};
 
 /** The help text of a flag, with the schema's default where it has one. */
 export function helpOf(spec: FlagSpec): string {
@@ -114,6 +128,7 @@ function optionOf(spec: FlagSpec): Option {
   if (spec.parse === 'int') option.argParser(integer(name));
   else if (spec.parse === 'number') option.argParser(number(name));
   else if (spec.parse === 'list') option.argParser(collect);
+  else if (spec.parse === 'pairs') option.argParser(pair(name));
   if (spec.global && spec.key) {
     const value = schemaDefault(spec.key);
     // `--domain` has a default every command reads; `--redis` is left to the environment and the schema.
@@ -136,7 +151,8 @@ export function configFromFlags(o: Record<string, unknown>): ConfigInput {
     if (!spec.key) continue;
     const value = o[attributeName(spec)];
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    c[spec.key] = value;
+    if (spec.sub !== undefined) c[spec.key] = { ...(c[spec.key] as Record<string, unknown> | undefined), [spec.sub]: value };
+    else c[spec.key] = value;
   }
   return c as ConfigInput;
 }

@@ -36,7 +36,7 @@ export interface WorkerView {
   /** Since the current attempt started (running), or since it failed. */
   sinceMs: number | undefined;
   error: string | undefined;
-  /** What its model call waits for (state waiting_for_model): model_slot, tokens_per_minute, breaker_open, retry_after. */
+  /** What its model call waits for (state waiting_for_model): model_slot, tokens_per_minute, breaker_open, retry_after, rate_limit. */
   waitingFor?: string;
 }
 

@@ -4,9 +4,10 @@ import type { Message, ModelClient } from '../models/types.ts';
 import { addUsage, ZERO_USAGE, type Usage } from '../protocol/output.ts';
 import { WorkerAbortedError } from '../workers/errors.ts';
 import type { ModelGate, ModelWait } from './modelGate.ts';
-import { costOf, priceOf, type PriceTable } from './prices.ts';
+import { costOf, findPrice, UnknownModelPriceError, type PriceTable } from './prices.ts';
 import { TaskBudgetExceededError } from './taskBudgetExceededError.ts';
 import { usageOf } from '../models/usage.ts';
+import { paceFromHeaders } from '../models/rateLimits.ts';
 
 /** What every guarded call of an instance shares. */
 export interface ModelGuard {
@@ -23,16 +24,16 @@ export interface ModelGuard {
 export interface RunGuard {
   /** The task's budget; checked before every call. */
   budget?: { limitUsd: number; spent(): Promise<number> };
-  /** After each answered call: its cost, for the ledger and metrics. */
-  onSpend?(modelId: string, usage: Usage, usd: number): void | Promise<void>;
+  /** After each answered call: its cost (null: the model has no price), for the ledger and metrics. */
+  onSpend?(modelId: string, usage: Usage, usd: number | null): void | Promise<void>;
   /** The call is held back (reason changed), and when it goes ahead again. */
   onWait?(wait: ModelWait): void;
   onResume?(): void;
 }
 
 export interface GuardedModel extends ModelClient {
-  /** Usage and dollars of every answered call of this run so far. */
-  spent(): { usage: Usage; cost_usd: number };
+  /** Usage and dollars of every answered call of this run so far; dollars null once a call of an unpriced model was made. */
+  spent(): { usage: Usage; cost_usd: number | null };
 }
 
 type CallFailure = 'overloaded' | 'transient' | 'final';
@@ -94,7 +95,9 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  * signal lets it (the task's deadline). Other transient failures are
  * retried `retries` times. With a gate, the SDK's own retries are off
  * (see the orchestrator), so every request the API sees went through the
- * gate and every 429/529 reaches the breaker.
+ * gate and every 429/529 reaches the breaker. An answer whose rate-limit
+ * headers say another call like it would not fit holds every call of the
+ * domain until their reset (wait reason `rate_limit`), before any 429.
  *
  * @example
  * const model = guardModel(anthropic, { gate, prices: DEFAULT_PRICES, retries: 4, retryBaseMs: 500 },
@@ -102,13 +105,15 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  */
 export function guardModel(base: ModelClient, guard: ModelGuard, run: RunGuard = {}): GuardedModel {
   let usage = ZERO_USAGE;
-  let cost = 0;
+  let cost: number | null = 0;
   let lastCallUsd = 0;
   return {
     kind: base.kind,
     spent: () => ({ usage, cost_usd: cost }),
     async createMessage(params, options) {
-      const price = priceOf(params.model, guard.prices);
+      const price = findPrice(params.model, guard.prices);
+      // Start-up refuses a budget with an unpriced model; a task's own budget_usd can still meet one.
+      if (run.budget && price === undefined) throw new UnknownModelPriceError(params.model, 'the task has a budget (metadata.budget_usd or --task-budget-usd)');
       if (run.budget) {
         const spent = await run.budget.spent();
         // "Would pass": the next call is taken to cost what this run's last one did (its history only grows).
@@ -135,8 +140,9 @@ export function guardModel(base: ModelClient, guard: ModelGuard, run: RunGuard =
           run.onResume?.();
         }
         let answer: Message;
+        let headers: Headers | undefined;
         try {
-          answer = await base.createMessage(params, options);
+          answer = await base.createMessage(params, guard.gate ? { ...options, onHeaders: (h) => (headers = h) } : options);
         } catch (error) {
           const failure = guard.gate ? classify(error) : 'final';
           const after = retryAfterMs(error);
@@ -149,16 +155,14 @@ export function guardModel(base: ModelClient, guard: ModelGuard, run: RunGuard =
           continue;
         }
         const used = usageOf(answer);
-        await lease?.release({
-          kind: 'ok',
-          // Anthropic's input limit counts uncached input and cache writes; cache reads do not count.
-          inputTokens: used.input_tokens + used.cache_creation_input_tokens,
-          outputTokens: used.output_tokens,
-        });
-        const usd = costOf(used, price);
+        // Anthropic's input limit counts uncached input and cache writes; cache reads do not count.
+        const size = { inputTokens: used.input_tokens + used.cache_creation_input_tokens, outputTokens: used.output_tokens };
+        const paceMs = headers === undefined ? undefined : paceFromHeaders(headers, size);
+        await lease?.release({ kind: 'ok', ...size, ...(paceMs !== undefined ? { paceMs } : {}) });
+        const usd = price === undefined ? null : costOf(used, price);
         usage = addUsage(usage, used);
-        cost += usd;
-        lastCallUsd = usd;
+        cost = cost === null || usd === null ? null : cost + usd;
+        lastCallUsd = usd ?? 0;
         await run.onSpend?.(params.model, used, usd);
         return answer;
       }

@@ -4,8 +4,13 @@ import type { Keys } from '../protocol/keys.ts';
 import { WorkerAbortedError } from '../workers/errors.ts';
 import { luaFile } from '../redis/script.ts';
 
-/** Why a model call is held back: the domain's in-flight limit, its tokens per minute, or its open circuit breaker. */
-export type WaitReason = 'model_slot' | 'tokens_per_minute' | 'breaker_open' | 'retry_after';
+/**
+ * Why a model call is held back: the domain's in-flight limit, its tokens
+ * per minute, its open circuit breaker, a 429's retry-after, or the API's
+ * rate-limit headers (`rate_limit`: a call like the last would not fit in
+ * what they said remains, until their reset).
+ */
+export type WaitReason = 'model_slot' | 'tokens_per_minute' | 'breaker_open' | 'retry_after' | 'rate_limit';
 
 export interface ModelWait {
   reason: WaitReason;
@@ -15,7 +20,7 @@ export interface ModelWait {
 
 /** How a call ended, for the breaker: `overloaded` is a 429, a 529 or an overloaded/rate-limit error event. */
 export type CallOutcome =
-  | { kind: 'ok'; inputTokens: number; outputTokens: number }
+  | { kind: 'ok'; inputTokens: number; outputTokens: number; /** Hold every call of the domain this long (the rate-limit headers). */ paceMs?: number }
   | { kind: 'overloaded'; retryAfterMs: number | undefined }
   | { kind: 'other' };
 
@@ -167,9 +172,10 @@ export async function createModelGate(options: ModelGateOptions): Promise<ModelG
           clearInterval(renew);
           const retryAfter = outcome.kind === 'overloaded' && outcome.retryAfterMs !== undefined ? Math.max(0, Math.round(outcome.retryAfterMs)) : -1;
           const tokens = outcome.kind === 'ok' ? [outcome.inputTokens, outcome.outputTokens] : [0, 0];
+          const pace = outcome.kind === 'ok' && outcome.paceMs !== undefined ? Math.max(0, Math.round(outcome.paceMs)) : -1;
           try {
             const state = (await GATE.release.run(redis, 5, ...keysOf, id, outcome.kind, retryAfter, options.breakerThreshold,
-              options.breakerCooldownMs, options.breakerMaxCooldownMs, ...tokens, wakePrefix)) as BreakerState;
+              options.breakerCooldownMs, options.breakerMaxCooldownMs, ...tokens, wakePrefix, pace)) as BreakerState;
             seen(state);
           } catch (error) {
             // The lease expires by itself; the breaker misses one outcome.

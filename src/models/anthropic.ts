@@ -16,7 +16,8 @@ export interface AnthropicModelOptions {
  * constructs the SDK client. Every call streams (`messages.stream`) and
  * returns the accumulated message: a long generation keeps the connection
  * busy instead of tripping idle timeouts of proxies and load balancers, and
- * the SDK refuses large non-streaming max_tokens anyway.
+ * the SDK refuses large non-streaming max_tokens anyway. The response's
+ * headers reach `onHeaders` (through `withResponse()`), for the gate.
  *
  * @example
  * const model = createAnthropicModel({ apiKey, maxRetries: 4, timeoutMs: 600_000 });
@@ -34,8 +35,14 @@ export function createAnthropicModel(options: AnthropicModelOptions): ModelClien
   });
   return {
     kind: 'anthropic',
-    createMessage(params, { signal }) {
-      return client.messages.stream(params, { signal }).finalMessage();
+    async createMessage(params, { signal, onHeaders }) {
+      const stream = client.messages.stream(params, { signal });
+      if (onHeaders) {
+        // The response's headers arrive before its body: the rate-limit ones are read there.
+        const { response } = await stream.withResponse();
+        onHeaders(response.headers);
+      }
+      return stream.finalMessage();
     },
   };
 }

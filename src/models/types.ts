@@ -18,4 +18,6 @@ export interface ModelCallOptions {
   signal: AbortSignal;
   /** Which worker (or `planner`) is calling; the scripted model keys its behaviour on it. */
   caller: string;
+  /** The answer's HTTP headers, before its message is returned (the rate-limit headers: src/models/rateLimits.ts). */
+  onHeaders?: (headers: Headers) => void;
 }

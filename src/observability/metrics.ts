@@ -38,8 +38,8 @@ export interface Metrics {
   workerRetried(worker: WorkerName): void;
   tokens(worker: WorkerName, usage: Usage): void;
   deadLettered(): void;
-  /** Dollars of one model call, by worker (or `planner`) and model id. */
-  cost(worker: WorkerName | 'planner', model: string, usd: number): void;
+  /** Dollars of one model call, by worker (or `planner`) and model id; null: the model has no price (counted as an unpriced call). */
+  cost(worker: WorkerName | 'planner', model: string, usd: number | null): void;
   /** A worker's model call started (+1) or stopped (-1) waiting for the domain's limits or breaker. */
   waitingForModel(reason: string, delta: 1 | -1): void;
   /** The shared circuit breaker's state, as this instance last saw it. */
@@ -134,9 +134,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['worker', 'model'] as const,
     registers,
   });
+  const unpriced = new Counter({
+    name: 'orchestrator_unpriced_model_calls_total',
+    help: 'Model calls of a model without a price: their tokens are counted, their dollars are unknown (not in orchestrator_cost_usd_total).',
+    labelNames: ['worker', 'model'] as const,
+    registers,
+  });
   const waiting = new Gauge({
     name: 'orchestrator_workers_waiting_for_model',
-    help: 'Workers whose model call waits, by reason (model_slot, tokens_per_minute, breaker_open, retry_after).',
+    help: 'Workers whose model call waits, by reason (model_slot, tokens_per_minute, breaker_open, retry_after, rate_limit).',
     labelNames: ['reason'] as const,
     registers,
   });
@@ -149,7 +155,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   return {
     registry,
-    cost: (worker, model, usd) => cost.inc({ worker, model }, usd),
+    cost: (worker, model, usd) => (usd === null ? unpriced.inc({ worker, model }) : cost.inc({ worker, model }, usd)),
     waitingForModel: (reason, delta) => waiting.inc({ reason }, delta),
     breaker: (state) => breaker.set(state === 'closed' ? 0 : state === 'open' ? 1 : 0.5),
     taskStarted: () => inFlight.inc(),

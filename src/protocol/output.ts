@@ -34,8 +34,8 @@ export interface WorkerResult {
   files_modified: string[];
   issues: string[];
   usage: Usage;
-  /** Dollars of this run's model calls, at the price table's rates (absent in checkpoints written before prices existed). */
-  cost_usd?: number;
+  /** Dollars of this run's model calls, at the price table's rates (absent in checkpoints written before prices existed; null: a model without a price was used, the cost is unknown). */
+  cost_usd?: number | null;
   turns: number;
   /** Extra structured fields the model reported (endpoints, tables, ...). */
   report?: Record<string, unknown>;
@@ -81,8 +81,8 @@ export interface TaskGit {
   diffstat: string;
 }
 
-/** Token usage with what it cost, at the price table's rates. */
-export type CostedUsage = Usage & { cost_usd: number };
+/** Token usage with what it cost, at the price table's rates; `cost_usd` null when a model without a price was used (unknown, not 0). */
+export type CostedUsage = Usage & { cost_usd: number | null };
 
 /** The output object of ../shared/PROTOCOL.md, JSON-encoded into `results:{id}.output`. */
 export interface TaskOutput {

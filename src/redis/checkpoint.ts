@@ -33,7 +33,7 @@ export interface WorkerProgress {
   attempt: number;
   at: number;
   error?: string;
-  /** Why a model call waits (status waiting_for_model): model_slot, tokens_per_minute, breaker_open, retry_after. */
+  /** Why a model call waits (status waiting_for_model): model_slot, tokens_per_minute, breaker_open, retry_after, rate_limit. */
   reason?: string;
 }
 

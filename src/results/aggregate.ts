@@ -59,7 +59,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
 
   const details: Partial<Record<WorkerName, WorkerDetail>> = {};
   let usage = ZERO_USAGE;
-  let cost = 0;
+  let cost: number | null = 0;
   for (const s of steps) {
     const detail: WorkerDetail = {
       status: s.status === 'succeeded' ? 'succeeded' : s.status === 'failed' ? 'failed' : 'skipped',
@@ -78,11 +78,12 @@ export function aggregate(input: AggregateInput): TaskOutput {
       if (s.result.commit) detail.commit = s.result.commit;
     }
     // Every attempt's spend (a resumed task's finished workers: their result's).
-    const spent = s.spent ?? (s.result ? { usage: s.result.usage, cost_usd: s.result.cost_usd ?? 0 } : undefined);
+    const spent = s.spent ?? (s.result ? { usage: s.result.usage, cost_usd: s.result.cost_usd === undefined ? 0 : s.result.cost_usd } : undefined);
     if (spent) {
-      detail.usage = { ...spent.usage, cost_usd: roundUsd(spent.cost_usd) } satisfies CostedUsage;
+      detail.usage = { ...spent.usage, cost_usd: spent.cost_usd === null ? null : roundUsd(spent.cost_usd) } satisfies CostedUsage;
       usage = addUsage(usage, spent.usage);
-      cost += spent.cost_usd;
+      // Unknown once any worker used a model without a price: a partial sum would read as the whole.
+      cost = cost === null || spent.cost_usd === null ? null : cost + spent.cost_usd;
     }
     details[s.step.worker] = detail;
   }
@@ -103,7 +104,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
     summary,
     issues,
     details,
-    usage: { ...usage, cost_usd: roundUsd(cost) },
+    usage: { ...usage, cost_usd: cost === null ? null : roundUsd(cost) },
     timings: {
       started_at: new Date(input.startedAt).toISOString(),
       finished_at: new Date(input.finishedAt).toISOString(),

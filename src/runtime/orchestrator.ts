@@ -65,7 +65,7 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
   const { logger } = options;
   const stack = new ResourceStack(({ resource, error }) => logger.warn({ err: error, resource }, `could not close the ${resource}`));
   return stack.build(async () => {
-    const { agents, resolveModel, prices } = await loadPricedAgents(config);
+    const { agents, resolveModel, prices } = await loadPricedAgents(config, logger);
     const sandbox = await chooseListenerSandbox(config, logger);
     const keys = keysFor(config.domain);
     const connections = redisConnections(config, stack, logger, options.outageLog);

@@ -73,7 +73,7 @@ export function createWorkerStep(deps: WorkerStepDeps) {
       ...(budgetUsd !== undefined ? { budget: { limitUsd: budgetUsd, spent: async () => ledger.spent(input.ref) } } : {}),
       onSpend: (id, _usage, usd) => {
         metrics?.cost(worker, id, usd);
-        progress.write({ ref: input.ref, fields: ledger.add(input.ref, usd) });
+        progress.write({ ref: input.ref, fields: ledger.add(input.ref, usd ?? 0) });
       },
       onWait: (wait) => {
         if (metrics && waiting !== wait.reason) {

@@ -11,6 +11,9 @@ import type { SandboxBinds } from './sandbox/sandbox.ts';
 import type { Workspace } from './workspace.ts';
 import type { TaskBox } from './box/types.ts';
 import { usageOf } from '../models/usage.ts';
+import { asParam } from '../models/history.ts';
+import { modelInfo, type Effort } from '../models/catalog.ts';
+import { ModelStopError } from './modelStopError.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -32,7 +35,12 @@ export interface AgentLoopOptions {
   signal: AbortSignal;
   /** Model calls allowed; still wanting tools after the last one is AgentTurnLimitError. */
   maxTurns: number;
+  /** max_tokens of each call (at most the model's own limit); an answer cut at it is asked again with twice as many, up to that limit. */
   maxTokens: number;
+  /** `output_config.effort`, sent to models that take it (see src/models/catalog.ts). */
+  effort?: Effort;
+  /** A refusal starts the conversation anew on this model id, once (never a switch in the middle of one). */
+  fallbackModelId?: string;
   /** Tokens (input, output, cache reads and writes) all turns together may use; past it, no further turn. */
   tokenBudget: number;
   bash: BashOptions;
@@ -55,6 +63,10 @@ export interface AgentLoopResult {
   changes: FileChanges;
   /** Files a Write or Edit failed on and that no later call wrote: workspace-relative path and the tool's message. */
   failedWrites: { path: string; error: string }[];
+  /** The model that gave the final answer (the fallback, after a refusal). */
+  modelId: string;
+  /** How the conversation went where the result should say it (a refusal answered by the fallback model). */
+  notes: string[];
 }
 
 /** The workspace-relative file a Write or Edit call names, or undefined (another tool, no usable path). */
@@ -71,22 +83,6 @@ function writeTarget(workspace: Workspace, call: Anthropic.Messages.ToolUseBlock
 
 const totalTokens = (u: Usage): number =>
   u.input_tokens + u.output_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
-
-/** The answer as history to send back: only what a request accepts (no response-only fields). */
-function asParam(block: Anthropic.Messages.ContentBlock): ContentBlockParam[] {
-  switch (block.type) {
-    case 'text':
-      return [{ type: 'text', text: block.text }];
-    case 'tool_use':
-      return [{ type: 'tool_use', id: block.id, name: block.name, input: block.input }];
-    case 'thinking':
-      return [{ type: 'thinking', thinking: block.thinking, signature: block.signature }];
-    case 'redacted_thinking':
-      return [{ type: 'redacted_thinking', data: block.data }];
-    default:
-      return []; // server-tool blocks: this loop offers no server tools
-  }
-}
 
 /**
  * The history with a cache breakpoint on its newest block, so each turn
@@ -130,6 +126,25 @@ function prefixOf(agent: AgentDefinition): Prefix {
   return prefix;
 }
 
+/**
+ * The history with an answer's content as its last assistant turn: a turn
+ * a `pause_turn` left open goes on in the same message (roles alternate).
+ */
+function withAnswer(messages: MessageParam[], content: ContentBlockParam[]): MessageParam[] {
+  const last = messages.at(-1);
+  if (last?.role === 'assistant' && Array.isArray(last.content)) return [...messages.slice(0, -1), { role: 'assistant', content: [...last.content, ...content] }];
+  return content.length > 0 ? [...messages, { role: 'assistant', content }] : messages;
+}
+
+/** max_tokens as configured, never above what the model accepts. */
+const maxTokensOf = (modelId: string, configured: number): number => Math.min(configured, modelInfo(modelId)?.maxOutputTokens ?? configured);
+
+/** The refusal's category, as the answer's stop_details names it. */
+function refusalOf(answer: Anthropic.Messages.Message): string {
+  const details = (answer as { stop_details?: { category?: string | null } | null }).stop_details;
+  return details?.category ? `category ${details.category}` : 'no category given';
+}
+
 function checkAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new WorkerAbortedError(signal.reason);
 }
@@ -137,12 +152,18 @@ function checkAborted(signal: AbortSignal): void {
 /**
  * Runs one agent to the end of its task: call the model, run the tools it
  * asks for (each failure goes back to it as an `is_error` result, never out
- * of the loop), repeat until it stops asking. System prompt and tools carry
+ * of the loop), repeat until it stops asking. Every stop reason ends
+ * truthfully (docs/model-api.md, "Stop reasons"): `pause_turn` is sent back
+ * and goes on; `max_tokens` is asked again with more, up to the model's
+ * limit, else ModelStopError `truncated`; `refusal` starts anew on the
+ * fallback model once, else `refusal`; `model_context_window_exceeded` is
+ * `context_exceeded`; an empty final answer from a run that changed nothing
+ * is `no_work`. System prompt and tools carry
  * cache breakpoints: they are the same on every turn of every run of this
  * agent.
  *
  * @example
- * const result = await runAgentLoop({ agent, prompt, model, modelId: 'claude-sonnet-4-6', workspace,
+ * const result = await runAgentLoop({ agent, prompt, model, modelId: 'claude-sonnet-5-5', workspace,
  *   signal, maxTurns: 40, maxTokens: 8192, bash, caller: 'db-worker' });
  */
 export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoopResult> {
@@ -157,9 +178,12 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     ...(options.binds ? { binds: options.binds } : {}),
     ...(options.box ? { box: options.box } : {}),
   };
-  const messages: MessageParam[] = [{ role: 'user', content: options.prompt }];
+  let messages: MessageParam[] = [{ role: 'user', content: options.prompt }];
   let usage = ZERO_USAGE;
   const failedWrites = new Map<string, string>();
+  let modelId = options.modelId;
+  let maxTokens = maxTokensOf(modelId, options.maxTokens);
+  const notes: string[] = [];
 
   for (let turn = 1; ; turn++) {
     checkAborted(signal);
@@ -168,25 +192,59 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     if (used > options.tokenBudget) throw new AgentTokenBudgetError(options.tokenBudget, used);
     const answer = await model.createMessage(
       {
-        model: options.modelId,
-        max_tokens: options.maxTokens,
+        model: modelId,
+        max_tokens: maxTokens,
         system,
         messages: withCacheBreakpoint(messages),
         ...(definitions.length > 0 ? { tools: definitions } : {}),
+        ...(options.effort !== undefined && modelInfo(modelId)?.effort === true ? { output_config: { effort: options.effort } } : {}),
       },
       { signal, caller: options.caller },
     );
     usage = addUsage(usage, usageOf(answer));
     options.onEvent?.({ type: 'turn', turn, stopReason: answer.stop_reason, usage });
-    messages.push({ role: 'assistant', content: answer.content.flatMap(asParam) });
+    const content = answer.content.flatMap(asParam);
+    switch (answer.stop_reason) {
+      case 'refusal': {
+        const why = refusalOf(answer);
+        if (options.fallbackModelId !== undefined && modelId !== options.fallbackModelId) {
+          // A new conversation: another model cannot read this one's thinking blocks.
+          notes.push(`${modelId} declined this part (${why}); ${options.fallbackModelId} did it`);
+          modelId = options.fallbackModelId;
+          maxTokens = maxTokensOf(modelId, options.maxTokens);
+          messages = [{ role: 'user', content: options.prompt }];
+          continue;
+        }
+        throw new ModelStopError('refusal', `${modelId} declined this part of the task (${why})${options.fallbackModelId === undefined ? '; a fallback model (anthropic.fallbackModel) would be tried once' : ''}`);
+      }
+      case 'model_context_window_exceeded':
+        throw new ModelStopError('context_exceeded', `the conversation outgrew ${modelId}'s context window after ${turn} turns: give the worker a smaller part of the task`);
+      case 'max_tokens': {
+        // The cut answer is dropped whole: a cut tool call never runs, and an assistant prefill would be refused.
+        const limit = modelInfo(modelId)?.maxOutputTokens ?? maxTokens;
+        if (maxTokens < limit) {
+          maxTokens = Math.min(limit, maxTokens * 2);
+          continue;
+        }
+        throw new ModelStopError('truncated', `the answer was cut off at max_tokens ${maxTokens}, ${modelId}'s limit: give the worker a smaller part of the task`);
+      }
+      case 'pause_turn':
+        // The API paused a long turn: the answer goes back as it is, and the model goes on from there.
+        messages = withAnswer(messages, content);
+        continue;
+    }
     const calls = answer.content.filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use');
     if (answer.stop_reason !== 'tool_use' || calls.length === 0) {
       const finalText = answer.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
       const snapshot = changes.snapshot();
+      if (finalText.trim() === '' && snapshot.created.length + snapshot.modified.length + snapshot.deleted.length === 0) {
+        throw new ModelStopError('no_work', `${modelId} ended its turn (${answer.stop_reason ?? 'no stop reason'}) with no answer and no change in the workspace: the worker did nothing, and is tried again while it has attempts`);
+      }
       const written = new Set([...snapshot.created, ...snapshot.modified]);
       const failed = [...failedWrites].filter(([file]) => !written.has(file)).map(([file, error]) => ({ path: file, error }));
-      return { finalText, stopReason: answer.stop_reason, usage, turns: turn, changes: snapshot, failedWrites: failed };
+      return { finalText, stopReason: answer.stop_reason, usage, turns: turn, changes: snapshot, failedWrites: failed, modelId, notes };
     }
+    messages = withAnswer(messages, content);
     const results: Anthropic.Messages.ToolResultBlockParam[] = [];
     for (const call of calls) {
       // The file tools are synchronous inside: without a turn of the event loop between calls, an

@@ -1,4 +1,5 @@
 import type { ModelClient } from '../models/types.ts';
+import type { Effort } from '../models/catalog.ts';
 import type { WorkerName, WorkerResult } from '../protocol/output.ts';
 import type { AgentDefinition } from './agentFile.ts';
 import { runAgentLoop, type AgentLoopEvent } from './agentLoop.ts';
@@ -17,6 +18,10 @@ export interface WorkerRunnerOptions {
   maxTurns: number;
   /** max_tokens of each call. */
   maxTokens: number;
+  /** `output_config.effort` for the models that take it. */
+  effort?: Effort;
+  /** Alias or id of the model a refused conversation starts anew on, once. */
+  fallbackModel?: string;
   /** Tokens one run may use over all its turns. */
   tokenBudget: number;
   /** Bash limits and environment (built with `sandboxEnv`, without the orchestrator's secrets). */
@@ -25,19 +30,14 @@ export interface WorkerRunnerOptions {
   onEvent?: (input: WorkerRunInput, event: AgentLoopEvent) => void;
 }
 
-/** Notes about how the run ended that the task's result should carry. */
-function stopIssues(stopReason: string | null): string[] {
-  if (stopReason === 'max_tokens') return ['the final answer was cut off at max_tokens: raise maxTokens if this repeats'];
-  if (stopReason === 'refusal') return ['the model refused to continue this part of the task'];
-  return [];
-}
-
 /**
  * The `RunWorker` the worker machine invokes: one attempt of one worker in
  * the task's workspace. Files in the result come from the tools' change log,
  * never from the model's word. It throws the cause as is (SDK errors,
  * AgentTurnLimitError, WorkerAbortedError, ScriptedFailureError): the caller
- * asks `shouldRetry` (src/errors.ts) whether another attempt can help.
+ * asks `shouldRetry` (src/errors.ts) whether another attempt can help. A
+ * stop reason that is not a success is a ModelStopError (its reason leads
+ * its message).
  *
  * @example
  * const run = createWorkerRunner({ agents, model, resolveModel, maxTurns: 40, maxTokens: 8192, bash });
@@ -61,6 +61,8 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       signal,
       maxTurns: options.maxTurns,
       maxTokens: options.maxTokens,
+      ...(options.effort !== undefined ? { effort: options.effort } : {}),
+      ...(options.fallbackModel !== undefined ? { fallbackModelId: options.resolveModel(options.fallbackModel) } : {}),
       tokenBudget: options.tokenBudget,
       bash: options.bash,
       ...(input.binds ? { binds: input.binds } : {}),
@@ -84,7 +86,7 @@ export function createWorkerRunner(options: WorkerRunnerOptions): RunWorker {
       summary: parsed.summary,
       files_created: loop.changes.created,
       files_modified: loop.changes.modified,
-      issues: [...parsed.issues, ...stopIssues(loop.stopReason), ...loop.failedWrites.map((f) => `${f.path} was not written: ${f.error}`)],
+      issues: [...parsed.issues, ...loop.notes, ...loop.failedWrites.map((f) => `${f.path} was not written: ${f.error}`)],
       usage: loop.usage,
       turns: loop.turns,
       ...(Object.keys(report).length > 0 ? { report } : {}),

@@ -19,5 +19,6 @@ export class WorkerRunError extends OrchestratorError {
 
 export interface Spent {
   usage: Usage;
-  cost_usd: number;
+  /** Null: a call of a model without a price was made, so the dollars are unknown. */
+  cost_usd: number | null;
 }

@@ -8,7 +8,7 @@ import { startFakeMessagesApi, type FakeResponse, type RecordedRequest } from '.
 import { startTestOrchestrator } from '../support/orchestrator.ts';
 import { client, eventually } from '../support/redis.ts';
 
-// Sonnet 4.6 at $3 per million input tokens: 10,000 input tokens a call is 3 cents.
+// Sonnet 4.6 (mapped to the sonnet alias below) at $3 per million input tokens: 10,000 input tokens a call is 3 cents.
 const CALL_USD = 0.03;
 
 const workerOf = (r: RecordedRequest): string => /You are ([a-z]+-worker)/.exec(JSON.stringify(r.body.system ?? ''))?.[1] ?? 'unknown';
@@ -34,7 +34,7 @@ describe('budgets as guards', () => {
       if (snap.machine?.id === 'worker') workerStates.push(`${snap.context?.step?.worker} ${JSON.stringify(snap.value)}`);
     };
     const { orchestrator, config, keys } = await startTestOrchestrator(
-      { model: undefined, planner: 'keywords', metricsPort: 0 },
+      { model: undefined, planner: 'keywords', metricsPort: 0, anthropic: { models: { sonnet: 'claude-sonnet-4-6' } } },
       { inspect },
       { ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: api.url },
     );
@@ -79,9 +79,9 @@ describe('budgets as guards', () => {
       // The instance's total is written at most once a second, in one command.
       const overview = await eventually(async () => {
         const o = await readOverview(redis, keys, config.domain);
-        return Math.abs((o.instances[0]?.spendUsd ?? 0) - out.usage!.cost_usd) < 1e-5 ? o : undefined;
+        return Math.abs((o.instances[0]?.spendUsd ?? 0) - out.usage!.cost_usd!) < 1e-5 ? o : undefined;
       }, 5000, "the instance's spend");
-      expect(overview.instances[0]?.spendUsd).toBeCloseTo(out.usage!.cost_usd, 5);
+      expect(overview.instances[0]?.spendUsd).toBeCloseTo(out.usage!.cost_usd!, 5);
       expect(renderOverview(overview).join('\n')).toMatch(/\$0\.\d{4} spent/);
     } finally {
       await orchestrator.stop();

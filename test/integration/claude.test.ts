@@ -23,24 +23,19 @@ function workerOf(request: RecordedRequest): string {
   return /You are ([a-z]+-worker)/.exec(system)?.[1] ?? 'unknown';
 }
 
+const isPlanner = (request: RecordedRequest) => JSON.stringify(request.body.system ?? '').includes('You plan backend tasks');
+
 function respond(request: RecordedRequest): FakeResponse {
-  if (request.body.tools?.some((t) => 'name' in t && t.name === 'submit_plan')) {
-    return {
-      content: [
-        {
-          type: 'tool_use',
-          name: 'submit_plan',
-          input: {
-            steps: [
-              { worker: 'db-worker', instructions: 'User model with email and password_hash', depends_on: [], critical: true, reason: 'account' },
-              { worker: 'auth-worker', instructions: 'hashPassword and issueToken', depends_on: ['db-worker'], critical: false, reason: 'register' },
-              { worker: 'api-worker', instructions: 'POST /api/users/register', depends_on: ['db-worker'], critical: false, reason: 'endpoint' },
-            ],
-          },
-        },
+  if (isPlanner(request)) {
+    const plan = {
+      steps: [
+        { worker: 'db-worker', instructions: 'User model with email and password_hash', depends_on: [], critical: true, reason: 'account' },
+        { worker: 'auth-worker', instructions: 'hashPassword and issueToken', depends_on: ['db-worker'], critical: false, reason: 'register' },
+        { worker: 'api-worker', instructions: 'POST /api/users/register', depends_on: ['db-worker'], critical: false, reason: 'endpoint' },
       ],
-      usage: { input_tokens: 400, output_tokens: 120 },
     };
+    // The default model (the current Sonnet) answers in JSON under the plan's schema (structured outputs).
+    return { content: [{ type: 'text', text: JSON.stringify(plan) }], usage: { input_tokens: 400, output_tokens: 120 } };
   }
   const worker = workerOf(request);
   const turn = request.body.messages.length;
@@ -61,7 +56,7 @@ function respond(request: RecordedRequest): FakeResponse {
 
 describe('Claude workers end to end', () => {
   it('send --wait yields a completed result whose files were written by tool calls, with token usage', async () => {
-    const api = await startFakeMessagesApi();
+    const api = await startFakeMessagesApi({ strict: true });
     for (let i = 0; i < 10; i++) api.enqueue(respond);
     const { orchestrator, config } = await startTestOrchestrator({ model: undefined }, {}, {
       ANTHROPIC_API_KEY: 'sk-test',
@@ -75,6 +70,7 @@ describe('Claude workers end to end', () => {
       expect(run.stderr).toMatch(/plan \(llm\): db-worker/);
       const output = JSON.parse(run.stdout) as TaskOutput;
       expect(output.status).toBe('completed');
+      expect(api.refused).toEqual([]);
       expect([...output.files_created].sort()).toEqual(Object.values(FILES).sort());
       for (const f of output.files_created) {
         expect(readFileSync(join(output.workspace!, f), 'utf8')).toMatch(/written by/);
@@ -83,7 +79,7 @@ describe('Claude workers end to end', () => {
       // 3 workers x (1000 + 1100) input tokens; the planner's call is its own.
       expect(output.usage).toMatchObject({ input_tokens: 6300, output_tokens: 270, cache_read_input_tokens: 2700, cache_creation_input_tokens: 2700 });
       expect(output.details['db-worker']?.usage?.input_tokens).toBe(2100);
-      const workerCalls = api.requests.filter((r) => !r.body.tools?.some((t) => 'name' in t && t.name === 'submit_plan'));
+      const workerCalls = api.requests.filter((r) => !isPlanner(r));
       expect(workerCalls).toHaveLength(6);
       for (const r of workerCalls) {
         expect(r.headers.authorization ?? r.headers['x-api-key']).toBeTruthy();

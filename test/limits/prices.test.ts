@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { dbThenApiAuth, workerResult } from '../support/fixtures.ts';
 import { loadConfig } from '../../src/config.ts';
-import { costOf, DEFAULT_PRICES, priceOf, roundUsd, UnknownModelPriceError } from '../../src/limits/prices.ts';
+import { costOf, DEFAULT_PRICES, findPrice, roundUsd } from '../../src/limits/prices.ts';
+
+const priceOf = (id: string) => findPrice(id, DEFAULT_PRICES)!;
 import { aggregate } from '../../src/results/aggregate.ts';
 import type { StepState } from '../../src/results/steps.ts';
 
@@ -10,18 +12,50 @@ const usage = { input_tokens: 1_000, output_tokens: 200, cache_creation_input_to
 describe('cost in dollars', () => {
   it('prices input, output, cache writes and cache reads each at their own rate', () => {
     // Sonnet 4.6: $3 in, $15 out, $3.75 per million written to the cache, $0.30 read from it.
-    expect(costOf(usage, priceOf('claude-sonnet-4-6', DEFAULT_PRICES))).toBeCloseTo(0.003 + 0.003 + 0.015 + 0.015, 12);
+    expect(costOf(usage, priceOf('claude-sonnet-4-6'))).toBeCloseTo(0.003 + 0.003 + 0.015 + 0.015, 12);
     // Opus 4.6: $5, $25, $6.25, $0.50.
-    expect(costOf(usage, priceOf('claude-opus-4-6', DEFAULT_PRICES))).toBeCloseTo(0.005 + 0.005 + 0.025 + 0.025, 12);
+    expect(costOf(usage, priceOf('claude-opus-4-6'))).toBeCloseTo(0.005 + 0.005 + 0.025 + 0.025, 12);
     // Haiku 4.5: $1, $5, $1.25, $0.10.
-    expect(costOf(usage, priceOf('claude-haiku-4-5', DEFAULT_PRICES))).toBeCloseTo(0.001 + 0.001 + 0.005 + 0.005, 12);
+    expect(costOf(usage, priceOf('claude-haiku-4-5'))).toBeCloseTo(0.001 + 0.001 + 0.005 + 0.005, 12);
     expect(costOf({ input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }, DEFAULT_PRICES['claude-opus-4-6']!)).toBe(0);
   });
 
-  it('prices a dated snapshot as its family, and refuses an id it cannot price', () => {
-    expect(priceOf('claude-haiku-4-5-20251001', DEFAULT_PRICES)).toEqual(DEFAULT_PRICES['claude-haiku-4-5']);
-    expect(() => priceOf('claude-mystery-9', DEFAULT_PRICES)).toThrow(UnknownModelPriceError);
-    expect(() => priceOf('claude-mystery-9', DEFAULT_PRICES)).toThrow(/prices/);
+  it('prices the current models as the pricing pages list them', () => {
+    // Sonnet 5.5: $2 in, $10 out, $2.50 per million written to the cache, $0.10 read from it.
+    expect(costOf(usage, priceOf('claude-sonnet-5-5'))).toBeCloseTo(0.002 + 0.002 + 0.01 + 0.005, 12);
+    // Opus 5.5: $4, $20, $5, $0.20.
+    expect(costOf(usage, priceOf('claude-opus-5-5'))).toBeCloseTo(0.004 + 0.004 + 0.02 + 0.01, 12);
+    // Fable 5.2: $8, $40, $10, $0.20.
+    expect(costOf(usage, priceOf('claude-fable-5-2'))).toBeCloseTo(0.008 + 0.008 + 0.04 + 0.01, 12);
+  });
+
+  it('prices a Haiku 5.5 request by its prompt: every token at the higher rate past 100,000 prompt tokens', () => {
+    const haiku = priceOf('claude-haiku-5-5');
+    // 55,000 prompt tokens: $0.10, $0.50, $0.125, $0.01.
+    expect(costOf(usage, haiku)).toBeCloseTo(0.0001 + 0.0001 + 0.0005 + 0.0005, 12);
+    // 100,001 prompt tokens: $0.50, $2.50, $0.625, $0.05, output included.
+    const long = { input_tokens: 1, output_tokens: 1_000, cache_creation_input_tokens: 0, cache_read_input_tokens: 100_000 };
+    expect(costOf(long, haiku)).toBeCloseTo((1 * 0.5 + 1_000 * 2.5 + 100_000 * 0.05) / 1e6, 12);
+  });
+
+  it('prices a dated snapshot as its family, and has no price for an id it does not know', () => {
+    expect(priceOf('claude-haiku-4-5-20251001')).toEqual(DEFAULT_PRICES['claude-haiku-4-5']);
+    // The longest family wins: claude-sonnet-5-5-<date> is Sonnet 5.5, not Sonnet 5.
+    expect(priceOf('claude-sonnet-5-5-20261001')).toEqual(DEFAULT_PRICES['claude-sonnet-5-5']);
+    expect(findPrice('claude-mystery-9', DEFAULT_PRICES)).toBeUndefined();
+  });
+
+  it('reports a sum with an unpriced worker as unknown, not as the priced part', () => {
+    const [db, api] = dbThenApiAuth.steps;
+    const u = { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+    const steps: StepState[] = [
+      { step: db!, status: 'succeeded', attempts: 1, result: { ...workerResult('db-worker'), cost_usd: 0.25 }, spent: { usage: u, cost_usd: 0.25 } },
+      { step: api!, status: 'succeeded', attempts: 1, result: { ...workerResult('api-worker'), cost_usd: null }, spent: { usage: u, cost_usd: null } },
+    ];
+    const out = aggregate({ taskId: 't', plan: dbThenApiAuth, steps, failure: undefined, cutShort: undefined, workspace: undefined, startedAt: 0, finishedAt: 1 });
+    expect(out.details['db-worker']?.usage?.cost_usd).toBe(0.25);
+    expect(out.details['api-worker']?.usage?.cost_usd).toBeNull();
+    expect(out.usage).toMatchObject({ input_tokens: 20, cost_usd: null });
   });
 
   it('takes overrides and additions from the config, and stops start-up on a bad price naming the option', () => {

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { resolveModelId, UnknownModelAliasError } from '../../src/models/aliases.ts';
 
 describe('resolveModelId', () => {
-  it('maps the aliases of agent files to current ids', () => {
-    expect(resolveModelId('sonnet')).toBe('claude-sonnet-4-6');
-    expect(resolveModelId('opus')).toBe('claude-opus-4-6');
-    expect(resolveModelId(' Haiku ')).toBe('claude-haiku-4-5');
+  it('maps the aliases of agent files to the current models', () => {
+    expect(resolveModelId('sonnet')).toBe('claude-sonnet-5-5');
+    expect(resolveModelId('opus')).toBe('claude-opus-5-5');
+    expect(resolveModelId(' Haiku ')).toBe('claude-haiku-5-5');
   });
 
   it('reads inherit as the sonnet alias unless the config says otherwise', () => {
-    expect(resolveModelId('inherit')).toBe('claude-sonnet-4-6');
+    expect(resolveModelId('inherit')).toBe('claude-sonnet-5-5');
     expect(resolveModelId('inherit', { sonnet: 'claude-sonnet-4-6' })).toBe('claude-sonnet-4-6');
     expect(resolveModelId('inherit', { inherit: 'claude-opus-4-5' })).toBe('claude-opus-4-5');
   });

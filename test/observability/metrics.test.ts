@@ -118,3 +118,16 @@ describe('metrics over /metrics', () => {
     expect(samples.has('orchestrator_task_duration_seconds_count{outcome="handed_off"}')).toBe(false);
   });
 });
+
+describe('the cost of a model without a price', () => {
+  it('is counted as an unpriced call, not as 0 dollars', async () => {
+    const metrics = createMetrics({ queueDepth: async () => ({ pending: 0, active: 0 }) });
+    metrics.cost('db-worker', 'claude-sonnet-5-5', 0.25);
+    metrics.cost('db-worker', 'claude-next-1', null);
+    metrics.cost('db-worker', 'claude-next-1', null);
+    const { samples } = await scrape((await serve(metrics)).url);
+    expect(samples.get('orchestrator_cost_usd_total{worker="db-worker",model="claude-sonnet-5-5"}')).toBe(0.25);
+    expect(samples.has('orchestrator_cost_usd_total{worker="db-worker",model="claude-next-1"}')).toBe(false);
+    expect(samples.get('orchestrator_unpriced_model_calls_total{worker="db-worker",model="claude-next-1"}')).toBe(2);
+  });
+});

@@ -12,9 +12,11 @@ let planner: LlmPlanner;
 const signal = new AbortController().signal;
 const task = makeTask('Create user registration endpoint', { requirements: ['Hash password with bcrypt'] });
 
+let model: ReturnType<typeof createAnthropicModel>;
 beforeEach(async () => {
-  api = await startFakeMessagesApi();
-  const model = createAnthropicModel({ apiKey: 'test-key', baseURL: api.url, maxRetries: 0, timeoutMs: 5_000 });
+  api = await startFakeMessagesApi({ strict: true });
+  model = createAnthropicModel({ apiKey: 'test-key', baseURL: api.url, maxRetries: 0, timeoutMs: 5_000 });
+  // A model the catalog does not know: the plan comes through a submit_plan tool under tool_choice auto.
   planner = createLlmPlanner({ model, modelId: 'claude-test-planner' });
 });
 afterEach(async () => {
@@ -33,7 +35,7 @@ const goodPlan = {
 };
 
 describe('createLlmPlanner through the Anthropic SDK', () => {
-  it('asks for a forced submit_plan call whose schema comes from zod, and returns the checked plan', async () => {
+  it('on a model it does not know: offers submit_plan (schema from zod) without forcing it, and returns the checked plan', async () => {
     api.enqueue(submit(goodPlan));
     const plan = await planTask(task, { llm: planner, signal });
 
@@ -49,7 +51,7 @@ describe('createLlmPlanner through the Anthropic SDK', () => {
     expect(api.requests).toHaveLength(1);
     const body = api.requests[0]?.body;
     expect(body?.model).toBe('claude-test-planner');
-    expect(body?.tool_choice).toEqual({ type: 'tool', name: 'submit_plan' });
+    expect(body?.tool_choice).toEqual({ type: 'auto' });
     const tool = body?.tools?.[0] as { name: string; input_schema: Record<string, unknown> } | undefined;
     expect(tool?.name).toBe('submit_plan');
     expect(tool?.input_schema).toMatchObject({ type: 'object', required: ['steps'] });
@@ -67,15 +69,76 @@ describe('createLlmPlanner through the Anthropic SDK', () => {
     ['an unknown worker', submit({ steps: [{ ...goodPlan.steps[0], worker: 'frontend-worker' }] }), /^LLM planner failed \(LlmPlanError: the plan does not match the schema: .*steps\[0\]\.worker/],
     ['a cycle', submit({ steps: [{ ...goodPlan.steps[0], depends_on: ['api-worker'] }, goodPlan.steps[1]] }), /^LLM planner failed \(LlmPlanError: the plan is not a valid DAG: cycle: db-worker → api-worker → db-worker/],
     ['input that is not JSON', submit('{"steps": [ oops'), /^LLM planner failed \(LlmPlanError: the submit_plan input is not valid JSON: /],
-    ['text instead of the tool call', { content: [{ type: 'text' as const, text: 'I think db first.' }] }, /^LLM planner failed \(LlmPlanError: the model answered without calling submit_plan\)/],
-    ['zero steps while keywords match', submit({ steps: [] }), /^LLM planner returned zero steps although keywords match \(db-worker, auth-worker, api-worker\); using the keyword plan$/],
-  ])('falls back to the keyword plan on %s, saying why', async (_case, answer, note) => {
-    api.enqueue(answer);
+    ['text instead of the tool call', { content: [{ type: 'text' as const, text: 'I think db first.' }] }, /^LLM planner failed \(LlmPlanError: the model answered without calling submit_plan \(after one correction/],
+  ])('falls back to the keyword plan on %s given twice (after one corrective turn), saying why', async (_case, answer, note) => {
+    api.enqueue(answer, answer);
     const plan = await planTask(task, { llm: planner, signal });
     expect(plan.source).toBe('keywords');
     expect(Object.keys(shape(plan))).toEqual(['db-worker', 'auth-worker', 'api-worker']);
     expect(plan.notes[0]).toMatch(note);
     expect(api.pending()).toBe(0);
+  });
+
+  it('keeps a plan of zero steps for planTask to judge (no corrective turn)', async () => {
+    api.enqueue(submit({ steps: [] }));
+    const plan = await planTask(task, { llm: planner, signal });
+    expect(plan.notes[0]).toMatch(/^LLM planner returned zero steps although keywords match \(db-worker, auth-worker, api-worker\); using the keyword plan$/);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('corrects a bad submit_plan once with an is_error tool_result for that call, and takes the corrected plan', async () => {
+    api.enqueue({ content: [{ type: 'tool_use', id: 'p1', name: 'submit_plan', input: { steps: [{ ...goodPlan.steps[0], depends_on: ['api-worker'] }, goodPlan.steps[1]] } }] }, submit(goodPlan));
+    const plan = await planTask(task, { llm: planner, signal });
+    expect(plan.source).toBe('llm');
+    const second = api.requests[1]!.body;
+    expect(second.messages).toHaveLength(3);
+    expect(second.messages[2]).toMatchObject({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'p1', is_error: true }] });
+    expect(JSON.stringify(second.messages[2])).toMatch(/not a valid DAG: cycle/);
+    expect(api.refused).toEqual([]);
+  });
+
+  it.each(['claude-sonnet-5-5', 'claude-opus-5-5', 'claude-haiku-5-5', 'claude-fable-5-2', 'claude-sonnet-4-6', 'claude-haiku-4-5'])(
+    'on %s: asks with structured outputs (the plan\'s JSON schema), no tools, no tool_choice, and reads the JSON answer',
+    async (modelId) => {
+      const json = createLlmPlanner({ model, modelId, effort: 'medium' });
+      api.enqueue({ content: [{ type: 'thinking', thinking: 'db first' }, { type: 'text', text: JSON.stringify(goodPlan) }] });
+      const plan = await planTask(task, { llm: json, signal });
+      expect(plan.source).toBe('llm');
+      expect(plan.steps.map((s) => s.worker)).toEqual(['db-worker', 'api-worker']);
+      const body = api.requests[0]!.body;
+      expect(body).not.toHaveProperty('tools');
+      expect(body).not.toHaveProperty('tool_choice');
+      expect(body).not.toHaveProperty('thinking');
+      expect(body.output_config?.format).toMatchObject({ type: 'json_schema', schema: { type: 'object', required: ['steps'], additionalProperties: false } });
+      // Effort only where the model takes it.
+      expect(body.output_config?.effort).toBe(modelId === 'claude-haiku-4-5' ? undefined : 'medium');
+      expect(api.refused).toEqual([]);
+    },
+  );
+
+  it('on a current model: corrects a plan that is not a DAG once, sending the answer back with its thinking block unchanged', async () => {
+    const json = createLlmPlanner({ model, modelId: 'claude-sonnet-5-5' });
+    const cyclic = { steps: [{ ...goodPlan.steps[0], depends_on: ['api-worker'] }, goodPlan.steps[1]] };
+    api.enqueue(
+      { content: [{ type: 'thinking', thinking: 'both ways' }, { type: 'text', text: JSON.stringify(cyclic) }] },
+      { content: [{ type: 'thinking', thinking: 'db first' }, { type: 'text', text: JSON.stringify(goodPlan) }] },
+    );
+    const plan = await planTask(task, { llm: json, signal });
+    expect(plan.source).toBe('llm');
+    const second = api.requests[1]!.body;
+    expect(second.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(second.messages[1]).toMatchObject({ content: [{ type: 'thinking', thinking: 'both ways' }, { type: 'text' }] });
+    expect(second.messages[2]!.content).toMatch(/^That plan cannot be used: the plan is not a valid DAG: cycle/);
+    expect(api.refused).toEqual([]);
+  });
+
+  it('on a refusal: no corrective turn, the keyword plan, saying the model declined', async () => {
+    const json = createLlmPlanner({ model, modelId: 'claude-sonnet-5-5' });
+    api.enqueue({ content: [], stop_reason: 'refusal', refusalCategory: 'general_harms' });
+    const plan = await planTask(task, { llm: json, signal });
+    expect(plan.source).toBe('keywords');
+    expect(plan.notes[0]).toMatch(/^LLM planner failed \(LlmPlanError: the model answered with no plan \(the model declined to plan this task\)\)/);
+    expect(api.requests).toHaveLength(1);
   });
 
   it('falls back to the keyword plan on an HTTP failure, naming the status', async () => {

@@ -1,8 +1,13 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Anthropic from '@anthropic-ai/sdk';
+import { checkRequest, signThinking } from './messagesRules.ts';
 
-export type FakeBlock = { type: 'text'; text: string } | { type: 'tool_use'; id?: string; name: string; input: unknown };
+/** A block of an answer; a thinking block gets the signature the strict rules check (tied to the model and its text). */
+export type FakeBlock =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id?: string; name: string; input: unknown }
+  | { type: 'thinking'; thinking: string };
 
 /** A successful answer; omitted fields get plausible defaults. */
 export interface FakeMessage {
@@ -10,6 +15,10 @@ export interface FakeMessage {
   stop_reason?: Anthropic.Messages.StopReason;
   usage?: Partial<Record<'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens', number>>;
   model?: string;
+  /** With stop_reason `refusal`: the category (stop_details). */
+  refusalCategory?: Anthropic.Messages.RefusalStopDetails['category'];
+  /** Response headers, e.g. `anthropic-ratelimit-requests-remaining`. */
+  headers?: Record<string, string>;
 }
 /** An HTTP error, e.g. `{ status: 429, headers: { 'retry-after': '0.01' } }`; the body defaults to the API's error shape. */
 export interface FakeError {
@@ -43,6 +52,12 @@ export interface FakeMessagesApiOptions {
   latencyMs?: number;
   /** Each answer takes latencyMs ± up to this much more or less (uniform), as real ones vary. */
   latencyJitterMs?: number;
+  /**
+   * Enforce the documented request rules of the model each request names
+   * (./messagesRules.ts): a request that breaks one is answered 400, as the
+   * API does, and listed in `refused`; the queue is left as it was.
+   */
+  strict?: boolean;
 }
 
 export interface FakeMessagesApi {
@@ -60,6 +75,8 @@ export interface FakeMessagesApi {
   /** Requests being answered right now, and the most there ever were at once. */
   inFlight(): number;
   readonly stats: { maxInFlight: number; byStatus: Map<number, number>; duringSpell: number };
+  /** With `strict`: why each refused request was refused, in order. */
+  readonly refused: string[];
   close(): Promise<void>;
 }
 
@@ -81,18 +98,33 @@ function usageOf(m: FakeMessage) {
   };
 }
 
-function block(b: FakeBlock) {
+function block(b: FakeBlock, model: string): Record<string, unknown> & { type: string } {
   if (b.type === 'text') return { type: 'text', text: b.text, citations: null };
+  if (b.type === 'thinking') return { type: 'thinking', thinking: b.thinking, signature: signThinking(model, b.thinking) };
   return { type: 'tool_use', id: b.id ?? `toolu_fake_${++ids}`, name: b.name, input: b.input, caller: { type: 'direct' } };
+}
+
+/** The blocks as a request sends them back (what a pause_turn continuation must carry). */
+function asRequestBlocks(blocks: (Record<string, unknown> & { type: string })[]): string {
+  return JSON.stringify(
+    blocks.flatMap((b): Record<string, unknown>[] => {
+      if (b.type === 'text') return String(b.text).trim() === '' ? [] : [{ type: 'text', text: b.text }];
+      if (b.type === 'thinking') return [{ type: 'thinking', thinking: b.thinking, signature: b.signature }];
+      return [{ type: 'tool_use', id: b.id, name: b.name, input: b.input }];
+    }),
+  );
 }
 
 function messageBody(m: FakeMessage, model: string, content: unknown[], stop: boolean) {
   return {
     id: `msg_fake_${++ids}`, type: 'message', role: 'assistant', model: m.model ?? model, content,
     stop_reason: stop ? (m.stop_reason ?? (m.content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn')) : null,
-    stop_sequence: null, stop_details: null, container: null, diagnostics: null, usage: usageOf(m),
+    stop_sequence: null, stop_details: stop ? stopDetails(m) : null, container: null, diagnostics: null, usage: usageOf(m),
   };
 }
+
+const stopDetails = (m: FakeMessage) =>
+  m.stop_reason === 'refusal' ? { type: 'refusal', category: m.refusalCategory ?? null, explanation: null } : null;
 
 function chunks(text: string, parts: number): string[] {
   const size = Math.max(1, Math.ceil(text.length / parts));
@@ -102,13 +134,19 @@ function chunks(text: string, parts: number): string[] {
 }
 
 /** The SSE wire text the SDK's MessageStream accumulates: deltas split in chunks, as the API sends them. */
-function writeStream(res: ServerResponse, m: FakeMessage, model: string): void {
+function writeStream(res: ServerResponse, m: FakeMessage, model: string, blocks: (Record<string, unknown> & { type: string })[]): void {
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const start = messageBody(m, model, [], false);
   send('message_start', { type: 'message_start', message: { ...start, usage: { ...start.usage, output_tokens: 1 } } });
   send('ping', { type: 'ping' });
-  m.content.map(block).forEach((b, index) => {
-    if (b.type === 'text') {
+  blocks.forEach((b, index) => {
+    if (b.type === 'thinking') {
+      send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } });
+      for (const thinking of chunks(String(b.thinking), 2)) {
+        send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking } });
+      }
+      send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: b.signature } });
+    } else if (b.type === 'text') {
       send('content_block_start', { type: 'content_block_start', index, content_block: { ...b, text: '' } });
       for (const text of chunks(String(b.text), 2)) {
         send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
@@ -124,7 +162,7 @@ function writeStream(res: ServerResponse, m: FakeMessage, model: string): void {
   const stop = messageBody(m, model, [], true);
   send('message_delta', {
     type: 'message_delta',
-    delta: { stop_reason: stop.stop_reason, stop_sequence: null, stop_details: null, container: null },
+    delta: { stop_reason: stop.stop_reason, stop_sequence: null, stop_details: stop.stop_details, container: null },
     usage: { output_tokens: stop.usage.output_tokens },
   });
   send('message_stop', { type: 'message_stop' });
@@ -146,6 +184,8 @@ function writeStream(res: ServerResponse, m: FakeMessage, model: string): void {
 export async function startFakeMessagesApi(options: FakeMessagesApiOptions = {}): Promise<FakeMessagesApi> {
   const queue: FakeResponder[] = [];
   const requests: RecordedRequest[] = [];
+  const refused: string[] = [];
+  const pausedAnswers: string[] = [];
   const stats = { maxInFlight: 0, byStatus: new Map<number, number>(), duringSpell: 0 };
   let inFlight = 0;
   let spellUntil = 0;
@@ -182,6 +222,16 @@ export async function startFakeMessagesApi(options: FakeMessagesApiOptions = {})
       res.end(JSON.stringify({ type: 'error', error: { type, message: `fake ${refusal.status}` } }));
       return;
     }
+    if (options.strict && req.method === 'POST' && recorded.path.startsWith('/v1/messages')) {
+      const why = checkRequest(body, { pausedAnswers });
+      if (why !== undefined) {
+        refused.push(why);
+        count(400);
+        res.writeHead(400, { 'content-type': 'application/json', 'request-id': `req_fake_${++ids}` });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: why } }));
+        return;
+      }
+    }
     const next = queue.shift() ?? options.fallback;
     if (req.method !== 'POST' || !recorded.path.startsWith('/v1/messages') || next === undefined) {
       const why = next === undefined ? 'no response was enqueued for it' : 'only POST /v1/messages is served';
@@ -211,12 +261,14 @@ export async function startFakeMessagesApi(options: FakeMessagesApiOptions = {})
       res.end(JSON.stringify(response.body ?? { type: 'error', error: { type, message: `fake ${response.status}` } }));
       return;
     }
+    const blocks = response.content.map((b) => block(b, model));
+    if (response.stop_reason === 'pause_turn') pausedAnswers.push(asRequestBlocks(blocks));
     if (recorded.stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_fake_${++ids}` });
-      writeStream(res, response, model);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_fake_${++ids}`, ...response.headers });
+      writeStream(res, response, model, blocks);
     } else {
-      res.writeHead(200, { 'content-type': 'application/json', 'request-id': `req_fake_${++ids}` });
-      res.end(JSON.stringify(messageBody(response, model, response.content.map(block), true)));
+      res.writeHead(200, { 'content-type': 'application/json', 'request-id': `req_fake_${++ids}`, ...response.headers });
+      res.end(JSON.stringify(messageBody(response, model, blocks, true)));
     }
   };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -234,6 +286,7 @@ export async function startFakeMessagesApi(options: FakeMessagesApiOptions = {})
     },
     inFlight: () => inFlight,
     stats,
+    refused,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -268,7 +268,8 @@ const list = (items) => (items?.length ? el('ul', { class: 'files' }, items.map(
 
 function usageText(u) {
   if (!u || typeof u !== 'object') return '–';
-  return Object.entries(u).map(([k, v]) => `${k.replace(/_tokens$/, '').replace(/_/g, ' ')} ${typeof v === 'number' ? v.toLocaleString('en') : JSON.stringify(v)}`).join(' · ');
+  // cost_usd null: a model without a price was used, its cost is unknown (not 0).
+  return Object.entries(u).map(([k, v]) => `${k.replace(/_tokens$/, '').replace(/_/g, ' ')} ${typeof v === 'number' ? v.toLocaleString('en') : v === null ? 'unknown' : JSON.stringify(v)}`).join(' · ');
 }
 
 function value(v) {

@@ -17,7 +17,9 @@
 -- ARGV[6] gate id (this instance), ARGV[7] wake-up channel prefix,
 -- ARGV[8] longest wait ms before asking again
 -- Reply: {'ok', probe (1|0), 0}, or {reason, wait ms, breaker open since ms}
--- with reason 'breaker_open', 'tokens_per_minute' or 'model_slot'.
+-- with reason 'breaker_open', 'rate_limit' (the API's rate-limit headers
+-- said to wait: the breaker hash's pace_until), 'tokens_per_minute' or
+-- 'model_slot'.
 --@include "wakeNext"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -32,6 +34,8 @@ if state == 'open' then
   redis.call('HSET', KEYS[2], 'state', 'half_open')
   state = 'half_open'
 end
+local paceUntil = tonumber(redis.call('HGET', KEYS[2], 'pace_until') or '0')
+if now < paceUntil then return {'rate_limit', math.max(1, math.min(tonumber(ARGV[8]), paceUntil - now)), 0} end
 local probe = 0
 if state == 'half_open' then
   local holder = redis.call('HGET', KEYS[2], 'probe')

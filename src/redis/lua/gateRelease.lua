@@ -9,7 +9,10 @@
 -- ARGV[1] lease id, ARGV[2] outcome ('ok' | 'overloaded' | other),
 -- ARGV[3] retry-after ms (-1: none), ARGV[4] breaker threshold,
 -- ARGV[5] cooldown ms, ARGV[6] max cooldown ms, ARGV[7] input tokens,
--- ARGV[8] output tokens, ARGV[9] wake-up channel prefix
+-- ARGV[8] output tokens, ARGV[9] wake-up channel prefix,
+-- ARGV[10] pace ms (-1: none): the API's rate-limit headers said the next
+-- call like this one would not fit before then; no call starts anywhere
+-- until that time (the breaker hash's pace_until).
 -- Reply: the breaker's state after the call ('closed' | 'open' | 'half_open'),
 -- for this instance's metrics.
 --@include "wakeNext"
@@ -19,6 +22,11 @@ local id, outcome = ARGV[1], ARGV[2]
 local retryAfter, threshold, cooldown, maxCooldown = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local tokIn, tokOut, prefix = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 redis.call('ZREM', KEYS[1], id)
+local pace = tonumber(ARGV[10] or '-1')
+if pace >= 0 then
+  local paceUntil = tonumber(redis.call('HGET', KEYS[2], 'pace_until') or '0')
+  if now + pace > paceUntil then redis.call('HSET', KEYS[2], 'pace_until', now + pace) end
+end
 if tokIn > 0 or tokOut > 0 then
   local minute = math.floor(now / 60000)
   redis.call('HINCRBY', KEYS[3], 'in:' .. minute, tokIn)

@@ -19,6 +19,7 @@ export function createPlanner(
       ? createLlmPlanner({
           model: guardModel(deps.model, deps.guard, { onSpend: (id, _usage, usd) => metrics?.cost('planner', id, usd) }),
           modelId: deps.resolveModel(config.anthropic.plannerModel),
+          ...(config.anthropic.effort !== undefined ? { effort: config.anthropic.effort } : {}),
         })
       : undefined;
   return (task, ref, signal) => {

@@ -48,6 +48,8 @@ export function createWorker(config: Config, deps: WorkerDeps): Worker {
     resolveModel: deps.resolveModel,
     maxTurns: config.maxTurns,
     maxTokens: config.maxTokens,
+    ...(config.anthropic.effort !== undefined ? { effort: config.anthropic.effort } : {}),
+    ...(config.anthropic.fallbackModel !== undefined ? { fallbackModel: config.anthropic.fallbackModel } : {}),
     tokenBudget: config.workerTokenBudget,
     bash: {
       timeoutMs: config.bashTimeoutMs,

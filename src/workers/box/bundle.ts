@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,9 +24,39 @@ export function serverBundle(): Promise<string> {
   return bundled;
 }
 
+/**
+ * Removes what listeners killed before they could clean up left in the temp
+ * folder: their server bundles and the empty folders their boxes mounted
+ * on (`orch-box-server-{pid}-…`, `orch-box-mnt-{pid}-…`). Only folders of
+ * this uid whose listener is gone; a link is never followed.
+ */
+export function sweepStale(dir = tmpdir()): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^orch-box-(server|mnt)-(\d+)-/.exec(name);
+    if (m === null) continue;
+    try {
+      process.kill(Number(m[2]), 0);
+      continue; // alive (or another user's: EPERM)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    const at = path.join(dir, name);
+    const stats = lstatSync(at, { throwIfNoEntry: false });
+    if (stats === undefined || !stats.isDirectory() || stats.uid !== process.getuid?.()) continue;
+    rmSync(at, { recursive: true, force: true });
+  }
+}
+
 async function build(): Promise<string> {
   const { build: esbuild } = await import('esbuild');
-  const out = mkdtempSync(path.join(tmpdir(), 'orch-box-server-'));
+  sweepStale();
+  const out = mkdtempSync(path.join(tmpdir(), `orch-box-server-${process.pid}-`));
   process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   await esbuild({
     entryPoints: { server: path.join(here, 'server.ts'), thread: path.join(here, '..', 'threads', 'thread.mjs') },

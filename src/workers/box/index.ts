@@ -11,7 +11,7 @@
  * const changed = await box.layer();
  * await box.close();
  */
-export { startBox } from './start.ts';
+export { describeBoxHost, startBox } from './start.ts';
 export { probeBox } from './probe.ts';
 export { BoxFailedError, BoxOperationError, BoxUnavailableError } from './errors.ts';
 export type { BoxCallResult, BoxChange, BoxFile, BoxLimits, BoxOptions, LayerEntry, StartBox, TaskBox } from './types.ts';

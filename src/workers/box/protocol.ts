@@ -7,10 +7,14 @@ import { TOOL_NAMES } from '../tools/tool.ts';
 // command that took the server over can send anything); the server trusts
 // its requests. Paths are workspace-relative, posix.
 
-/** Largest file one `read` answer carries (base64 makes it a third longer on the wire). */
-export const READ_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes of a file one `read` answer carries (base64 makes it a third longer
+ * on the wire); a larger file comes in several, asked for by offset, so no
+ * line is long and no JSON.parse holds the event loop for long.
+ */
+export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 /** Longest line the listener takes from a box; a longer one is a broken or hostile box, which is closed. */
-export const MAX_LINE_BYTES = Math.ceil((READ_MAX_BYTES * 4) / 3) + 1024 * 1024;
+export const MAX_LINE_BYTES = Math.ceil((READ_CHUNK_BYTES * 4) / 3) + 1024 * 1024;
 
 /** Longest path either side accepts (PATH_MAX). */
 const MAX_PATH = 4096;
@@ -37,6 +41,10 @@ export const wireFile = z.object({
   executable: z.boolean().optional(),
   content: z.string().optional(),
   target: z.string().max(MAX_PATH).optional(),
+  /** `read` of a file: its whole size, where `content` starts, and what it was (a part of another version is refused). */
+  size: z.number().int().min(0).optional(),
+  offset: z.number().int().min(0).optional(),
+  version: z.string().max(200).optional(),
 });
 export type WireFile = z.infer<typeof wireFile>;
 
@@ -64,7 +72,7 @@ export type Request =
   | { id: number; op: 'call'; tool: (typeof TOOL_NAMES)[number]; input: unknown }
   | { id: number; op: 'cancel'; target: number }
   | { id: number; op: 'layer' }
-  | { id: number; op: 'read'; path: string }
+  | { id: number; op: 'read'; path: string; offset?: number }
   | { id: number; op: 'write'; file: WireFile }
   | { id: number; op: 'survey' };
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import {
-  closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeFileSync, chmodSync,
+  closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeFileSync, chmodSync,
 } from 'node:fs';
 import path from 'node:path';
 import { FileChangeLog } from '../changes.ts';
@@ -9,13 +9,12 @@ import { rlimitOnly } from '../sandbox/processLimit.ts';
 import { PROXY_PORT, unsandboxed } from '../sandbox/sandbox.ts';
 import { surveyWorkspace } from '../survey.ts';
 import { getTools } from '../tools/index.ts';
-import { readAll } from '../tools/openInside.ts';
 import type { BashOptions, ToolContext, ToolName } from '../tools/index.ts';
 import { Workspace } from '../workspace.ts';
 import { layerEntries } from './layerWalk.ts';
 import { layerTracker } from './layerTracker.ts';
 import type { BoxChange } from './types.ts';
-import { READ_MAX_BYTES, type Request, type ServerConfig, type WireFile } from './protocol.ts';
+import { READ_CHUNK_BYTES, type Request, type ServerConfig, type WireFile } from './protocol.ts';
 
 // What the tool server (server.ts) does, loaded by it right after it said
 // it is ready: the tools, zod and the walks are most of its start-up, which
@@ -49,7 +48,7 @@ export async function createOps(config: ServerConfig): Promise<(request: Request
       case 'layer':
         return layerEntries(config.layer, config.base, workspace.root);
       case 'read':
-        return read(workspace, request.path, READ_MAX_BYTES);
+        return read(workspace, request.path, request.offset ?? 0);
       case 'write':
         write(workspace, request.file);
         return null;
@@ -81,17 +80,24 @@ function bashOptions(config: ServerConfig): BashOptions {
   };
 }
 
-/** What a full layer looks like in a tool's message, and what to do about it. */
-function quotaNote(config: ServerConfig, text: string): string {
+/**
+ * A full layer in a tool's message, and what to do about it. Write and Edit
+ * only write into the view, whose every write lands in the layer; a Bash
+ * command may also have filled /tmp, so for it the layer must be (nearly)
+ * full still.
+ */
+function quotaNote(config: ServerConfig, tool: ToolName, text: string): string {
   if (!/ENOSPC|No space left on device/i.test(text)) return text;
-  let free = Number.POSITIVE_INFINITY;
-  try {
-    const fs = statfsSync(config.layer);
-    free = fs.bavail * fs.bsize;
-  } catch {
-    // unknown: say nothing more
+  if (tool === 'Bash') {
+    let free = Number.POSITIVE_INFINITY;
+    try {
+      const fs = statfsSync(config.layer);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      // unknown: say nothing more
+    }
+    if (free > 256 * 1024) return text;
   }
-  if (free > 256 * 1024) return text;
   return (
     `${text}\nThe task's layer is full: a task may write at most ${config.layerBytes} bytes into its view (its layer quota, layerBytes). ` +
     'Remove files you no longer need (build outputs, caches) and try again; the operator can raise the quota.'
@@ -112,7 +118,7 @@ async function call(config: ServerConfig, bash: BashOptions, workspace: Workspac
     text = await implementation!.run(input, ctx);
   } catch (error) {
     if (error instanceof WorkerAbortedError) throw error;
-    text = quotaNote(config, error instanceof Error ? error.message : String(error));
+    text = quotaNote(config, tool, error instanceof Error ? error.message : String(error));
     isError = true;
   }
   const snapshot = changes.snapshot();
@@ -125,7 +131,7 @@ async function call(config: ServerConfig, bash: BashOptions, workspace: Workspac
 }
 
 /** The path's state in the view: links reported, never followed; a FIFO or device never opened. */
-function read(workspace: Workspace, rel: string, maxBytes: number): WireFile {
+function read(workspace: Workspace, rel: string, offset: number): WireFile {
   const absolute = workspace.lexical(rel);
   // A link on the way (a folder replaced by a link) means no such path in the view, as git would see it.
   for (let dir = path.dirname(absolute); dir !== workspace.root && dir !== path.dirname(dir); dir = path.dirname(dir)) {
@@ -140,9 +146,23 @@ function read(workspace: Workspace, rel: string, maxBytes: number): WireFile {
   try {
     const opened = fstatSync(fd);
     if (!opened.isFile() || opened.ino !== stats.ino) return { path: rel, kind: 'other' };
-    if (opened.size > maxBytes) throw new Error(`${rel} is ${opened.size} bytes, over the ${maxBytes} bytes one read of the box may carry`);
-    const content = readAll(fd, opened.size, maxBytes);
-    return { path: rel, kind: 'file', executable: (opened.mode & 0o111) !== 0, content: content.toString('base64') };
+    const want = Math.max(0, Math.min(READ_CHUNK_BYTES, opened.size - offset));
+    const content = Buffer.alloc(want);
+    let got = 0;
+    while (got < want) {
+      const n = readSync(fd, content, got, want - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return {
+      path: rel,
+      kind: 'file',
+      executable: (opened.mode & 0o111) !== 0,
+      content: content.subarray(0, got).toString('base64'),
+      size: opened.size,
+      offset,
+      version: `${opened.dev}:${opened.ino}:${opened.mtimeMs}:${opened.ctimeMs}:${opened.size}`,
+    };
   } finally {
     closeSync(fd);
   }

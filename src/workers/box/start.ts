@@ -7,9 +7,11 @@ import { probeProcessLimit, rlimitOnly, type ProcessLimit } from '../sandbox/pro
 import { systemBinds } from '../sandbox/sandbox.ts';
 import type { WorkspaceSurvey } from '../survey.ts';
 import type { ToolName } from '../tools/tool.ts';
+import type { SandboxedCommand } from '../sandbox/command.ts';
 import { serverBundle } from './bundle.ts';
 import { BoxConnection } from './connection.ts';
-import { BoxFailedError, BoxUnavailableError } from './errors.ts';
+import { probeMemoryLimit, type MemoryLimit } from './memoryLimit.ts';
+import { BoxFailedError, BoxOperationError, BoxUnavailableError } from './errors.ts';
 import { callResult, layerEntry, surveyResult, wireFile, type ServerConfig } from './protocol.ts';
 import type { BoxFile, BoxOptions, StartBox, TaskBox } from './types.ts';
 
@@ -38,7 +40,7 @@ const START_TIMEOUT_MS = 20_000;
  * joined), then the command to exec. The read-only `base` overlay needs two
  * lower folders at least: an empty one goes under the rest.
  */
-const SETUP = [
+export const SETUP = [
   'set -e',
   'B=$1; SIZE=$2; LOWER=$3; shift 3',
   'mount -t tmpfs -o "size=$SIZE,mode=0755" orch-layer "$B"',
@@ -48,9 +50,14 @@ const SETUP = [
   'exec "$@"',
 ].join('\n');
 
-/** What every box of this listener shares: how its processes are bounded. */
+/** Memory of the tool server itself (Node and its tool threads), on top of `limits.memoryBytes` in a box's memory cgroup. */
+export const SERVER_MEMORY_BYTES = 256 * 1024 ** 2;
+
+/** What every box of this listener shares: how its processes and memory are bounded. */
 export interface BoxHost {
   processLimit: ProcessLimit;
+  /** A memory cgroup per box, or why there is none (each process then keeps its RLIMIT_AS). */
+  memory: MemoryLimit | string;
   bwrap: string;
   unshare: string;
 }
@@ -66,12 +73,22 @@ let host: Promise<BoxHost | string> | undefined;
  */
 export function boxHost(): Promise<BoxHost | string> {
   host ??= (async () => {
-    if (process.getuid?.() !== 0) return { processLimit: rlimitOnly(), bwrap: 'bwrap', unshare: 'unshare' };
+    const tools = { bwrap: 'bwrap', unshare: 'unshare', memory: probeMemoryLimit() };
+    if (process.getuid?.() !== 0) return { processLimit: rlimitOnly(), ...tools };
     const limit = await probeProcessLimit();
-    if (limit.mechanism === 'cgroup-v1' || limit.mechanism === 'cgroup-v2') return { processLimit: limit, bwrap: 'bwrap', unshare: 'unshare' };
+    if (limit.mechanism === 'cgroup-v1' || limit.mechanism === 'cgroup-v2') return { processLimit: limit, ...tools };
     return `the listener runs as root and cannot make a pids cgroup (${limit.detail}), so nothing would bound a box's processes: run it as an ordinary user, or give it a writable pids cgroup`;
   })();
   return host;
+}
+
+/** One line for the start-up log: what bounds a box's processes and memory here, or why there is no box. */
+export async function describeBoxHost(): Promise<string> {
+  const found = await boxHost();
+  if (typeof found === 'string') return `no task boxes: ${found}`;
+  const memory = typeof found.memory === 'string' ? `RLIMIT_AS per command (no memory cgroup: ${found.memory})` : found.memory.detail;
+  const processes = found.processLimit.mechanism === 'rlimit' ? 'RLIMIT_NPROC per command' : `a pids cgroup per box (${found.processLimit.mechanism})`;
+  return `task box processes: ${processes}; memory: ${memory}`;
 }
 
 /** Folders a box's view may not appear at: the box's own system folders and mounts. */
@@ -95,8 +112,11 @@ function checkOptions(options: BoxOptions): void {
   }
 }
 
-/** bwrap's arguments: today's Bash sandbox hardening around the tool server. */
-function bwrapArgs(options: BoxOptions, mount: string, bundle: string): string[] {
+/**
+ * bwrap's arguments: today's Bash sandbox hardening around the tool server
+ * (or around `command`, for the bench's measure of the view alone).
+ */
+export function bwrapArgs(options: BoxOptions, mount: string, bundle: string, command?: readonly string[]): string[] {
   const config: ServerConfig = {
     root: options.root,
     layer: INSIDE.layer,
@@ -137,7 +157,7 @@ function bwrapArgs(options: BoxOptions, mount: string, bundle: string): string[]
   if (!['/usr/', '/bin/', '/sbin/'].some((dir) => node.startsWith(dir))) args.push('--ro-bind', node, node);
   if (options.proxySocket !== undefined) args.push('--bind', options.proxySocket, INSIDE.proxy);
   args.push('--chdir', options.root, '--clearenv', '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'HOME', '/tmp/home');
-  args.push('--', node, path.join(INSIDE.server, 'server.mjs'), JSON.stringify(config));
+  args.push('--', ...(command ?? [node, path.join(INSIDE.server, 'server.mjs'), JSON.stringify(config)]));
   return args;
 }
 
@@ -150,22 +170,37 @@ export const startBox: StartBox = async (options) => {
   const found = await boxHost();
   if (typeof found === 'string') throw new BoxUnavailableError(found);
   const bundle = await serverBundle();
-  const mount = mkdtempSync(path.join(tmpdir(), 'orch-box-mnt-'));
-  const run = found.processLimit.confine(
-    {
-      file: found.unshare,
-      args: [
-        '--user', '--map-root-user', '--mount', '--propagation', 'private', '--',
-        '/bin/sh', '-c', SETUP, 'orch-box', mount, String(options.limits.layerBytes), options.lower.join(':'),
-        found.bwrap, ...bwrapArgs(options, mount, bundle),
-      ],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-      cwd: '/',
-    },
-    options.limits.processes + SERVER_PROCESSES,
-  );
+  const mount = mkdtempSync(path.join(tmpdir(), `orch-box-mnt-${process.pid}-`));
+  let run: SandboxedCommand;
+  let pids: SandboxedCommand | undefined;
+  try {
+    pids = found.processLimit.confine(
+      {
+        file: found.unshare,
+        args: [
+          '--user', '--map-root-user', '--mount', '--propagation', 'private', '--',
+          '/bin/sh', '-c', SETUP, 'orch-box', mount, String(options.limits.layerBytes), options.lower.join(':'),
+          found.bwrap, ...bwrapArgs(options, mount, bundle),
+        ],
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+        cwd: '/',
+      },
+      options.limits.processes + SERVER_PROCESSES,
+    );
+    // The box's files are tmpfs pages, charged to it: its memory cgroup holds its processes' memory and its files.
+    const { memoryBytes, tmpBytes, layerBytes } = options.limits;
+    run = typeof found.memory === 'string' ? pids : found.memory.confine(pids, memoryBytes + tmpBytes + layerBytes + SERVER_MEMORY_BYTES);
+  } catch (error) {
+    await pids?.release?.().catch(() => undefined);
+    rmdirSync(mount);
+    throw new BoxUnavailableError(`the task box's cgroups could not be made: ${(error as Error).message}`, { cause: error });
+  }
   const child = spawn(run.file, run.args, { cwd: run.cwd, env: run.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // 'close' may not follow an 'error' (unshare missing): either ends the wait.
+  const exited = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
   const kill = () => {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
@@ -173,7 +208,6 @@ export const startBox: StartBox = async (options) => {
       // gone already
     }
   };
-  const connection = new BoxConnection(child, kill);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -187,6 +221,8 @@ export const startBox: StartBox = async (options) => {
         // left for the operator: an empty folder, never a mount
       }
     })());
+  // A box that stopped or broke its protocol is taken down at once, cgroups and mount folder too; close() then waits for that.
+  const connection = new BoxConnection(child, () => void close());
   const timer = setTimeout(() => connection.fail(new BoxFailedError(`the task box did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
   try {
     await connection.whenReady();
@@ -196,22 +232,19 @@ export const startBox: StartBox = async (options) => {
   } finally {
     clearTimeout(timer);
   }
-  return taskBox(options.root, connection, close);
+  // A lower file may be larger than what a command may write; the listener holds at most this much of one.
+  return taskBox(options.root, connection, close, Math.max(options.limits.fileSizeBytes, 64 * 1024 ** 2));
 };
 
-function taskBox(root: string, connection: BoxConnection, close: () => Promise<void>): TaskBox {
+function taskBox(root: string, connection: BoxConnection, close: () => Promise<void>, maxFileBytes: number): TaskBox {
   return {
     root,
     call: (tool: ToolName, input: unknown, signal: AbortSignal) => connection.request({ op: 'call', tool, input }, callResult, signal),
     layer: () => connection.request({ op: 'layer' }, layerList),
     async read(paths) {
       const out: BoxFile[] = [];
-      // One file an answer: a large file never makes one line the size of many.
-      for (const p of paths) {
-        const file = await connection.request({ op: 'read', path: p }, wireFile);
-        if (file.path !== p) throw new BoxUnavailableError(`the task box answered a read of ${p} with ${file.path}`);
-        out.push(fromWire(file));
-      }
+      // One file at a time, a large one in parts: no answer is longer than READ_CHUNK_BYTES of content.
+      for (const p of paths) out.push(await readOne(connection, p, maxFileBytes));
       return out;
     },
     async write(files) {
@@ -236,12 +269,34 @@ function taskBox(root: string, connection: BoxConnection, close: () => Promise<v
   };
 }
 
-function fromWire(file: z.infer<typeof wireFile>): BoxFile {
+/** One path's state, its content gathered part by part; a file that changes meanwhile is read again, once. */
+async function readOne(connection: BoxConnection, file: string, maxBytes: number, again = true): Promise<BoxFile> {
+  const first = await connection.request({ op: 'read', path: file }, wireFile);
+  if (first.path !== file) throw new BoxFailedError(`the task box answered a read of ${file} with ${first.path}`);
+  if (first.kind !== 'file' || first.size === undefined) return fromWire(first);
+  if (first.size > maxBytes) throw new BoxOperationError(`${file} is ${first.size} bytes, more than the ${maxBytes} bytes a file of the box may hold (fileSizeBytes)`);
+  const parts = [Buffer.from(first.content ?? '', 'base64')];
+  let have = parts[0]!.length;
+  while (have < first.size) {
+    const next = await connection.request({ op: 'read', path: file, offset: have }, wireFile);
+    if (next.kind !== 'file' || next.version !== first.version || next.offset !== have) {
+      if (again) return readOne(connection, file, maxBytes, false);
+      throw new BoxOperationError(`${file} kept changing while it was read from the box: read it again once the task is idle`);
+    }
+    const part = Buffer.from(next.content ?? '', 'base64');
+    if (part.length === 0) break;
+    parts.push(part);
+    have += part.length;
+  }
+  return fromWire({ ...first, content: undefined }, Buffer.concat(parts, have));
+}
+
+function fromWire(file: z.infer<typeof wireFile>, content?: Buffer): BoxFile {
   return {
     path: file.path,
     kind: file.kind,
     ...(file.executable === undefined ? {} : { executable: file.executable }),
-    ...(file.content === undefined ? {} : { content: Buffer.from(file.content, 'base64') }),
+    ...(content !== undefined ? { content } : file.content === undefined ? {} : { content: Buffer.from(file.content, 'base64') }),
     ...(file.target === undefined ? {} : { target: file.target }),
   };
 }

@@ -1,7 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { probeBox } from '../../../src/workers/box/index.ts';
 import { FileChangeLog } from '../../../src/workers/changes.ts';
+import { createScriptedModel } from '../../../src/models/scripted.ts';
+import { createWorkerRunner } from '../../../src/workers/runWorker.ts';
+import { agent, BASH } from '../fixtures.ts';
 import { runToolUse } from '../../../src/workers/runToolUse.ts';
 import { getTools, type BashOptions } from '../../../src/workers/tools/index.ts';
 import { unsandboxed } from '../../../src/workers/sandbox/sandbox.ts';
@@ -24,6 +29,18 @@ function contents(dir: string): Record<string, string> {
 }
 
 describe('the task box', () => {
+  it('is found to work here by probeBox, which tries the real thing once', async () => {
+    expect(await probeBox()).toBeUndefined();
+  }, 60_000);
+
+  it('refuses a root that would cover the box’s own folders, and a lower layer overlayfs cannot name', async () => {
+    const { lower } = makeLower({});
+    await expect(openBox(lower, { root: '/usr/work' })).rejects.toThrow(/\/usr/);
+    await expect(openBox(lower, { root: '/' })).rejects.toThrow(/other than \//);
+    await expect(openBox(`${lower}:/etc`)).rejects.toThrow(/without :/);
+    await expect(openBox(path.join(lower, 'missing'))).rejects.toThrow(/not a folder/);
+  }, 60_000);
+
   it('runs each tool inside, reports its changes, and writes to the layer, never to the lower folder', async () => {
     const { lower } = makeLower({ 'a.txt': 'alpha\n', 'src/app.js': 'const x = 1;\n', 'gone.txt': 'bye\n' });
     const before = contents(lower);
@@ -99,6 +116,15 @@ describe('the task box', () => {
     expect(Object.fromEntries((await box.layer()).map((e) => [e.path, e.kind]))).toMatchObject({ link: 'symlink', pipe: 'other', 'run.sh': 'file' });
   }, 60_000);
 
+  it('read() brings a file larger than one answer in parts, byte for byte', async () => {
+    const { lower } = makeLower({});
+    const box = await openBox(lower);
+    const sum = (await sh(box, 'head -c 10000000 /dev/urandom > big.bin && sha256sum big.bin')).split(' ')[0];
+    const [big] = await box.read(['big.bin']);
+    expect(big?.content?.length).toBe(10_000_000);
+    expect(createHash('sha256').update(big!.content!).digest('hex')).toBe(sum);
+  }, 60_000);
+
   it('write() puts files, links and deletions into the view, as a resumed task replays its commits', async () => {
     const { lower } = makeLower({ 'old.txt': 'old', 'dir/a.txt': 'a' });
     const box = await openBox(lower);
@@ -112,6 +138,32 @@ describe('the task box', () => {
     const kinds = Object.fromEntries((await box.layer()).map((e) => [e.path, e.kind]));
     expect(kinds).toMatchObject({ 'nested/new.sh': 'file', 'old.txt': 'deleted', dir: 'symlink', 'bin.dat': 'file' });
   }, 60_000);
+
+  it('runs the project’s own checks: npm test with its installed node_modules, no network, caches in the layer', async () => {
+    const { lower } = makeLower({
+      'package.json': JSON.stringify({ name: 'shop', private: true, scripts: { test: 'node test.js' } }),
+      'node_modules/tiny-add/package.json': JSON.stringify({ name: 'tiny-add', version: '1.0.0', main: 'index.js' }),
+      'node_modules/tiny-add/index.js': 'module.exports = (a, b) => a + b;\n',
+      'test.js': [
+        "const add = require('tiny-add');",
+        "const fs = require('fs');",
+        "fs.mkdirSync('node_modules/.cache/tiny', { recursive: true });",
+        "fs.writeFileSync('node_modules/.cache/tiny/run.json', '{}');",
+        "if (add(2, 3) !== 5) { console.error('add is broken'); process.exit(1); }",
+        "console.log('1 passed');",
+      ].join('\n'),
+    });
+    const box = await openBox(lower);
+    const result = await call(box, 'Bash', { command: 'npm test --offline 2>&1' });
+    expect(result).toMatchObject({ isError: false });
+    expect(result.text).toContain('1 passed');
+    expect(result.changed).toEqual([{ path: 'node_modules/.cache/tiny/run.json', change: 'created' }]);
+    await call(box, 'Edit', { file_path: 'node_modules/tiny-add/index.js', old_string: 'a + b', new_string: 'a - b' });
+    const failing = await call(box, 'Bash', { command: 'npm test --offline 2>&1' });
+    expect(failing.isError).toBe(true);
+    expect(failing.text).toContain('add is broken');
+    expect(readFileSync(path.join(lower, 'node_modules/tiny-add/index.js'), 'utf8')).toContain('a + b');
+  }, 90_000);
 
   it('two boxes over the same lower folder do not see each other’s writes', async () => {
     const { lower } = makeLower({ 'shared.txt': 'base\n' });
@@ -133,6 +185,27 @@ describe('the task box', () => {
     expect(survey).toMatchObject({ root: ROOT, exists: true, models: ['src/models/user.js'], routes: ['src/routes/users.js'], packageJson: { name: 'shop', dependencies: ['express'] } });
   }, 60_000);
 
+  it('runs a whole worker in the box when runWorker is given one: its file lands in the layer, and the listener makes no folder of its own', async () => {
+    const { lower, parent } = makeLower({ 'src/models/user.js': 'export const User = {};\n' });
+    const box = await openBox(lower);
+    const run = createWorkerRunner({
+      agents: new Map([['api-worker', agent('api-worker')]]),
+      model: createScriptedModel({ latencyMs: () => 0, fail: new Set() }),
+      resolveModel: () => 'claude-sonnet-4-5',
+      maxTurns: 10,
+      maxTokens: 1024,
+      tokenBudget: 1_000_000,
+      bash: BASH,
+    });
+    const workspace = path.join(parent, 'not-made');
+    const prompt = '# Task 1\nCreate user registration endpoint\n\n## Outputs\nfiles created: src/models/user.js';
+    const result = await run({ taskId: '1', worker: 'api-worker', prompt, workspace, attempt: 1, box }, new AbortController().signal);
+    expect(result.files_created).toEqual(['src/routes/users.js']);
+    expect((await box.layer()).map((e) => e.path)).toContain('src/routes/users.js');
+    expect(existsSync(workspace)).toBe(false);
+    expect(readdirSync(lower, { recursive: true }).sort()).toEqual(['src', 'src/models', 'src/models/user.js']);
+  }, 60_000);
+
   it('takes a worker’s tool calls when runToolUse is given the box, into the run’s change log', async () => {
     const { lower } = makeLower({ 'a.txt': 'a\n' });
     const box = await openBox(lower);
@@ -146,5 +219,9 @@ describe('the task box', () => {
     await use('Bash', { command: 'rm a.txt' }, 't2');
     expect(await use('Read', { file_path: 'a.txt' }, 't3')).toMatchObject({ is_error: true, content: expect.stringMatching(/^Read failed: /) });
     expect(changes.snapshot()).toEqual({ created: ['b.txt'], modified: [], deleted: ['a.txt'] });
+    // Made and removed in the run: nothing; removed and made again: modified.
+    await use('Write', { file_path: 'tmp.txt', content: 't' }, 't4');
+    await use('Bash', { command: 'rm tmp.txt && echo again > a.txt' }, 't5');
+    expect(changes.snapshot()).toEqual({ created: ['b.txt'], modified: ['a.txt'], deleted: [] });
   }, 60_000);
 });

@@ -7,6 +7,7 @@ import { makespan } from './scenarios/makespan.ts';
 import { memory } from './scenarios/memory.ts';
 import { sandboxCost } from './scenarios/sandbox.ts';
 import { boxCost } from './scenarios/box.ts';
+import { isolationCost } from './scenarios/isolation.ts';
 import { rateLimit } from './scenarios/rateLimit.ts';
 import { scaleout } from './scenarios/scaleout.ts';
 import { slowModel } from './scenarios/slowModel.ts';
@@ -17,7 +18,7 @@ import { connect, fmt, machineLine, type Bench, type Row } from './support.ts';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined);
-const NAMES = ['latency', 'makespan', 'memory', 'throughput', 'slow', 'ratelimit', 'bullmq', 'flows', 'scaleout', 'sandbox', 'box'] as const;
+const NAMES = ['latency', 'makespan', 'memory', 'throughput', 'slow', 'ratelimit', 'bullmq', 'flows', 'scaleout', 'sandbox', 'box', 'isolation'] as const;
 const only = onlyArg?.split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((n) => !(NAMES as readonly string[]).includes(n)) ?? [];
 if (unknown.length || (args.includes('--only') && !onlyArg)) {
@@ -91,6 +92,7 @@ try {
   if (wanted('slow')) rows.push(...(await scenario('slow model', slowModel)));
   if (wanted('sandbox')) rows.push(...(await scenario('sandbox', sandboxCost)));
   if (wanted('box')) rows.push(...(await scenario('box', boxCost)));
+  if (wanted('isolation')) rows.push(...(await scenario('box isolation', isolationCost)));
   if (wanted('ratelimit')) rows.push(...(await scenario('shared rate limit', rateLimit)));
   if (wanted('bullmq')) {
     const q = await scenario('bullmq', bullmqBaseline);

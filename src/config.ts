@@ -18,6 +18,7 @@ import {
   DEFAULT_PROMPT_RETENTION_SECONDS,
   DEFAULT_RESULT_GRACE_MS,
   DEFAULT_SEARCH_TIMEOUT_MS,
+  DEFAULT_SNAPSHOT_EXCLUDE,
 } from './optionDefaults.ts';
 import { WORKER_NAMES, type WorkerName } from './protocol/output.ts';
 import { DEFAULT_PROGRESS_FLUSH_MS } from './redis/progress.ts';
@@ -66,8 +67,18 @@ export const ConfigSchema = z.object({
   workspace: z.string().min(1).default('workspace'),
   /** The shared codebase tasks work on (the network's /workspace). Env: PROJECT_DIR. Absent: each task works in its own folder under `workspace`. */
   project: z.string().min(1).optional(),
-  /** How tasks share the project: `worktree` (default for a git project), `none` (in the folder itself, one task at a time; default otherwise), `task-folder` (own folder per task; default without a project). */
-  isolation: z.enum(['worktree', 'none', 'task-folder']).optional(),
+  /**
+   * How tasks share the project: `box` (a box per task over a copy-on-write
+   * view of the project; default for a git project where the kernel allows
+   * it), `worktree` (a git worktree per task; the default for a git project
+   * otherwise), `none` (in the folder itself, one task at a time; default for
+   * a plain folder), `task-folder` (own folder per task; default without a project).
+   */
+  isolation: z.enum(['box', 'worktree', 'none', 'task-folder']).optional(),
+  /** Box isolation: bytes a task may write to its layer (its own changes, caches its test runs write); past it a write fails with a tool error. */
+  boxDiskQuota: int(1024 ** 2, 1024 ** 4).default(2 * 1024 ** 3),
+  /** Box isolation: names (basename globs, at any depth) left out of the snapshot of the project folder and its layers, besides `.git`. Replaces the default list. */
+  boxSnapshotExclude: z.array(z.string().min(1).regex(/^[^/]+$/, 'must be a file name or a glob of one (no /)')).default([...DEFAULT_SNAPSHOT_EXCLUDE]),
   /** Merge `partial` results into the project's branch too (by default only completed ones are). */
   mergePartial: z.boolean().default(false),
   /** Days a merged task branch is kept before it is deleted; unmerged ones are always kept. */

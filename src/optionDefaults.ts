@@ -23,3 +23,8 @@ export const DEFAULT_BREAKER_COOLDOWN_MS = 10_000;
 export const DEFAULT_DEAD_LETTER_LIMIT = 10_000;
 /** How long a final result waits for the producer's `results:{id}` record. */
 export const DEFAULT_RESULT_GRACE_MS = 2000;
+/**
+ * Names (basename globs, at any depth) left out of box mode's snapshot of
+ * the project folder and of its layers: files that commonly hold secrets.
+ */
+export const DEFAULT_SNAPSHOT_EXCLUDE: readonly string[] = ['.env', '.env.*', '*.pem', '*.key', 'id_rsa*', '.npmrc', '.netrc', '.git-credentials'];

@@ -15,6 +15,14 @@ export interface GitOptions {
   signal?: AbortSignal;
   /** Exit codes that are answers, not failures (merge-tree's 1 = conflicts, is-ancestor's 1 = no). */
   okCodes?: readonly number[];
+  /** GIT_INDEX_FILE: a temporary index of the orchestrator's own (commits made with plumbing only). */
+  indexFile?: string;
+  /**
+   * The command runs on the repository as a bare one (`--git-dir <dir> -c
+   * core.bare=true`, no `--work-tree`): it reads no work tree, so no filter
+   * or driver can run and their look-up is skipped. Checked, not trusted.
+   */
+  bare?: boolean;
 }
 
 export interface GitResult {
@@ -65,6 +73,8 @@ const SAFE = [
 const NO_DRIVERS = new Set([
   'version', 'config', 'rev-parse', 'rev-list', 'merge-base', 'symbolic-ref', 'update-ref', 'commit-tree',
   'ls-tree', 'cat-file', 'for-each-ref', 'show-ref',
+  // Reads ignore rules only: no filter, driver or textconv is ever run by it.
+  'check-ignore',
 ]);
 
 /** The subcommand of an argv that may start with `--git-dir X --work-tree Y` (as `inWorktree` passes them). */
@@ -172,9 +182,33 @@ function run(full: readonly string[], o: { cwd: string; env: Record<string, stri
  */
 export async function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
   const env = baseEnv(options.identity);
+  if (options.indexFile !== undefined) env.GIT_INDEX_FILE = options.indexFile;
   const { global, name } = subcommand(args);
-  const drivers = name !== undefined && NO_DRIVERS.has(name) ? [] : await driverOverrides(global, options.cwd, env);
+  if (options.bare && (!global.includes('--git-dir') || global.includes('--work-tree') || !global.includes('core.bare=true'))) {
+    throw new Error(`git ${args.join(' ')}: a bare run needs --git-dir and -c core.bare=true, and no --work-tree`);
+  }
+  const drivers = options.bare || (name !== undefined && NO_DRIVERS.has(name)) ? [] : await driverOverrides(global, options.cwd, env);
   return run([...SAFE, ...drivers, ...args], { ...options, env }, args);
+}
+
+/** The same as `git`, with stdout as bytes (blobs are not text). */
+export async function gitBytes(args: readonly string[], options: GitOptions): Promise<Buffer> {
+  const env = baseEnv(options.identity);
+  if (options.indexFile !== undefined) env.GIT_INDEX_FILE = options.indexFile;
+  const { global, name } = subcommand(args);
+  if (options.bare && (!global.includes('--git-dir') || global.includes('--work-tree') || !global.includes('core.bare=true'))) {
+    throw new Error(`git ${args.join(' ')}: a bare run needs --git-dir and -c core.bare=true, and no --work-tree`);
+  }
+  const drivers = options.bare || (name !== undefined && NO_DRIVERS.has(name)) ? [] : await driverOverrides(global, options.cwd, env);
+  const full = [...SAFE, ...drivers, ...args];
+  return new Promise((resolve, reject) => {
+    const child = execFile('git', full, { cwd: options.cwd, env, maxBuffer: 1024 ** 3, encoding: 'buffer' }, (error, stdout, stderr) => {
+      if (error) reject(new GitCommandError(args, typeof error.code === 'number' ? error.code : null, stderr.toString(), ''));
+      else resolve(stdout);
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input ?? '');
+  });
 }
 
 /** stdout without its final newline. */

@@ -9,7 +9,18 @@ import { checkProjectWritable, isGitRepository, openGitProject, operationInProgr
 import { ProjectError } from '../git/projectError.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
+import type { BoxOptions, StartBox } from '../workers/box/types.ts';
+import { openLayerStack } from './layerStack.ts';
 import { createTaskWorkspaces, type TaskWorkspaces } from './taskWorkspaces.ts';
+
+/** The box engine (src/workers/box): how to start a task's box, and whether this kernel allows one (undefined) or why not. */
+export interface BoxEngine {
+  start: StartBox;
+  probe(): Promise<string | undefined>;
+}
+
+/** Folder of box mode's layer stacks, under the workspace. */
+export const layersOf = (workspace: string): string => path.join(workspace, '.layers');
 
 const inside = (root: string, candidate: string): boolean => {
   const rel = path.relative(root, candidate);
@@ -24,10 +35,18 @@ const inside = (root: string, candidate: string): boolean => {
  */
 export async function openTaskWorkspaces(
   config: Config,
-  deps: { redis: Redis; keys: Keys; logger: Logger; progress: ProgressWriter; openToBox?: (dir: string) => Promise<void> },
+  deps: {
+    redis: Redis;
+    keys: Keys;
+    logger: Logger;
+    progress: ProgressWriter;
+    openToBox?: (dir: string) => Promise<void>;
+    /** Box isolation: the engine, and what every box is started with besides its task's own. */
+    box?: { engine: BoxEngine | undefined; options: Omit<BoxOptions, 'taskId' | 'lower' | 'root'> };
+  },
 ): Promise<TaskWorkspaces | undefined> {
   if (config.project === undefined) {
-    if (config.isolation === 'worktree' || config.isolation === 'none') {
+    if (config.isolation === 'box' || config.isolation === 'worktree' || config.isolation === 'none') {
       throw new ConfigError(`--isolation ${config.isolation} needs --project <dir> (env PROJECT_DIR): the shared codebase tasks work on`);
     }
     return undefined;
@@ -38,10 +57,25 @@ export async function openTaskWorkspaces(
   // Whatever the isolation (box and worktree included), but an explicit none: one check, before any is chosen.
   if (config.isolation !== 'none') await refuseRepositorySubfolder(root);
   const isGit = await isGitRepository(root);
-  const isolation = config.isolation ?? (isGit ? 'worktree' : 'none');
+  const engine = deps.box?.engine;
+  // A project that cannot be used (mid-merge, detached) is refused before a box is tried.
+  if (isGit && (config.isolation === undefined || config.isolation === 'box')) await openGitProject(root);
+  // Box by default for a git project, where the kernel allows it; worktrees otherwise, and start-up says why.
+  const whyNoBox = isGit && (config.isolation === undefined || config.isolation === 'box') ? (engine ? await engine.probe() : 'this build has no box engine') : undefined;
+  if (config.isolation === 'box' && !isGit) {
+    throw new ProjectError(`--isolation box needs a git project: ${root} is not a git repository (run \`git init && git add -A && git commit -m init\` there, or use --isolation none)`);
+  }
+  if (config.isolation === 'box' && whyNoBox !== undefined) {
+    throw new ProjectError(`--isolation box: this kernel allows no task box (${whyNoBox}); use --isolation worktree, or leave --isolation out to fall back to it`);
+  }
+  const isolation = config.isolation ?? (isGit ? (whyNoBox === undefined ? 'box' : 'worktree') : 'none');
+  if (config.isolation === undefined && isGit && whyNoBox !== undefined) {
+    deps.logger.warn({ reason: whyNoBox }, `no task boxes here (${whyNoBox}): tasks work in git worktrees instead (--isolation worktree), one full checkout each, without the project's installed files`);
+  }
   if (isolation === 'task-folder') return undefined;
+  const { box: _box, ...rest } = deps;
   const common = {
-    ...deps,
+    ...rest,
     project: root,
     isolation,
     worktreeRoot: config.workspace,
@@ -69,6 +103,17 @@ export async function openTaskWorkspaces(
   const realWorktreeRoot = await realpath(worktreeRoot).catch(() => worktreeRoot);
   if (inside(project.root, realWorktreeRoot)) {
     throw new ProjectError(`--workspace ${worktreeRoot} is inside --project ${project.root}: task worktrees must live outside the project (pass --workspace elsewhere, or leave it out)`);
+  }
+  if (isolation === 'box') {
+    const stack = await openLayerStack({ project, root: layersOf(realWorktreeRoot), exclude: config.boxSnapshotExclude, logger: deps.logger });
+    deps.logger.info(
+      { project: project.root, branch: project.branch, commit: stack.view().commit, snapshot: stack.snapshot },
+      `tasks work in boxes over a copy-on-write view of the project (a ${stack.snapshot.method === 'hardlink' ? 'hard-linked' : 'copied'} snapshot, ${stack.snapshot.excluded} secret-looking file(s) left out) and merge into its branch`,
+    );
+    return createTaskWorkspaces({ ...common, git: project, box: { start: engine!.start, stack, options: deps.box!.options } }).catch(async (error: unknown) => {
+      await stack.close().catch(() => undefined);
+      throw error;
+    });
   }
   deps.logger.info({ project: project.root, branch: project.branch, worktrees: worktreeRoot }, 'tasks work in git worktrees of the project and merge into its branch');
   return createTaskWorkspaces({ ...common, git: project });

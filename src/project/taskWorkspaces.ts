@@ -9,6 +9,7 @@ import { mergeIntoProject, recoverProjectUpdate, type MergeOutcome } from '../gi
 import type { GitProject } from '../git/project.ts';
 import { gitCredentials, worktreeGitBinds, writeSanitisedConfig } from '../git/sandboxGit.ts';
 import { commitPaths, diffstat, openWorktree, releaseBranch, removeWorktree, sweepOrphanWorktrees, type CommitOutcome, type TaskWorktree } from '../git/worktree.ts';
+import { bareGit, commitView, replayInto } from '../git/viewCommit.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
@@ -21,14 +22,26 @@ import { resend } from '../redis/retry.ts';
 import { withProject, workerCommits } from '../results/projectResult.ts';
 import { taskDirName } from '../workers/taskDirName.ts';
 import type { SandboxBinds } from '../workers/tools/index.ts';
+import type { BoxOptions, StartBox, TaskBox } from '../workers/box/types.ts';
+import type { LayerStack } from './layerStack.ts';
 
 /** How tasks share the project (docs/projects.md). */
-export type Isolation = 'worktree' | 'none' | 'task-folder';
+export type Isolation = 'box' | 'worktree' | 'none' | 'task-folder';
 
 /** Where one task's workers work, and what the Bash sandbox must open for them. */
 export interface PreparedWorkspace {
   dir: string;
   sandbox: SandboxBinds;
+  /** Box isolation: the task's box, in which every tool of every worker of the task runs (`dir` is its root inside). */
+  box?: TaskBox;
+}
+
+/** What box isolation needs besides the git project: the engine, the lower view, and what every box is started with. */
+export interface BoxIsolation {
+  start: StartBox;
+  stack: LayerStack;
+  /** Everything of BoxOptions but the task's own (its id, its lower view, its root). */
+  options: Omit<BoxOptions, 'taskId' | 'lower' | 'root'>;
 }
 
 /**
@@ -61,8 +74,10 @@ export interface TaskWorkspacesOptions {
   progress: ProgressWriter;
   /** Project folder (real path). */
   project: string;
-  /** The git project for worktree isolation. */
+  /** The git project for worktree and box isolation. */
   git?: GitProject;
+  /** Box isolation's engine and lower view. */
+  box?: BoxIsolation;
   /** With isolation `none` in a git repository: its shared git folder (bound read-only inside the writable project folder). */
   gitCommonDir?: string;
   isolation: Exclude<Isolation, 'task-folder'>;
@@ -81,6 +96,9 @@ export interface TaskWorkspacesOptions {
 }
 
 const BASE_FIELD = 'git:base';
+
+/** Where the project appears inside every task's box: where the network's agents see it (its compose file mounts `/workspace`). */
+export const BOX_ROOT = '/workspace';
 
 const inside = (root: string, candidate: string): boolean => {
   const rel = path.relative(root, candidate);
@@ -153,7 +171,11 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     if (recovered !== undefined) logger.warn({ project: project.root }, recovered);
   }
 
-  const prepared = new Map<string, Promise<PreparedWorkspace & { worktree?: TaskWorktree }>>();
+  type Prepared = PreparedWorkspace & { worktree?: TaskWorktree; base?: string };
+  const prepared = new Map<string, Promise<Prepared>>();
+  const boxes = new Map<string, TaskBox>();
+  let closing = false;
+  const scratch = path.join(worktreeRoot, '.scratch');
   const projectLocks = new Map<string, HeldLock>();
   const commitQueues = new Map<string, Promise<unknown>>();
   const descriptions = new Map<string, string>();
@@ -161,8 +183,50 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
   const branchOf = (taskId: string) => `${o.branchPrefix}/${taskDirName(taskId)}`;
   const dirOf = (taskId: string) => path.join(worktreeRoot, taskDirName(taskId));
 
-  async function openFor(task: TaskRefWithId, signal: AbortSignal): Promise<PreparedWorkspace & { worktree?: TaskWorktree }> {
+  /**
+   * Box isolation: the task's branch (made at the view's commit the first
+   * time, which is recorded as its base), and a box on the lower view as it
+   * stands now. A resumed task's box (a crash, a takeover) is brought to the
+   * newest commit the checkpoint recorded, or to its base, by replaying
+   * the difference from the view's commit: what a dead worker half-wrote was
+   * in the old box's layer, which died with it.
+   */
+  async function openBox(task: TaskRefWithId): Promise<Prepared> {
     const taskId = task.id;
+    const project = o.git!;
+    const { start, stack, options } = o.box!;
+    const view = await stack.refresh().catch((error: unknown) => {
+      logger.warn({ err: error, task_id: taskId }, 'could not bring the box view to the project branch: the task starts on the view as it is');
+      return stack.view();
+    });
+    const checkpoint = resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(task.key))));
+    const recordedBase = (await resend(redis, () => redis.hget(keys.checkpoint(task.key), BASE_FIELD))) ?? undefined;
+    const recorded = Object.values(checkpoint.results).flatMap((r) => (r?.commit ? [r.commit] : []));
+    const ref = `refs/heads/${branchOf(taskId)}`;
+    const base = recordedBase ?? view.commit;
+    const resetTo = (await latest(project, recorded)) ?? base;
+    // The branch goes to the newest recorded commit: a commit a killed worker made but never recorded is dropped, as worktree mode's reset does.
+    await bareGit(project, ['update-ref', '-m', 'backend-orchestrator: task branch', ref, resetTo]);
+    if (recordedBase === undefined) await o.progress.save({ ref: task, fields: { [BASE_FIELD]: base } });
+    const root = BOX_ROOT;
+    const box = await start({ ...options, taskId, lower: view.lower, root });
+    boxes.set(taskId, box);
+    try {
+      if (closing) throw new Error('the listener is stopping');
+      const replayed = await replayInto(project, box, view.commit, resetTo);
+      logger.info({ task_id: taskId, branch: branchOf(taskId), view: view.commit, layers: view.lower.length, reset_to: resetTo, replayed }, 'task box ready');
+    } catch (error) {
+      boxes.delete(taskId);
+      await box.close().catch(() => undefined);
+      throw error;
+    }
+    // Nothing on the host is opened for the worker: every tool runs in the box, whose root is a path of its own.
+    return { dir: root, sandbox: { writable: [], readOnly: [] }, box, base };
+  }
+
+  async function openFor(task: TaskRefWithId, signal: AbortSignal): Promise<Prepared> {
+    const taskId = task.id;
+    if (o.isolation === 'box') return openBox(task);
     if (o.isolation === 'none') {
       const lock = await acquireLock(redis, projectLockKey, {
         ttlMs: o.lockTtlMs,
@@ -203,15 +267,15 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       // A failed preparation is tried again by the next attempt, not remembered.
       p.catch(() => prepared.get(task.id) === p && prepared.delete(task.id));
     }
-    return p.then(({ dir, sandbox }) => ({ dir, sandbox }));
+    return p.then(({ dir, sandbox, box }) => (box ? { dir, sandbox, box } : { dir, sandbox }));
   };
 
   const commit = async (taskId: string, result: WorkerResult, description: string): Promise<CommitOutcome | undefined> => {
     descriptions.set(taskId, description);
     const p = prepared.get(taskId);
-    if (o.isolation !== 'worktree' || p === undefined) return undefined;
-    const { worktree } = await p;
-    if (!worktree) return undefined;
+    if ((o.isolation !== 'worktree' && o.isolation !== 'box') || p === undefined) return undefined;
+    const { worktree, box } = await p;
+    if (!worktree && !box) return undefined;
     // What the tools saw Bash remove, and what the model says it removed (a walk cut short misses some):
     // commitPaths deletes only those that were tracked files and are gone, and says which it ignored.
     const listOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
@@ -227,9 +291,15 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     ].join('\n');
     // Workers of one task share the worktree's index: their commits go one after another.
     const previous = commitQueues.get(taskId) ?? Promise.resolve();
-    const mine = previous.catch(() => undefined).then(() =>
-      commitPaths(worktree, [...result.files_created, ...result.files_modified], message, o.identity, deleted),
-    );
+    const written = [...result.files_created, ...result.files_modified];
+    const mine = previous.catch(() => undefined).then(async () => {
+      const started = performance.now();
+      const made = box
+        ? await commitView(o.git!, box, { ref: `refs/heads/${branchOf(taskId)}`, written, deleted, message, identity: o.identity, scratch })
+        : await commitPaths(worktree!, written, message, o.identity, deleted);
+      logger.debug({ task_id: taskId, worker: result.worker, commit: made.commit, paths: written.length + deleted.length, ms: Math.round(performance.now() - started) }, 'worker committed');
+      return made;
+    });
     commitQueues.set(taskId, mine);
     return mine;
   };
@@ -241,18 +311,24 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     // A preparation still under way (a task that failed while it was planned) finishes first.
     const worktree = await prepared.get(taskId)?.catch(() => undefined);
     const tipReply = await git(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: project.root, okCodes: [1] });
-    // The worktree goes in every case: its work is in the branch's commits, the rest is half-done.
-    await removeWorktree(project, dirOf(taskId)).catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not remove the task worktree'));
-    // An earlier holder's worktree of this branch (a takeover that never reached a worker here) goes too.
-    const released = await releaseBranch(project, ref).catch((error: unknown) => {
-      logger.warn({ err: error, task_id: taskId }, "could not drop an earlier holder's worktree record");
-      return [];
-    });
-    if (released.length > 0) logger.warn({ task_id: taskId, branch, released }, "dropped git's record of an earlier holder's worktree of the task branch");
+    if (o.isolation === 'box') {
+      // Its work is in the branch's commits; the rest (what the box wrote since) is half-done and goes with it.
+      await closeBox(taskId);
+    } else {
+      // The worktree goes in every case: its work is in the branch's commits, the rest is half-done.
+      await removeWorktree(project, dirOf(taskId)).catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not remove the task worktree'));
+      // An earlier holder's worktree of this branch (a takeover that never reached a worker here) goes too.
+      const released = await releaseBranch(project, ref).catch((error: unknown) => {
+        logger.warn({ err: error, task_id: taskId }, "could not drop an earlier holder's worktree record");
+        return [];
+      });
+      if (released.length > 0) logger.warn({ task_id: taskId, branch, released }, "dropped git's record of an earlier holder's worktree of the task branch");
+    }
     if (tipReply.code !== 0) return { files: NO_FILES }; // no worker ever started: there is no branch
     const tip = tipReply.stdout.trim();
     const base =
       worktree?.worktree?.base ??
+      worktree?.base ??
       (await redis.hget(keys.checkpoint(result.ref.key), BASE_FIELD)) ??
       (await git(['merge-base', tip, `refs/heads/${project.branch}`], { cwd: project.root })).stdout.trim();
     const commits = workerCommits(result.output);
@@ -285,6 +361,10 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     if (merged.kind === 'merged' || merged.kind === 'already') {
       gitObject.merged = merged.sha;
       await markMerged(branch, tip);
+      // The next tasks' boxes see this merge: one thin layer, made in the background (a box already open keeps its view).
+      if (merged.kind === 'merged' && o.box) {
+        o.box.stack.refresh().catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not add the merge to the box view: the next task tries again'));
+      }
       return { git: gitObject, files };
     }
     if (merged.kind === 'conflict') {
@@ -328,7 +408,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
         const owner = await redis.hget(keys.checkpoint(result.ref.key), 'owner');
         if (owner !== null && owner !== o.agentId) return result;
       }
-      if (o.isolation === 'worktree') {
+      if (o.isolation === 'worktree' || o.isolation === 'box') {
         try {
           view = await gitOutcome(result, taskId);
         } catch (error) {
@@ -347,6 +427,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       const output = withProject(result.output, { project: o.project, git: view.git, files: view.files, warning: view.warning });
       return { ...result, output, outcome: output.outcome };
     } finally {
+      // The box goes once the result is settled, published or not (a stale holder's too).
+      await closeBox(taskId);
       // The project's files are done with once the result is settled, published or not.
       const lock = projectLocks.get(taskId);
       projectLocks.delete(taskId);
@@ -376,7 +458,17 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     return deleted;
   };
 
+  async function closeBox(taskId: string): Promise<void> {
+    const box = boxes.get(taskId);
+    boxes.delete(taskId);
+    await box?.close().catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not close the task box'));
+  }
+
   const close = async () => {
+    // No box outlives the listener: a task still running is resumed from its commits by the next holder.
+    closing = true;
+    await Promise.allSettled([...boxes.keys()].map((id) => closeBox(id)));
+    await o.box?.stack.close().catch((error: unknown) => logger.warn({ err: error }, 'could not remove the box view'));
     const locks = [...projectLocks.values()];
     projectLocks.clear();
     await Promise.allSettled(locks.map((l) => l.release()));

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { HealthServer } from '../observability/httpServer.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { BoxEngine } from '../project/openProject.ts';
 import { keysFor } from '../protocol/keys.ts';
 import type { OutageLogOptions } from '../redis/connection.ts';
 import { TaskPrompts } from '../redis/prompts.ts';
@@ -31,6 +32,8 @@ export interface OrchestratorOptions extends ModelOptions {
   inspect?: (event: InspectionEvent) => void;
   /** How Redis outages are logged (tests shorten the interval or inject a clock). */
   outageLog?: OutageLogOptions;
+  /** The task box engine of `--isolation box` (default: src/workers/box's; tests hand a directory-backed one). */
+  boxEngine?: BoxEngine;
 }
 
 export interface Orchestrator {
@@ -69,8 +72,9 @@ export async function startOrchestrator(config: Config, options: OrchestratorOpt
     const redis = connections.open('commands', { autoPipelining: true });
     const self = await checkAgentId(config, redis, keys);
     const progress = openProgress(config, { redis, keys, logger }, stack);
-    const workspaces = await openProject(config, { redis, keys, logger, progress, sandbox }, stack);
+    // The egress proxy before the project: a task's box is given its socket.
     const egress = await startEgress(config, { sandbox, logger }, stack);
+    const workspaces = await openProject(config, { redis, keys, logger, progress, sandbox, egress, boxEngine: options.boxEngine }, stack);
     logProcessLimit(logger, sandbox);
     const { model, traces } = buildModel(config, options, stack);
     const blocking = connections.open('claims');

@@ -110,7 +110,8 @@ export function createWorkerStep(deps: WorkerStepDeps) {
         : { dir: input.workspace, sandbox: { writable: [input.workspace], readOnly: [] } };
       // A `uid` box writes the task folder as its own uid: opened to it before anything is written there.
       if (!workspaces) await openToBox(sandbox, place.dir);
-      const found = await survey(place.dir);
+      // In a box the survey is taken inside it: the listener never walks a worker's files.
+      const found = place.box ? await place.box.survey() : await survey(place.dir);
       const prompt = buildWorkerPrompt({
         task: input.task,
         step: input.step,
@@ -125,7 +126,7 @@ export function createWorkerStep(deps: WorkerStepDeps) {
         fields: prompts.keep(input.ref, worker, { attempt: input.attempt, prompt: scrub(prompt) }),
       });
       const raw = await deps.runner(
-        { taskId: input.ref.id, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel },
+        { taskId: input.ref.id, worker, prompt, workspace: place.dir, attempt: input.attempt, binds: place.sandbox, model: runModel, ...(place.box ? { box: place.box } : {}) },
         signal,
       );
       // Scrubbed before it is checkpointed, logged, passed on to the next worker or published.

@@ -37,7 +37,7 @@ describe('crash suite with --project (SIGKILL)', () => {
     }
     const launch = (latency: string) => {
       const p = spawnOrchestrator(
-        ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-a`, '--project', project, '--workspace', join(dir, 'wt'), ...FAST],
+        ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-a`, '--project', project, '--isolation', 'worktree', '--workspace', join(dir, 'wt'), ...FAST],
         { ORCH_SCRIPTED_LATENCY_MS: latency, ORCH_SCRIPTED_RUN_LOG: runLog },
       );
       procs.push(p);
@@ -170,7 +170,7 @@ exec "${real}" "$@"
     wrapper.set('off');
     const launch = () => {
       const p = spawnOrchestrator(
-        ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-a`, '--project', project, '--workspace', join(dir, 'wt'), ...FAST, '--lock-ttl-ms', '1500'],
+        ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-a`, '--project', project, '--isolation', 'worktree', '--workspace', join(dir, 'wt'), ...FAST, '--lock-ttl-ms', '1500'],
         { ORCH_SCRIPTED_LATENCY_MS: '0', PATH: `${wrapper.bin}:${process.env.PATH}` },
       );
       procs.push(p);

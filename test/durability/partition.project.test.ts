@@ -35,7 +35,7 @@ describe('a partition in a git project (worktree)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'orch-partition-project-'));
     const launch = (agentId: string, url: string) => {
       const p = spawnOrchestrator(
-        ['--redis', url, '--domain', domain, '--agent-id', agentId, '--project', project, '--workspace', join(dir, agentId), ...FAST],
+        ['--redis', url, '--domain', domain, '--agent-id', agentId, '--project', project, '--isolation', 'worktree', '--workspace', join(dir, agentId), ...FAST],
         { ORCH_SCRIPTED_LATENCY_MS: 'db-worker=4000,api-worker=3000,auth-worker=3000' },
       );
       procs.push(p);

@@ -31,7 +31,7 @@ describe('takeover by another instance in a git project (SIGKILL)', () => {
     const runLog = join(dir, 'runs.log');
     const launch = (name: string, latency: string) => {
       const p = spawnOrchestrator(
-        ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-${name}`, '--project', project, '--workspace', join(dir, `wt-${name}`), ...FAST],
+        ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-${name}`, '--project', project, '--isolation', 'worktree', '--workspace', join(dir, `wt-${name}`), ...FAST],
         { ORCH_SCRIPTED_LATENCY_MS: latency, ORCH_SCRIPTED_RUN_LOG: runLog },
       );
       procs.push(p);

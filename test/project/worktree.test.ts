@@ -13,7 +13,8 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-const start = (over: ConfigInput, latencyMs = 0, fail: string[] = []) => startOnProject(over, cleanups, { latencyMs, fail });
+// Worktree isolation by name: a git project's default is box isolation where the kernel allows it (test/project/box.test.ts).
+const start = (over: ConfigInput, latencyMs = 0, fail: string[] = []) => startOnProject({ isolation: 'worktree', ...over }, cleanups, { latencyMs, fail });
 
 const branchOf = (domain: string, id: string) => `${domain}/${taskDirName(id)}`;
 

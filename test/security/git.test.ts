@@ -41,7 +41,7 @@ describe('the project side of a task trusts nothing a worker wrote', () => {
           report: { files_deleted: ['src', 'lnk/app.js', 'package.json'] },
         },
       },
-      { over: { project } },
+      { over: { project, isolation: 'worktree' } },
     );
     expect(run.tools[0]?.content).toContain('done');
     expect(run.status).toBe('completed');
@@ -87,7 +87,7 @@ describe('the box sees no credentials of the project', () => {
           ]],
         },
       },
-      { over: { project }, orchestrator: { logger } },
+      { over: { project, isolation: 'worktree' }, orchestrator: { logger } },
     );
     logger.info(`late line quoting https://deploy:${token}@example.invalid and tok-INSTEADOF456`);
     const [config, log, others] = run.tools;

@@ -25,7 +25,7 @@ export function createPlanner(
   return (task, ref, signal) => {
     // The task branch is taken from the project's head at claim time, while the plan is made.
     // Workers wait for the same preparation; a failure here is retried by the first of them.
-    if (workspaces?.isolation === 'worktree' && hasId(ref)) void workspaces.prepare(ref, new AbortController().signal).catch(() => undefined);
+    if ((workspaces?.isolation === 'worktree' || workspaces?.isolation === 'box') && hasId(ref)) void workspaces.prepare(ref, new AbortController().signal).catch(() => undefined);
     return planTask(task, { ...(llm ? { llm } : {}), signal });
   };
 }

@@ -2,12 +2,15 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config.ts';
 import { ConfigError } from '../../errors.ts';
 import { addLoggerSecrets, type Logger } from '../../logger.ts';
-import { openTaskWorkspaces } from '../../project/openProject.ts';
+import { openTaskWorkspaces, type BoxEngine } from '../../project/openProject.ts';
 import type { TaskWorkspaces } from '../../project/taskWorkspaces.ts';
 import type { Keys } from '../../protocol/keys.ts';
 import type { ProgressWriter } from '../../redis/progress.ts';
 import { openToBox } from '../../workers/sandbox/boxUser.ts';
 import type { Sandbox } from '../../workers/sandbox/sandbox.ts';
+import type { EgressProxy } from '../../workers/sandbox/egressProxy.ts';
+import { sandboxEnv } from '../../workers/tools/index.ts';
+import { probeBox, startBox } from '../../workers/box/index.ts';
 import type { ResourceStack } from '../resources.ts';
 
 /**
@@ -18,7 +21,7 @@ import type { ResourceStack } from '../resources.ts';
  */
 export async function openProject(
   config: Config,
-  deps: { redis: Redis; keys: Keys; logger: Logger; progress: ProgressWriter; sandbox: Sandbox },
+  deps: { redis: Redis; keys: Keys; logger: Logger; progress: ProgressWriter; sandbox: Sandbox; egress: EgressProxy | undefined; boxEngine: BoxEngine | undefined },
   stack: ResourceStack,
 ): Promise<TaskWorkspaces | undefined> {
   const { sandbox, logger } = deps;
@@ -28,6 +31,24 @@ export async function openProject(
     logger,
     progress: deps.progress,
     ...(sandbox.boxUser ? { openToBox: (dir: string) => openToBox(sandbox, dir) } : {}),
+    box: {
+      engine: deps.boxEngine ?? { start: startBox, probe: probeBox },
+      // Today's Bash limits hold for the whole box; the layer quota is its own.
+      options: {
+        limits: {
+          processes: config.bashMaxProcesses,
+          memoryBytes: config.bashMaxMemoryBytes,
+          cpuSeconds: config.bashCpuSeconds,
+          fileSizeBytes: config.bashMaxFileBytes,
+          tmpBytes: config.bashTmpBytes,
+          layerBytes: config.boxDiskQuota,
+        },
+        env: sandboxEnv(process.env),
+        bashTimeoutMs: config.bashTimeoutMs,
+        maxOutputBytes: config.bashMaxOutputBytes,
+        ...(deps.egress ? { proxySocket: deps.egress.socketPath } : {}),
+      },
+    },
   });
   if (workspaces === undefined) return undefined;
   stack.add({ name: 'project', close: () => workspaces.close() });

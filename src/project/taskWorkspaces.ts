@@ -343,6 +343,11 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const outcome = result.output.outcome;
     const mergeable = outcome === 'completed' || outcome === 'completed_with_warnings' || (outcome === 'partial' && o.mergePartial);
     if (!mergeable) {
+      // A cancel is the operator's decision: the work stays on its branch, nobody is told to merge it.
+      const cancelled = outcome === 'failed' ? resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(result.ref.key)))).cancel : undefined;
+      if (cancelled !== undefined) {
+        return { git: gitObject, files, warning: `cancelled${cancelled === 'cancelled' ? '' : ` (${cancelled})`}: not merged; the finished workers' work is on branch ${branch} (\`git branch -D ${branch}\` in ${project.root} drops it)` };
+      }
       const why = outcome === 'partial' ? 'partial results are not merged (start with --merge-partial to merge them)' : 'failed tasks are not merged';
       return { git: gitObject, files, warning: `${why}; the finished workers' work is kept on branch ${branch}: review it, then \`git merge ${branch}\` in ${project.root}` };
     }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
+import { cancelTask } from '../../src/client/cancel.ts';
 import { taskDirName } from '../../src/workers/taskDirName.ts';
 import { gitIn, sampleProject, startOnProject } from '../support/project.ts';
 import { runCli } from '../support/cli.ts';
@@ -140,6 +141,31 @@ describe('--project with worktree isolation', () => {
       expect(gitIn(project, 'rev-parse', 'main')).toBe(before);
       expect(gitIn(project, 'rev-parse', '--verify', branch)).toMatch(/^[0-9a-f]{40}$/);
     }
+  });
+
+  it('a task cancelled after a worker committed is not merged, keeps its branch, and is not told to merge it', async () => {
+    const project = await sampleProject();
+    const before = gitIn(project, 'rev-parse', 'main');
+    const { send, result, config, redis, keys } = await start({ project }, 400);
+    const id = await send('Create user registration endpoint');
+    const branch = branchOf(config.domain, id);
+    // A first worker's commit is on the task branch: there is work to keep.
+    await eventually(async () => {
+      try {
+        return gitIn(project, 'rev-list', '--count', `${before}..${branch}`) !== '0' ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 30_000, 'a worker commit on the task branch');
+    expect(await cancelTask(redis, keys, 'test', id, 'wrong ticket')).toBe('running');
+    const r = await result(id);
+    expect(r.output.outcome).toBe('failed');
+    expect(r.output.git?.merged).toBeNull();
+    const said = [...r.output.issues, ...(await redis.lrange(keys.resultLogs(id), 0, -1))].join('\n');
+    expect(said).toMatch(new RegExp(`cancelled \\(wrong ticket\\): not merged; .*branch ${branch.replace('/', '\\/')}`));
+    expect(said).not.toMatch(/git merge/);
+    expect(gitIn(project, 'rev-parse', 'main')).toBe(before);
+    expect(gitIn(project, 'rev-parse', '--verify', branch)).toMatch(/^[0-9a-f]{40}$/);
   });
 
   it('deletes a merged branch once --keep-branches has passed (at the next start-up sweep), and keeps unmerged ones', async () => {

@@ -200,8 +200,10 @@ describe('the task box', () => {
     const workspace = path.join(parent, 'not-made');
     const prompt = '# Task 1\nCreate user registration endpoint\n\n## Outputs\nfiles created: src/models/user.js';
     const result = await run({ taskId: '1', worker: 'api-worker', prompt, workspace, attempt: 1, box }, new AbortController().signal);
-    expect(result.files_created).toEqual(['src/routes/users.js']);
-    expect((await box.layer()).map((e) => e.path)).toContain('src/routes/users.js');
+    // The stand-in scaffolds the app it mounts the router in when there is none: every file it made is in the layer.
+    expect(result.files_created).toContain('src/routes/users.js');
+    const layer = (await box.layer()).map((e) => e.path);
+    for (const file of result.files_created) expect(layer).toContain(file);
     expect(existsSync(workspace)).toBe(false);
     expect(readdirSync(lower, { recursive: true }).sort()).toEqual(['src', 'src/models', 'src/models/user.js']);
   }, 60_000);

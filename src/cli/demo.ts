@@ -94,7 +94,7 @@ async function demo(
     (await connectClientRedis(redisUrl, 'backend-orchestrator-demo')).disconnect();
     // A Redis others may use: a domain of the demo's own, whose queue no listener of the network serves.
     domain = `demo-${randomBytes(4).toString('hex')}`;
-    out(`on ${redisUrl}, domain ${domain}: the demo's own queue (tasks:pending:${domain}), which no real listener takes from`);
+    out(`on ${redisUrl}, domain ${domain}: the demo's own queue (${keysFor(domain).pending}), which no real listener takes from`);
   }
   if (signal.aborted) return 0;
   // A temporary folder, not the current directory: a newcomer runs this from

@@ -68,7 +68,7 @@ describe('I/O errors in a git project', () => {
     const dir = mkdtempSync(join(tmpdir(), 'orch-full-'));
     const { domain, keys } = freshDomain();
     const p = spawnOrchestrator(
-      ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-full`, '--project', project, '--workspace', join(dir, 'wt')],
+      ['--redis', redisUrl(), '--domain', domain, '--agent-id', `${domain}-full`, '--project', project, '--isolation', 'worktree', '--workspace', join(dir, 'wt')],
       { ORCH_SCRIPTED_LATENCY_MS: 'db-worker=1500' },
     );
     procs.push(p);

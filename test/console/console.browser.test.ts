@@ -258,7 +258,7 @@ describe('the web console in a browser', () => {
     await page.locator(`#task-list tbody tr[data-task-id="${domain}-bad"] a.task-link`).click();
     await page.waitForURL(`**/task/${domain}-bad`);
     await page.locator('#description', { hasText: 'Create a REST API for blog posts' }).waitFor();
-    await expect(stateOf(page)).resolves.toBe('failed');
+    await expect.poll(() => stateOf(page), { timeout: WAIT }).toBe('failed');
 
     // An ambiguous prefix lists its matches; choosing one opens it.
     const ambiguous = await page.goto(`${server.url}/task/${domain}-ok-0`);
@@ -271,7 +271,8 @@ describe('the web console in a browser', () => {
     // A prefix that names one task opens it.
     await page.goto(`${server.url}/task/${domain}-queu`);
     await page.waitForURL(`**/task/${domain}-queued`);
-    await expect(stateOf(page)).resolves.toBe('queued');
+    // The page draws its state once its first answer is in ('…' until then).
+    await expect.poll(() => stateOf(page), { timeout: WAIT }).toBe('queued');
   }, 90_000);
 
   it('requeues an edited dead letter, which then completes', async () => {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
 import { gitLine } from '../git/git.ts';
@@ -79,7 +80,10 @@ async function sweepStacks(root: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const dir = path.join(root, name);
-    const pid = Number((await readFile(path.join(dir, 'owner'), 'utf8').catch(() => '')).trim());
+    // `<host> <pid>`: a pid says nothing about a listener on another host sharing this workspace, whose stack stays.
+    const [host, pidText] = (await readFile(path.join(dir, 'owner'), 'utf8').catch(() => '')).trim().split(' ');
+    if (pidText !== undefined && host !== hostname()) continue;
+    const pid = Number(pidText ?? host);
     if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
     await removeTree(dir);
     removed.push(dir);
@@ -226,7 +230,7 @@ export async function openLayerStack(o: LayerStackOptions): Promise<LayerStack> 
     throw new ProjectError(`--workspace ${o.root}: box mode stacks layers under it with overlayfs, whose options cannot hold ':', ',', '\\' or spaces in a path; pass a --workspace without them`);
   }
   await mkdir(stackDir);
-  await writeFile(path.join(stackDir, 'owner'), `${process.pid}\n`);
+  await writeFile(path.join(stackDir, 'owner'), `${hostname()} ${process.pid}\n`);
   // The snapshot stands for the branch head: what the project folder holds besides (uncommitted edits) shows through too.
   const head = await gitLine(['rev-parse', '--verify', `refs/heads/${project.branch}^{commit}`], { cwd: project.root });
   const base = path.join(stackDir, '0');

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -127,12 +127,16 @@ describe('the lower view of box mode: a snapshot, then a thin layer per move of 
     const ws = temp('orch-ls-ws-');
     const stack = await openLayerStack({ project: git, root: ws, exclude: DEFAULT_SNAPSHOT_EXCLUDE, logger });
     mkdirSync(join(ws, 'dead'));
-    writeFileSync(join(ws, 'dead/owner'), '999999999\n');
+    writeFileSync(join(ws, 'dead/owner'), `${hostname()} 999999999\n`);
+    // A listener on another host sharing the workspace: its pid means nothing here, its stack stays.
+    mkdirSync(join(ws, 'elsewhere'));
+    writeFileSync(join(ws, 'elsewhere/owner'), 'another-host 999999999\n');
     await stack.close();
-    expect(readdirSync(ws)).toEqual(['dead']);
+    expect(readdirSync(ws).sort()).toEqual(['dead', 'elsewhere']);
     const next = await openLayerStack({ project: git, root: ws, exclude: [], logger });
     stacks.push(next);
-    expect(readdirSync(ws)).toHaveLength(1);
-    expect(readdirSync(ws)[0]).not.toBe('dead');
+    expect(readdirSync(ws)).toHaveLength(2);
+    expect(readdirSync(ws)).toContain('elsewhere');
+    expect(readdirSync(ws)).not.toContain('dead');
   });
 });

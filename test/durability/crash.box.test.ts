@@ -47,7 +47,8 @@ describe.skipIf(why !== undefined)('crash suite with --isolation box (SIGKILL)',
     const redis = client();
     try {
       // db-worker finishes at once; api and auth take a while between their turns, writing in the box meanwhile.
-      const first = launch('db-worker=50,api-worker=1500,auth-worker=1500');
+      // A turn takes longer than the longest random wait below, so the kill always lands before the task could finish.
+      const first = launch('db-worker=50,api-worker=4000,auth-worker=4000');
       await first.ready;
       const m = buildTaskMessage({ description: 'Create user registration endpoint' }, domain);
       await sendTask(redis, keys, m);
@@ -65,6 +66,7 @@ describe.skipIf(why !== undefined)('crash suite with --isolation box (SIGKILL)',
       // A random moment in the later workers' run: before, during or after their first writes.
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 3000)));
       await first.kill('SIGKILL');
+      expect(['completed', 'failed'], 'the kill landed after the task finished').not.toContain(await redis.hget(`results:${id}`, 'status'));
 
       // Nothing of the box outlives its listener: no process, and no mount in the host's table.
       await eventually(async () => (processesNaming(workspace).length === 0 ? true : undefined), 10_000, 'no box process left');

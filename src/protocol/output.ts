@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CheckResult } from './checks.ts';
 
 export const WORKER_NAMES = ['api-worker', 'db-worker', 'auth-worker'] as const;
 export type WorkerName = (typeof WORKER_NAMES)[number];
@@ -122,6 +123,8 @@ export interface TaskOutput {
   files_modified_abs?: string[];
   /** With worktree isolation: the task's branch, commits and merge. */
   git?: TaskGit;
+  /** With `--verify`: each check's last run (absent when the deployment declares none). */
+  checks?: CheckResult[];
   /** Present only when the offline stand-in (`--model scripted`) did the work, not Claude: says so, so no one takes its placeholder code for real work. */
   stand_in?: string;
 }

@@ -26,6 +26,7 @@ import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/ou
  *   spend_usd         dollars the task has spent so far (written with its next progress step)
  *   checks            the checks' latest runs (CheckResult[] JSON), while the task verifies (CHECKS_FIELD)
  *   fix               the fix round under way ({round, workers} JSON), saved when it starts
+ *   phase             `verifying` while the checks run, `fixing` while a fix round does, `checked` after, for `watch`
  * Written at claim (src/redis/queue.ts), then with each step that must be
  * saved (a worker's result), steps nothing waits for riding along
  * (src/redis/progress.ts); deleted with the publication (src/redis/results.ts), atomically.
@@ -80,6 +81,9 @@ export function resumeFrom(hash: Record<string, string>): Resume {
     ...(fix ? { fix } : {}),
   };
 }
+
+/** Where a task with checks stands (field `phase`), for `watch` and the console. */
+export const phaseField = (phase: 'verifying' | 'fixing' | 'checked'): Record<string, string> => ({ phase });
 
 /** The checkpoint field of the fix round under way. */
 export const FIX_FIELD = 'fix';

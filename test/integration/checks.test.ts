@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTaskMessage, sendTask } from '../../src/client/send.ts';
+import { readOverview } from '../../src/client/overview.ts';
 import type { ConfigInput } from '../../src/config.ts';
 import { FIX_ROUND_HEADING } from '../../src/protocol/checks.ts';
 import type { TaskOutput } from '../../src/protocol/output.ts';
@@ -17,7 +18,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function run(over: ConfigInput, description = 'Create user registration endpoint') {
+async function run(over: ConfigInput, description = 'Create user registration endpoint', seen: Set<string> = new Set()) {
   const project = await sampleProject();
   const base = gitIn(project, 'rev-parse', 'main');
   const fixing = fixingModel();
@@ -27,6 +28,8 @@ async function run(over: ConfigInput, description = 'Create user registration en
   const m = buildTaskMessage({ description }, t.config.domain);
   await sendTask(redis, t.keys, m);
   const record = await eventually(async () => {
+    // What `watch` shows of the task meanwhile.
+    for (const task of (await readOverview(redis, t.keys, t.config.domain)).tasks) if (task.taskId === m.task_id) seen.add(task.state);
     const h = await redis.hgetall(`results:${m.task_id}`);
     return h.status === 'completed' || h.status === 'failed' ? h : undefined;
   }, 90_000, 'the task result');
@@ -46,8 +49,10 @@ describe('checks (--verify) through the listener', () => {
     expect(r.logs.join('\n')).toMatch(/verifying: test -f package.json && echo all good passed/);
   }, 120_000);
 
-  it('a check that fails, then passes after one fix round: the fix is committed and merged', async () => {
-    const r = await run({ verify: [FIX_CHECK], fixRounds: 2 });
+  it('a check that fails, then passes after one fix round: the fix is committed and merged; watch shows the task verifying', async () => {
+    const seen = new Set<string>();
+    const r = await run({ verify: [`sleep 1; ${FIX_CHECK}`], fixRounds: 2 }, 'Create user registration endpoint', seen);
+    expect([...seen]).toContain('verifying');
     expect(r.output.checks).toEqual([expect.objectContaining({ passed: true, exit_code: 0, rounds: 2 })]);
     expect(r.output.outcome).toMatch(/^completed/);
     expect(r.output.git?.merged).toBeTruthy();
@@ -55,7 +60,7 @@ describe('checks (--verify) through the listener', () => {
     // The fix round's prompt carried the failure, with its command and output.
     expect(r.fixPrompts.length).toBeGreaterThan(0);
     expect(r.fixPrompts[0]).toContain(FIX_ROUND_HEADING);
-    expect(r.fixPrompts[0]).toContain(`$ ${FIX_CHECK}`);
+    expect(r.fixPrompts[0]).toContain(`$ sleep 1; ${FIX_CHECK}`);
     expect(r.fixPrompts[0]).toContain('FAIL: FIXED is missing');
     const log = r.logs.join('\n');
     expect(log).toMatch(/verifying: .* failed \(exit 1\)/);

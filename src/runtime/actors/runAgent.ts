@@ -2,7 +2,7 @@ import { fromPromise } from 'xstate';
 import type { AgentRunInput } from '../../../machines/worker.machine.ts';
 import type { WorkerResult } from '../../protocol/output.ts';
 import { logFields } from '../../protocol/taskRef.ts';
-import { fixField, progressField, resultField } from '../../redis/checkpoint.ts';
+import { fixField, phaseField, progressField, resultField } from '../../redis/checkpoint.ts';
 import { inSpan } from '../../observability/tracing.ts';
 import { toWorkerRunError } from '../workerRunFailure.ts';
 import type { ListenerShared, RunHooks } from './deps.ts';
@@ -30,7 +30,7 @@ export function runAgentActor(shared: ListenerShared) {
     const fields = progressField(worker, { status: 'running', attempt, at: started });
     if (fix) {
       // Saved before the run: a holder that takes the task over after a crash resumes this round, not a new one.
-      await progress.save({ ref, fields: { ...fields, ...fixField({ round: fix.round, workers: fix.workers }) }, lines: [startedLine] });
+      await progress.save({ ref, fields: { ...fields, ...fixField({ round: fix.round, workers: fix.workers }), ...phaseField('fixing') }, lines: [startedLine] });
     } else {
       progress.write({ ref, fields, lines: [startedLine] });
     }

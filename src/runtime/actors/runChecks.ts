@@ -2,6 +2,7 @@ import { fromPromise } from 'xstate';
 import { CHECKS_FIELD, type CheckResult } from '../../protocol/checks.ts';
 import { logFields } from '../../protocol/taskRef.ts';
 import { inSpan } from '../../observability/tracing.ts';
+import { phaseField } from '../../redis/checkpoint.ts';
 import type { RunChecksInput } from '../checkRunner.ts';
 import type { ListenerShared } from './deps.ts';
 
@@ -21,9 +22,9 @@ export function runChecksActor(shared: ListenerShared) {
   return fromPromise<CheckResult[], RunChecksInput>(async ({ input, signal }) => {
     if (!shared.runChecks) throw new Error('no check runner was provided: build the listener through src/runtime');
     const run = shared.runChecks;
-    progress.write({ ref: input.ref, lines: [`verifying: ${input.commands.length} check${input.commands.length === 1 ? '' : 's'}${input.round > 0 ? ` after fix round ${input.round}` : ''}`] });
+    progress.write({ ref: input.ref, fields: phaseField('verifying'), lines: [`verifying: ${input.commands.length} check${input.commands.length === 1 ? '' : 's'}${input.round > 0 ? ` after fix round ${input.round}` : ''}`] });
     const checks: CheckResult[] = await inSpan('verify', { 'task.id': input.ref.key, 'checks.round': input.round }, () => run(input, signal), { parent: traces.contextOf(input.ref) });
-    await progress.save({ ref: input.ref, fields: { [CHECKS_FIELD]: JSON.stringify(checks) }, lines: checks.map(line) });
+    await progress.save({ ref: input.ref, fields: { [CHECKS_FIELD]: JSON.stringify(checks), ...phaseField('checked') }, lines: checks.map(line) });
     logger.info({ ...logFields(input.ref), round: input.round, passed: checks.filter((c) => c.passed).length, failed: checks.filter((c) => !c.passed).map((c) => c.command) }, 'checks ran');
     return checks;
   });

@@ -1,4 +1,4 @@
-import type { WorkerName } from '../src/protocol/output.ts';
+import { addUsage, type WorkerName } from '../src/protocol/output.ts';
 import type { PlanStep } from '../src/protocol/plan.ts';
 import type { StepState, WorkerOutcome } from '../src/results/steps.ts';
 
@@ -53,6 +53,40 @@ export function recordOutcome(steps: readonly StepState[], outcome: WorkerOutcom
     if (outcome.stoppedBy) next.stoppedBy = outcome.stoppedBy;
     return next;
   });
+}
+
+/**
+ * Records a fix round's run of a worker that had succeeded: it stays
+ * succeeded (its earlier work is committed); a successful fix brings its
+ * result (earlier files and usage included), a failed one only its spend.
+ */
+export function recordFixOutcome(s: StepState, outcome: WorkerOutcome): StepState {
+  const next: StepState = { ...s, attempts: s.attempts + outcome.attempts, durationMs: (s.durationMs ?? 0) + outcome.durationMs };
+  if (outcome.result) next.result = outcome.result;
+  const before = s.spent ?? (s.result ? { usage: s.result.usage, cost_usd: s.result.cost_usd === undefined ? 0 : s.result.cost_usd } : undefined);
+  if (outcome.spent) {
+    // A successful fix's result adds the earlier run's usage up (mergeFix), and the worker's spend counts that
+    // result: the earlier run's part is taken out again, so the step counts each run once.
+    let run = outcome.spent;
+    if (outcome.result && s.result) {
+      const u = s.result.usage;
+      const earlierCost = s.result.cost_usd === undefined ? 0 : s.result.cost_usd;
+      run = {
+        usage: {
+          input_tokens: Math.max(0, run.usage.input_tokens - u.input_tokens),
+          output_tokens: Math.max(0, run.usage.output_tokens - u.output_tokens),
+          cache_read_input_tokens: Math.max(0, run.usage.cache_read_input_tokens - u.cache_read_input_tokens),
+          cache_creation_input_tokens: Math.max(0, run.usage.cache_creation_input_tokens - u.cache_creation_input_tokens),
+        },
+        cost_usd: run.cost_usd === null || earlierCost === null ? null : Math.max(0, run.cost_usd - earlierCost),
+      };
+    }
+    next.spent = before
+      ? { usage: addUsage(before.usage, run.usage), cost_usd: before.cost_usd === null || run.cost_usd === null ? null : before.cost_usd + run.cost_usd }
+      : run;
+  }
+  if (outcome.stoppedBy) next.stoppedBy = outcome.stoppedBy;
+  return next;
 }
 
 /** Stops the books on a task cut short (deadline, cancel): running steps fail, waiting ones are skipped. */

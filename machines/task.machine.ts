@@ -7,7 +7,11 @@ import { hasId, type TaskRef } from '../src/protocol/taskRef.ts';
 import type { ModelWait } from '../src/limits/modelGate.ts';
 import { aggregate } from '../src/results/aggregate.ts';
 import { taskDirName } from '../src/workers/taskDirName.ts';
-import { abandon, advance, isSettled, recordOutcome, workerActorId, type StepState, type WorkerOutcome } from './steps.ts';
+import { abandon, advance, isSettled, recordFixOutcome, recordOutcome, workerActorId, type StepState, type WorkerOutcome } from './steps.ts';
+import type { CheckResult } from '../src/protocol/checks.ts';
+import type { WorkerName } from '../src/protocol/output.ts';
+import type { TaskRefWithId } from '../src/protocol/taskRef.ts';
+import { checkNotRun, checksFor, fixTargets, type RunChecksInput } from '../src/results/checks.ts';
 import { workerMachine } from './worker.machine.ts';
 
 export interface TaskMachineInput extends Claim {
@@ -17,6 +21,12 @@ export interface TaskMachineInput extends Claim {
   workspaceRoot: string;
   workerAttempts: number;
   workerBackoffMs: number;
+  /** The project's checks (`--verify`), run in order after the workers; none: the task is not verified. */
+  verify?: readonly string[];
+  /** Fix rounds after failing checks (`--fix-rounds`). */
+  fixRounds?: number;
+  /** Whether the task's `payload.context.verify` may replace the checks (`--allow-task-checks`). */
+  allowTaskChecks?: boolean;
 }
 
 export interface TaskContext {
@@ -54,9 +64,23 @@ export interface TaskContext {
   published: boolean | undefined;
   /** This holder's fencing token (Claim.fence), carried to the merge and the publication. */
   fence: string | undefined;
+  /** The commands of the task's checks (empty: not verified). */
+  checks: string[];
+  fixRounds: number;
+  /** 0 until the first fix round; then the fix round under way or last run. */
+  round: number;
+  /** The checks' latest runs. */
+  checkResults: CheckResult[] | undefined;
+  /** Workers of the fix round still running. */
+  fixing: WorkerName[];
+  /** What the checks add to the issues (a fix run that failed, an ignored task list of checks). */
+  checkIssues: string[];
 }
 
 export type TaskEvent = { type: 'CANCEL'; reason?: string };
+
+const timedOut = (context: TaskContext, where: string): string =>
+  `timed out after ${context.task?.metadata.timeout_seconds ?? 0}s ${where}`;
 
 /** Task ids become folder names: one folder per id, no two ids sharing one (see taskDirName). */
 export const workspaceFolder = taskDirName;
@@ -83,6 +107,9 @@ export const taskMachine = setup({
       throw new Error('no planTask actor was provided: build the task machine through src/runtime');
     }),
     worker: workerMachine,
+    runChecks: fromPromise<CheckResult[], RunChecksInput>(async () => {
+      throw new Error('no runChecks actor was provided: build the task machine through src/runtime');
+    }),
     publish: fromPromise<{ published: boolean }, FinalResult>(async () => {
       throw new Error('no publish actor was provided: build the task machine through src/runtime');
     }),
@@ -95,6 +122,19 @@ export const taskMachine = setup({
     superseded: ({ event }) => (event as { output?: { published: boolean } }).output?.published === false,
     planIsEmpty: ({ event }) => (event as { output?: Plan }).output?.steps.length === 0,
     allSettled: ({ context }) => context.steps.every(isSettled),
+    /** A resumed task whose fix round had not finished: its remaining workers run. */
+    resumesFix: ({ context }) => context.steps.every(isSettled) && context.fixing.length > 0,
+    /** Checks are declared, and the workers left something to check (no critical step failed). */
+    verifies: ({ context }) =>
+      context.steps.every(isSettled) &&
+      context.checks.length > 0 &&
+      context.steps.some((s) => s.status === 'succeeded') &&
+      !context.steps.some((s) => s.status === 'failed' && s.step.critical),
+    checksPassed: ({ event }) => ((event as { output?: CheckResult[] }).output ?? []).every((c) => c.passed),
+    canFix: ({ context }) => context.round < context.fixRounds && !context.steps.some((s) => s.stoppedBy === 'budget'),
+    fixesSettled: ({ context }) => context.fixing.length === 0,
+    /** A fix run stopped at the task's budget: no more rounds, the checks' last runs stand. */
+    budgetSpent: ({ context }) => context.fixing.length === 0 && context.steps.some((s) => s.stoppedBy === 'budget'),
     succeeded: ({ context }) =>
       context.output?.outcome === 'completed' || context.output?.outcome === 'completed_with_warnings',
     partial: ({ context }) => context.output?.outcome === 'partial',
@@ -134,6 +174,60 @@ export const taskMachine = setup({
         });
       }
     }),
+    recordChecks: assign({ checkResults: ({ event }) => (event as unknown as { output: CheckResult[] }).output }),
+    checksNotRun: assign({
+      checkResults: ({ context, event }) => {
+        const why = (event as { error?: unknown }).error;
+        const reason = why instanceof Error ? why.message : String(why);
+        return context.checks.map((command) => checkNotRun(command, reason, (context.checkResults?.find((c) => c.command === command)?.rounds ?? 0) + 1));
+      },
+    }),
+    startFixRound: assign(({ context }) => {
+      const failing = (context.checkResults ?? []).filter((c) => !c.passed);
+      const results = Object.fromEntries(context.steps.flatMap((s) => (s.status === 'succeeded' && s.result ? [[s.step.worker, s.result]] : [])));
+      return { round: context.round + 1, fixing: fixTargets(failing, results) };
+    }),
+    launchFixes: enqueueActions(({ context, enqueue }) => {
+      const { task, plan, ref, workspace } = context;
+      if (!task || !plan || !hasId(ref) || !workspace) return;
+      for (const worker of context.fixing) {
+        const state = context.steps.find((s) => s.step.worker === worker);
+        if (!state?.result) continue;
+        enqueue.spawnChild('worker', {
+          id: workerActorId(worker),
+          input: {
+            ref,
+            task,
+            plan,
+            step: state.step,
+            dependencies: [],
+            workspace,
+            maxAttempts: context.workerAttempts,
+            backoffMs: context.workerBackoffMs,
+            fix: { round: context.round, rounds: context.fixRounds, workers: context.fixing, checks: context.checkResults ?? [], previous: state.result },
+          },
+        });
+      }
+    }),
+    recordFix: enqueueActions(({ context, event, enqueue }) => {
+      const outcome = (event as unknown as { output: WorkerOutcome }).output;
+      enqueue(stopChild(workerActorId(outcome.worker)));
+      enqueue.assign({
+        fixing: context.fixing.filter((w) => w !== outcome.worker),
+        steps: context.steps.map((s) => (s.step.worker === outcome.worker ? recordFixOutcome(s, outcome) : s)),
+        checkIssues: outcome.status === 'succeeded'
+          ? context.checkIssues
+          : [...context.checkIssues, `${outcome.worker} fix round ${context.round} failed: ${outcome.error ?? 'unknown error'}`],
+      });
+    }),
+    abandonFixes: enqueueActions(({ context, enqueue }, params: { reason: string; fatal: boolean }) => {
+      for (const worker of context.fixing) enqueue(stopChild(workerActorId(worker)));
+      enqueue.assign({
+        fixing: [],
+        checkIssues: [...context.checkIssues, ...context.fixing.map((w) => `${w} fix round ${context.round} stopped: ${params.reason}`)],
+        ...(params.fatal ? { failure: params.reason } : { cutShort: params.reason }),
+      });
+    }),
     recordWorker: enqueueActions(({ context, event, enqueue }) => {
       const outcome = (event as unknown as { output: WorkerOutcome }).output;
       enqueue.assign({ steps: recordOutcome(context.steps, outcome) });
@@ -169,6 +263,11 @@ export const taskMachine = setup({
           ...(context.modelUnavailable ? { reason: 'model_api_unavailable' as const } : {}),
           startedAt: context.startedAt,
           finishedAt: Date.now(),
+          // A task that never reached its checks with work to check (rejected, failed) is not said to have failing checks.
+          ...(context.checks.length > 0 && (context.checkResults !== undefined || context.steps.some((s) => s.status === 'succeeded'))
+            ? { declaredChecks: context.checks, ...(context.checkResults ? { checks: context.checkResults } : {}) }
+            : {}),
+          checkIssues: context.checkIssues,
         }),
     }),
   },
@@ -178,6 +277,10 @@ export const taskMachine = setup({
     const { parsed, resume } = input;
     const task = parsed.ok ? parsed.task : undefined;
     const plan = task ? resume?.plan : undefined;
+    const chosen = checksFor(task, input.verify ?? [], input.allowTaskChecks ?? false);
+    // A fix round a crash interrupted: its workers that had not finished it run again, the others not.
+    const fix = plan ? resume?.fix : undefined;
+    const unfinished = fix ? fix.workers.filter((w) => resume?.results[w] !== undefined && resume.results[w]!.round !== fix.round) : [];
     return {
       raw: input.raw,
       ref: input.ref,
@@ -206,6 +309,12 @@ export const taskMachine = setup({
       publishAttempts: 0,
       published: undefined,
       fence: input.fence,
+      checks: chosen.commands,
+      fixRounds: input.fixRounds ?? 0,
+      round: fix?.round ?? 0,
+      checkResults: plan ? resume?.checks : undefined,
+      fixing: unfinished,
+      checkIssues: chosen.note ? [chosen.note] : [],
     };
   },
   initial: 'received',
@@ -265,7 +374,11 @@ export const taskMachine = setup({
     },
     dispatching: {
       entry: 'launchReady',
-      always: { guard: 'allSettled', target: 'aggregating' },
+      always: [
+        { guard: 'resumesFix', target: 'fixing' },
+        { guard: 'verifies', target: 'verifying' },
+        { guard: 'allSettled', target: 'aggregating' },
+      ],
       on: {
         'xstate.done.actor.*': { actions: ['recordWorker', 'launchReady'] },
         CANCEL: {
@@ -288,6 +401,53 @@ export const taskMachine = setup({
               }),
             },
           ],
+        },
+      },
+    },
+    /** The project's checks run where the workers worked (runChecks); skipped when none are declared. */
+    verifying: {
+      invoke: {
+        id: 'checks',
+        src: 'runChecks',
+        input: ({ context }): RunChecksInput => ({
+          ref: context.ref as TaskRefWithId,
+          commands: context.checks,
+          round: context.round,
+          previous: context.checkResults,
+          workspace: context.workspace!,
+        }),
+        onDone: [
+          { guard: 'checksPassed', target: 'aggregating', actions: 'recordChecks' },
+          { guard: 'canFix', target: 'fixing', actions: ['recordChecks', 'startFixRound'] },
+          { target: 'aggregating', actions: 'recordChecks' },
+        ],
+        onError: { target: 'aggregating', actions: 'checksNotRun' },
+      },
+      after: {
+        untilDeadline: { target: 'aggregating', actions: assign({ cutShort: ({ context }) => timedOut(context, 'while its checks ran') }) },
+      },
+      on: {
+        CANCEL: { target: 'aggregating', actions: assign({ failure: ({ event }) => event.reason ?? 'cancelled' }) },
+      },
+    },
+    /** The workers a failure points at run again with it, in the same place; then the checks run again. */
+    fixing: {
+      entry: 'launchFixes',
+      always: [
+        { guard: 'budgetSpent', target: 'aggregating' },
+        { guard: 'fixesSettled', target: 'verifying' },
+      ],
+      on: {
+        'xstate.done.actor.*': { actions: 'recordFix' },
+        CANCEL: {
+          target: 'aggregating',
+          actions: { type: 'abandonFixes', params: ({ event }) => ({ reason: event.reason ?? 'cancelled', fatal: true }) },
+        },
+      },
+      after: {
+        untilDeadline: {
+          target: 'aggregating',
+          actions: { type: 'abandonFixes', params: ({ context }) => ({ reason: timedOut(context, `in fix round ${context.round}`), fatal: false }) },
         },
       },
     },

@@ -2,7 +2,8 @@ import { assign, fromPromise, setup, type AnyActorRef } from 'xstate';
 import type { Plan, PlanStep } from '../src/protocol/plan.ts';
 import type { TaskMessage } from '../src/protocol/task.ts';
 import type { TaskRefWithId } from '../src/protocol/taskRef.ts';
-import type { WorkerResult } from '../src/protocol/output.ts';
+import type { WorkerName, WorkerResult } from '../src/protocol/output.ts';
+import type { CheckResult } from '../src/protocol/checks.ts';
 import type { DependencyOutput } from '../src/workers/types.ts';
 import { addUsage, ZERO_USAGE } from '../src/protocol/output.ts';
 import type { ModelWait } from '../src/limits/modelGate.ts';
@@ -20,6 +21,19 @@ export interface WorkerMachineInput {
   workspace: string;
   maxAttempts: number;
   backoffMs: number;
+  /** A fix round's run: the checks that failed and this worker's earlier result (src/results/checks.ts). */
+  fix?: FixInput;
+}
+
+/** What a worker run of a fix round is told besides its step. */
+export interface FixInput {
+  /** 1-based; of `rounds` at most. */
+  round: number;
+  rounds: number;
+  /** The workers this round sent the failure to (recorded in the checkpoint when it starts). */
+  workers: WorkerName[];
+  checks: CheckResult[];
+  previous: WorkerResult;
 }
 
 /** The input of one attempt: what the `runAgent` actor gets. */
@@ -137,6 +151,7 @@ export const workerMachine = setup({
           step: context.step,
           dependencies: context.dependencies,
           workspace: context.workspace,
+          ...(context.fix ? { fix: context.fix } : {}),
           attempt: context.attempt,
           worker: self,
         }),

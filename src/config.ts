@@ -81,6 +81,16 @@ export const ConfigSchema = z.object({
   boxSnapshotExclude: z.array(z.string().min(1).regex(/^[^/]+$/, 'must be a file name or a glob of one (no /)')).default([...DEFAULT_SNAPSHOT_EXCLUDE]),
   /** Merge `partial` results into the project's branch too (by default only completed ones are). */
   mergePartial: z.boolean().default(false),
+  /** The project's own checks (`--verify`), run in order in the task's box after its workers; absent: none, the task is not verified. */
+  verify: z.array(z.string().trim().min(1)).default([]),
+  /** Time limit of one check run; a check that reaches it is killed and fails with `exit_code: null`. */
+  verifyTimeoutMs: int(1000, 3_600_000).default(300_000),
+  /** Fix rounds after failing checks: the workers the failure points at run again with it; 0 reports the failure at once. */
+  fixRounds: int(0, 10).default(2),
+  /** Merge a task whose checks still fail after the last fix round (by default its branch is kept, not merged). */
+  mergeFailing: z.boolean().default(false),
+  /** Let a task's `payload.context.verify` (a list of commands) replace the declared checks: task text is untrusted, so off by default. */
+  allowTaskChecks: z.boolean().default(false),
   /** Days a merged task branch is kept before it is deleted; unmerged ones are always kept. */
   keepBranchesDays: between(0, 36_500).default(7),
   /** Author and committer of the orchestrator's commits and merges. */

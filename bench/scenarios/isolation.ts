@@ -89,6 +89,7 @@ export async function isolationCost(b: Bench): Promise<Row[]> {
           read: (paths) => box.read(paths),
           write: (files) => box.write(files),
           survey: () => box.survey(),
+          run: (command, timeoutMs, signal) => box.run(command, timeoutMs, signal),
           close: async () => {
             timing.bytes.push(await layerBytes(box).catch(() => 0));
             const t1 = performance.now();

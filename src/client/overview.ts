@@ -44,7 +44,7 @@ export interface TaskView {
   taskId: string;
   description: string;
   owner: string | undefined;
-  /** `claimed`, `analyzing`, `dispatching` or `publishing`, read off the checkpoint. */
+  /** `claimed`, `analyzing`, `dispatching`, `verifying`, `fixing` or `publishing`, read off the checkpoint. */
   state: string;
   elapsedMs: number | undefined;
   workers: WorkerView[];
@@ -123,9 +123,13 @@ export function taskView(raw: Buffer | string, hash: Record<string, string>, now
       ? 'claimed'
       : !plan
         ? 'analyzing'
-        : workers.every((w) => w.state === 'succeeded')
-          ? 'publishing'
-          : 'dispatching';
+        : hash.phase === 'verifying'
+          ? 'verifying'
+          : hash.phase === 'fixing' && workers.some((w) => w.state !== 'succeeded' && w.state !== 'failed')
+            ? 'fixing'
+            : workers.every((w) => w.state === 'succeeded')
+              ? 'publishing'
+              : 'dispatching';
   return {
     taskId,
     description,

@@ -81,6 +81,7 @@ export async function openTaskWorkspaces(
     worktreeRoot: config.workspace,
     identity: { name: config.gitAuthorName, email: config.gitAuthorEmail },
     mergePartial: config.mergePartial,
+    mergeFailing: config.mergeFailing,
     keepBranchesMs: config.keepBranchesDays * 86_400_000,
     lockTtlMs: config.lockTtlMs,
     branchPrefix: config.domain,

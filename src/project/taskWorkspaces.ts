@@ -19,6 +19,7 @@ import type { ProgressWriter } from '../redis/progress.ts';
 import { acquireLock, holderState, LockWaitAbortedError, withLock, type HeldLock } from '../redis/lock.ts';
 import { StaleHolderError } from '../redis/progress.ts';
 import { resend } from '../redis/retry.ts';
+import { checksAllowMerge } from '../results/checks.ts';
 import { withProject, workerCommits } from '../results/projectResult.ts';
 import { taskDirName } from '../workers/taskDirName.ts';
 import type { SandboxBinds } from '../workers/tools/index.ts';
@@ -85,6 +86,8 @@ export interface TaskWorkspacesOptions {
   worktreeRoot: string;
   identity: GitIdentity;
   mergePartial: boolean;
+  /** Merge a task whose checks (`--verify`) still fail (`--merge-failing`); default false. */
+  mergeFailing?: boolean;
   keepBranchesMs: number;
   lockTtlMs: number;
   /** Prefix of the task branches, e.g. `backend`. */
@@ -342,6 +345,14 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const files = await filesBetween(project.commonDir, base, tip);
     const outcome = result.output.outcome;
     const mergeable = outcome === 'completed' || outcome === 'completed_with_warnings' || (outcome === 'partial' && o.mergePartial);
+    if (mergeable && !checksAllowMerge(result.output, o.mergeFailing ?? false)) {
+      const failing = (result.output.checks ?? []).filter((c) => !c.passed).map((c) => `\`${c.command}\``);
+      return {
+        git: gitObject,
+        files,
+        warning: `not merged: checks failed (${failing.join(', ')}); the work is kept on branch ${branch}: fix it there, or start with --merge-failing to merge such results`,
+      };
+    }
     if (!mergeable) {
       // A cancel is the operator's decision: the work stays on its branch, nobody is told to merge it.
       const cancelled = outcome === 'failed' ? resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(result.ref.key)))).cancel : undefined;

@@ -1,3 +1,4 @@
+import type { CheckResult } from './checks.ts';
 import type { Plan } from './plan.ts';
 import type { Outcome, TaskOutput, WorkerName, WorkerResult } from './output.ts';
 import type { ParsedTask } from './task.ts';
@@ -14,8 +15,18 @@ export interface Resume {
   cancel: string | undefined;
   /** Dollars its holders had spent on it (as last recorded). */
   spentUsd?: number;
+  /** The checks' latest runs as last recorded (CHECKS_FIELD), each with its count of runs. */
+  checks?: CheckResult[];
+  /** The fix round under way when the holder stopped, and the workers it sent the failure to. */
+  fix?: FixRound;
   /** Workers' prompts as last recorded (StoredPrompt JSON per worker), kept for the console at publication. */
   prompts?: Record<string, string>;
+}
+
+/** A fix round as the checkpoint records it (field `fix`) when it starts. */
+export interface FixRound {
+  round: number;
+  workers: WorkerName[];
 }
 
 /** One message taken from the queue: the exact claimed bytes and what they parsed to. */

@@ -48,6 +48,8 @@ export interface WorkerResult {
   report?: Record<string, unknown>;
   /** The commit of this worker's changes on the task branch (worktree isolation). */
   commit?: string;
+  /** Set when a fix round (`--verify`) ran this worker again: the round's number; files and usage cover every run. */
+  round?: number;
 }
 
 /** `output.status` of the protocol, plus the hash field `outcome`. */

@@ -1,5 +1,6 @@
 import type { Plan } from '../protocol/plan.ts';
-import type { Resume } from '../protocol/claim.ts';
+import { CHECKS_FIELD, type CheckResult } from '../protocol/checks.ts';
+import type { FixRound, Resume } from '../protocol/claim.ts';
 import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/output.ts';
 
 /**
@@ -23,6 +24,9 @@ import { WORKER_NAMES, type WorkerName, type WorkerResult } from '../protocol/ou
  *   worker:{worker}   where the worker stands (WorkerProgress JSON), for `watch`
  *   prompt:{worker}   the worker's prompt as last sent, scrubbed (StoredPrompt JSON), for the console
  *   spend_usd         dollars the task has spent so far (written with its next progress step)
+ *   checks            the checks' latest runs (CheckResult[] JSON), while the task verifies (CHECKS_FIELD)
+ *   fix               the fix round under way ({round, workers} JSON), saved when it starts
+ *   phase             `verifying` while the checks run, `fixing` while a fix round does, `checked` after, for `watch`
  * Written at claim (src/redis/queue.ts), then with each step that must be
  * saved (a worker's result), steps nothing waits for riding along
  * (src/redis/progress.ts); deleted with the publication (src/redis/results.ts), atomically.
@@ -64,6 +68,8 @@ export function resumeFrom(hash: Record<string, string>): Resume {
     const prompt = hash[`prompt:${worker}`];
     if (prompt !== undefined) prompts[worker] = prompt;
   }
+  const checks = parseJson<CheckResult[]>(hash[CHECKS_FIELD]);
+  const fix = parseJson<FixRound>(hash.fix);
   return {
     plan: parseJson<Plan>(hash.plan),
     results,
@@ -71,8 +77,18 @@ export function resumeFrom(hash: Record<string, string>): Resume {
     cancel: hash.cancel,
     spentUsd: Number(hash.spend_usd ?? 0) || 0,
     prompts,
+    ...(checks ? { checks } : {}),
+    ...(fix ? { fix } : {}),
   };
 }
+
+/** Where a task with checks stands (field `phase`), for `watch` and the console. */
+export const phaseField = (phase: 'verifying' | 'fixing' | 'checked'): Record<string, string> => ({ phase });
+
+/** The checkpoint field of the fix round under way. */
+export const FIX_FIELD = 'fix';
+export const checksField = (checks: readonly CheckResult[]): Record<string, string> => ({ [CHECKS_FIELD]: JSON.stringify(checks) });
+export const fixField = (fix: FixRound): Record<string, string> => ({ [FIX_FIELD]: JSON.stringify(fix) });
 
 /** HGETALL-style flat array reply → object. */
 export function pairs(reply: string[]): Record<string, string> {

@@ -1,5 +1,7 @@
 import type { StepState } from './steps.ts';
 import type { Plan } from '../protocol/plan.ts';
+import type { CheckResult } from '../protocol/checks.ts';
+import { checkNotRun, failingIssues } from './checks.ts';
 import { roundUsd } from '../limits/prices.ts';
 import { addUsage, ZERO_USAGE, type CostedUsage, type Outcome, type TaskOutput, type WorkerDetail, type WorkerName } from '../protocol/output.ts';
 
@@ -16,6 +18,20 @@ export interface AggregateInput {
   reason?: 'model_api_unavailable';
   startedAt: number;
   finishedAt: number;
+  /** The checks the task was to run (`--verify`); with none, the output has no `checks`. */
+  declaredChecks?: readonly string[];
+  /** Their latest runs; a declared check with no run is reported as not run. */
+  checks?: readonly CheckResult[];
+  /** What the fix rounds add to the issues (a fix run that failed, an ignored task check list). */
+  checkIssues?: readonly string[];
+}
+
+/** The checks as the output shows them: each declared one's latest run, or why it has none. */
+function checksOf(input: AggregateInput): CheckResult[] | undefined {
+  if (!input.declaredChecks || input.declaredChecks.length === 0) return undefined;
+  return input.declaredChecks.map(
+    (command) => input.checks?.find((c) => c.command === command) ?? checkNotRun(command, 'the task ended before its checks ran', 0),
+  );
 }
 
 const unique = (xs: Iterable<string>): string[] => [...new Set(xs)];
@@ -44,6 +60,9 @@ export function aggregate(input: AggregateInput): TaskOutput {
   for (const s of failed) issues.push(`${s.step.worker} failed: ${s.error ?? 'unknown error'}`);
   for (const s of skipped) issues.push(`${s.step.worker} ${s.error ?? 'skipped'}`);
   if (input.cutShort) issues.push(input.cutShort);
+  const checks = checksOf(input);
+  if (checks) issues.push(...failingIssues(checks));
+  issues.push(...(input.checkIssues ?? []));
 
   let outcome: Outcome;
   let error: string | undefined;
@@ -127,6 +146,7 @@ export function aggregate(input: AggregateInput): TaskOutput {
       steps: input.plan.steps.map((s) => ({ worker: s.worker, depends_on: s.dependsOn, critical: s.critical })),
     };
   }
+  if (checks) output.checks = checks;
   if (error !== undefined) output.error = error;
   if (steps.some((s) => s.stoppedBy === 'budget')) output.reason = 'budget';
   else if (input.reason) output.reason = input.reason;

@@ -11,6 +11,7 @@ import { planTaskActor } from './actors/planTask.ts';
 import { publishActor } from './actors/publish.ts';
 import { registryActors } from './actors/registry.ts';
 import { runAgentActor } from './actors/runAgent.ts';
+import { runChecksActor } from './actors/runChecks.ts';
 
 /**
  * The listener machine with its real actors (one a file under actors/):
@@ -36,7 +37,7 @@ export function createRuntimeMachine(deps: RuntimeDeps) {
     },
   };
   const worker = workerMachine.provide({ actors: { runAgent: runAgentActor(shared) } });
-  const task = taskMachine.provide({ actors: { planTask: planTaskActor(shared), worker, publish: publishActor(shared) } });
+  const task = taskMachine.provide({ actors: { planTask: planTaskActor(shared), worker, runChecks: runChecksActor(shared), publish: publishActor(shared) } });
   return listenerMachine.provide({
     actors: {
       task,

@@ -6,6 +6,7 @@ import type { SpendLedger } from '../limits/ledger.ts';
 import type { ModelClient } from '../models/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { buildWorkerPrompt } from '../planning/prompt.ts';
+import { fixRoundSection, mergeFix } from '../results/checks.ts';
 import { surveyWorkspace, type WorkspaceSurvey } from '../workers/survey.ts';
 import type { TaskWorkspaces } from '../project/taskWorkspaces.ts';
 import type { WorkerResult } from '../protocol/output.ts';
@@ -112,13 +113,16 @@ export function createWorkerStep(deps: WorkerStepDeps) {
       if (!workspaces) await openToBox(sandbox, place.dir);
       // In a box the survey is taken inside it: the listener never walks a worker's files.
       const found = place.box ? await place.box.survey() : await survey(place.dir);
-      const prompt = buildWorkerPrompt({
+      const built = buildWorkerPrompt({
         task: input.task,
         step: input.step,
         plan: input.plan,
         dependencies: input.dependencies,
         survey: found,
       });
+      // A fix round: the checks that failed (their output scrubbed already) and this worker's earlier work.
+      const { fix } = input;
+      const prompt = fix ? `${built}\n\n${fixRoundSection({ round: fix.round, rounds: fix.rounds, checks: fix.checks, previous: fix.previous })}` : built;
       // For the console's task page, without our secrets: in the checkpoint with the task's next
       // step while it runs, and stored with the publication.
       progress.write({
@@ -135,7 +139,9 @@ export function createWorkerStep(deps: WorkerStepDeps) {
       const committed = await workspaces?.commit(input.ref.id, result, input.task.payload.description);
       // The files are what the commit changed, not what the tools saw written (a file written again
       // unchanged, a deletion that was not one); what was left out of it is said in the result.
-      return committed ? { ...withFiles(result, committed.files), commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
+      const done = committed ? { ...withFiles(result, committed.files), commit: committed.commit, issues: [...result.issues, ...committed.issues.map(scrub)] } : result;
+      // A fix round's result covers the worker's runs so far: the earlier files stay its own.
+      return fix ? mergeFix(fix.previous, done, fix.round) : done;
     } catch (error) {
       throw toWorkerRunError(error, { spent: runModel.spent(), scrub });
     } finally {

@@ -4,7 +4,8 @@ import { getShortestPaths } from 'xstate/graph';
 import { taskMachine, type TaskContext } from '../../machines/task.machine.ts';
 import { workerActorId, type WorkerOutcome } from '../../machines/steps.ts';
 import type { Plan } from '../../src/protocol/plan.ts';
-import { dbThenApiAuth, step, taskInput, workerResult } from '../support/fixtures.ts';
+import type { CheckResult } from '../../src/protocol/checks.ts';
+import { dbThenApiAuth, makeTask, step, taskInput, workerResult } from '../support/fixtures.ts';
 
 // Model-based tests: the paths come from the machine itself. Child actors'
 // done/error events are fed as plain events, so no I/O runs.
@@ -45,6 +46,24 @@ function eventsFor(snapshot: Snap): Ev[] {
         { type: 'xstate.after.untilDeadline.task.dispatching' },
         { type: 'CANCEL', reason: 'cancelled' },
       ];
+    case 'verifying':
+      return [
+        { type: 'xstate.done.actor.checks', output: ctx.checks.map((command) => check(command, true)) },
+        { type: 'xstate.done.actor.checks', output: ctx.checks.map((command) => check(command, false)) },
+        { type: 'xstate.error.actor.checks', error: new Error('the task box stopped') },
+        { type: 'xstate.after.untilDeadline.task.verifying' },
+        { type: 'CANCEL', reason: 'cancelled' },
+      ];
+    case 'fixing':
+      return [
+        ...ctx.fixing.flatMap((worker) => [
+          done({ worker, status: 'succeeded', attempts: 1, durationMs: 1, result: { ...workerResult(worker), round: ctx.round } }),
+          done({ worker, status: 'failed', attempts: 1, durationMs: 1, error: 'fix failed' }),
+          done({ worker, status: 'failed', attempts: 1, durationMs: 1, error: 'budget', stoppedBy: 'budget' }),
+        ]),
+        { type: 'xstate.after.untilDeadline.task.fixing' },
+        { type: 'CANCEL', reason: 'cancelled' },
+      ];
     case 'publishing':
       return [
         { type: 'xstate.done.actor.publisher', output: { published: true } },
@@ -58,9 +77,21 @@ function eventsFor(snapshot: Snap): Ev[] {
   }
 }
 
+const check = (command: string, passed: boolean): CheckResult => ({
+  command,
+  passed,
+  exit_code: passed ? 0 : 1,
+  duration_ms: 1,
+  rounds: 1,
+  output_tail: passed ? 'ok' : 'not ok 1 - src/api-worker.js',
+});
+
 const serializeState = (s: Snap): string => {
   const c = s.context as TaskContext;
-  return JSON.stringify([s.value, c.steps.map((x) => x.status), c.output?.outcome, c.publishAttempts, c.failure, c.cutShort]);
+  return JSON.stringify([
+    s.value, c.steps.map((x) => [x.status, x.stoppedBy]), c.output?.outcome, c.publishAttempts, c.failure, c.cutShort,
+    c.round, c.fixing, c.checkResults?.map((x) => x.passed),
+  ]);
 };
 
 /** A final state in which this actor published (not given up, not superseded by another holder). */
@@ -81,7 +112,19 @@ describe('task machine paths', () => {
   const resumed = paths(taskInput(undefined, { resume }));
   const crashedTooOften = paths(taskInput(undefined, { resume: { ...resume, takeovers: 4 } }));
   const cancelledMeanwhile = paths(taskInput(undefined, { resume: { ...resume, cancel: 'cancelled' } }));
-  const all = [...valid, ...invalid, ...anonymous, ...resumed, ...crashedTooOften, ...cancelledMeanwhile];
+  // With checks declared (one fix round): verified, fixed, still failing; and a task resumed in the middle of a fix round.
+  const checks = { verify: ['npm test'], fixRounds: 1 };
+  const verified = paths(taskInput(makeTask(), checks));
+  const fixResume = {
+    plan: single,
+    results: { 'api-worker': workerResult('api-worker') },
+    takeovers: 1,
+    cancel: undefined,
+    checks: [check('npm test', false)],
+    fix: { round: 1, workers: ['api-worker' as const] },
+  };
+  const resumedInFix = paths(taskInput(undefined, { ...checks, resume: fixResume }));
+  const all = [...valid, ...invalid, ...anonymous, ...resumed, ...crashedTooOften, ...cancelledMeanwhile, ...verified, ...resumedInFix];
 
   it('reaches every state of the machine', () => {
     const reached = new Set(all.flatMap((p) => [p.state, ...p.steps.map((st) => st.state)].map((s) => String(s.value))));
@@ -99,6 +142,9 @@ describe('task machine paths', () => {
       for (const st of p.steps) {
         const to = String(st.state.value);
         if (prev !== undefined) taken.push({ from: prev, event: st.event.type, to });
+        // A task resumed in a fix round passes received → dispatching → fixing in its first macrostep
+        // (received has no way to fixing but through dispatching's `always`).
+        else if (to === 'fixing') taken.push({ from: 'dispatching', event: st.event.type, to });
         prev = to;
       }
     }
@@ -197,6 +243,45 @@ describe('task machine paths', () => {
       expect(c.output?.outcome).toBe('failed');
       expect(p.steps.map((s) => s.state.value)).not.toContain('analyzing');
     }
+  });
+
+  it('verifies only with checks declared, and publishes what they found', () => {
+    for (const p of valid) expect(p.steps.map((s) => s.state.value)).not.toContain('verifying');
+    const finals = verified.filter(publishedHere);
+    const passed = finals.filter((p) => (p.state.context as TaskContext).output?.checks?.every((c) => c.passed));
+    expect(passed.length).toBeGreaterThan(0);
+    for (const p of passed) expect(['completed', 'partial']).toContain(String(p.state.value));
+    const stillFailing = finals.filter((p) => {
+      const c = p.state.context as TaskContext;
+      return c.round === 1 && !c.failure && !c.cutShort && c.steps.every((s) => s.status === 'succeeded' && !s.stoppedBy) && c.output?.checks?.some((x) => !x.passed);
+    });
+    expect(stillFailing.length).toBeGreaterThan(0);
+    for (const p of stillFailing) {
+      const out = (p.state.context as TaskContext).output!;
+      expect(out.outcome).toBe('completed_with_warnings');
+      expect(out.issues.join('\n')).toMatch(/check failed after 1 runs|check failed.*npm test/);
+    }
+  });
+
+  it('sends a failure back to the worker whose file it names, once per round, and not past the last round', () => {
+    for (const p of verified) {
+      const rounds = p.steps.filter((s) => s.state.value === 'fixing').length;
+      expect(rounds).toBeLessThanOrEqual(2); // entered once; a second step in fixing is its workers finishing
+      const c = p.state.context as TaskContext;
+      expect(c.round).toBeLessThanOrEqual(1);
+    }
+    const fixed = verified.find((p) => p.steps.some((s) => s.state.value === 'fixing'))!;
+    const entered = fixed.steps.find((s) => s.state.value === 'fixing')!.state.context as TaskContext;
+    // The failing output names src/api-worker.js: only its worker is sent back, when it is among those that finished.
+    if (entered.steps.some((s) => s.step.worker === 'api-worker' && s.status === 'succeeded')) expect(entered.fixing).toEqual(['api-worker']);
+  });
+
+  it('resumes a fix round a crash interrupted with only its unfinished workers, and verifies again', () => {
+    for (const p of resumedInFix) expect(p.steps.map((s) => s.state.value)).not.toContain('analyzing');
+    const first = resumedInFix.find((p) => p.steps.length > 0)!;
+    expect(String(first.steps[0]!.state.value)).toBe('fixing');
+    const afterFix = resumedInFix.filter((p) => p.steps.some((s) => s.state.value === 'verifying'));
+    expect(afterFix.length).toBeGreaterThan(0);
   });
 
   it('names a task by its id, and a message no id can be recovered from by its raw- key alone', () => {

@@ -66,6 +66,9 @@ export function dirBoxFactory(): StartBox & { started: BoxOptions[]; closed: num
         async call() {
           return { text: 'the directory-backed test box runs no tools', isError: true, changed: [] };
         },
+        async run() {
+          return { output: 'the directory-backed test box runs no commands', exitCode: 126, timedOut: false, durationMs: 0 };
+        },
         async layer() {
           return [...changed].map(([p, kind]) => ({ path: p, kind }));
         },

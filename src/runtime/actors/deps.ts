@@ -6,6 +6,8 @@ import type { Claim, FinalResult } from '../../protocol/claim.ts';
 import type { Keys } from '../../protocol/keys.ts';
 import type { WorkerResult } from '../../protocol/output.ts';
 import type { Plan } from '../../protocol/plan.ts';
+import type { CheckResult } from '../../protocol/checks.ts';
+import type { RunChecksInput } from '../checkRunner.ts';
 import type { TaskMessage } from '../../protocol/task.ts';
 import type { TaskRef } from '../../protocol/taskRef.ts';
 import type { ProgressWriter, StaleHolderError } from '../../redis/progress.ts';
@@ -38,6 +40,8 @@ export interface RuntimeDeps {
   plan(task: TaskMessage, ref: TaskRef, signal: AbortSignal): Promise<Plan>;
   /** Runs one attempt of one worker; throws WorkerRunError (anything else is judged by shouldRetry, src/errors.ts). */
   runAgent(input: AgentRunInput, signal: AbortSignal, hooks: RunHooks): Promise<WorkerResult>;
+  /** Runs a task's checks (`--verify`) where its workers worked; absent: a task with checks fails them as not run. */
+  runChecks?(input: RunChecksInput, signal: AbortSignal): Promise<CheckResult[]>;
   /** A task is held here from now on (claimed, or taken over with its checkpoint). */
   onClaimed?(claim: Claim): void;
   /** A task left this instance (published, or another holder publishes it). */

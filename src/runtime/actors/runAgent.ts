@@ -2,7 +2,7 @@ import { fromPromise } from 'xstate';
 import type { AgentRunInput } from '../../../machines/worker.machine.ts';
 import type { WorkerResult } from '../../protocol/output.ts';
 import { logFields } from '../../protocol/taskRef.ts';
-import { progressField, resultField } from '../../redis/checkpoint.ts';
+import { fixField, phaseField, progressField, resultField } from '../../redis/checkpoint.ts';
 import { inSpan } from '../../observability/tracing.ts';
 import { toWorkerRunError } from '../workerRunFailure.ts';
 import type { ListenerShared, RunHooks } from './deps.ts';
@@ -25,11 +25,15 @@ export function runAgentActor(shared: ListenerShared) {
     const wlog = logger.child({ ...logFields(ref), worker });
     wlog.info({ attempt }, 'worker started');
     const started = Date.now();
-    progress.write({
-      ref,
-      fields: progressField(worker, { status: 'running', attempt, at: started }),
-      lines: [`${worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`],
-    });
+    const { fix } = input;
+    const startedLine = fix ? `fix round ${fix.round}/${fix.rounds}: ${worker}${attempt > 1 ? ` (attempt ${attempt})` : ''}` : `${worker} started${attempt > 1 ? ` (attempt ${attempt})` : ''}`;
+    const fields = progressField(worker, { status: 'running', attempt, at: started });
+    if (fix) {
+      // Saved before the run: a holder that takes the task over after a crash resumes this round, not a new one.
+      await progress.save({ ref, fields: { ...fields, ...fixField({ round: fix.round, workers: fix.workers }), ...phaseField('fixing') }, lines: [startedLine] });
+    } else {
+      progress.write({ ref, fields, lines: [startedLine] });
+    }
     // The worker machine shows the wait (running.waitingForModel), watch shows it from the checkpoint.
     let waitingFor: string | undefined;
     const hooks: RunHooks = {

@@ -17,6 +17,7 @@ import type { EgressProxy } from '../../workers/sandbox/egressProxy.ts';
 import type { Sandbox } from '../../workers/sandbox/sandbox.ts';
 import { sandboxEnv } from '../../workers/tools/index.ts';
 import type { RuntimeDeps } from '../actors/deps.ts';
+import { createCheckRunner } from '../checkRunner.ts';
 import { createWorkerStep } from '../workerStep.ts';
 
 export interface WorkerDeps {
@@ -37,11 +38,18 @@ export interface WorkerDeps {
 }
 
 /** The listener's side of a worker: one attempt (runAgent), what a saved one records, and the scrubber of its text. */
-export type Worker = Required<Pick<RuntimeDeps, 'runAgent' | 'onWorkerSaved' | 'scrub'>>;
+export type Worker = Required<Pick<RuntimeDeps, 'runAgent' | 'onWorkerSaved' | 'scrub' | 'runChecks'>>;
 
 /** Maps the config to the worker runner and builds the worker step on it. */
 export function createWorker(config: Config, deps: WorkerDeps): Worker {
   const { workspaces, egress } = deps;
+  const limits = {
+    processes: config.bashMaxProcesses,
+    fileSizeBytes: config.bashMaxFileBytes,
+    cpuSeconds: config.bashCpuSeconds,
+    memoryBytes: config.bashMaxMemoryBytes,
+    tmpBytes: config.bashTmpBytes,
+  };
   const runner = createWorkerRunner({
     agents: deps.agents,
     model: deps.model,
@@ -56,13 +64,7 @@ export function createWorker(config: Config, deps: WorkerDeps): Worker {
       maxOutputBytes: config.bashMaxOutputBytes,
       env: sandboxEnv(process.env),
       sandbox: deps.sandbox,
-      limits: {
-        processes: config.bashMaxProcesses,
-        fileSizeBytes: config.bashMaxFileBytes,
-        cpuSeconds: config.bashCpuSeconds,
-        memoryBytes: config.bashMaxMemoryBytes,
-        tmpBytes: config.bashTmpBytes,
-      },
+      limits,
       searchTimeoutMs: config.searchTimeoutMs,
       walkTimeoutMs: config.walkTimeoutMs,
       walkMaxEntries: config.walkMaxEntries,
@@ -94,5 +96,16 @@ export function createWorker(config: Config, deps: WorkerDeps): Worker {
     walk: { timeoutMs: config.walkTimeoutMs, maxEntries: config.walkMaxEntries },
     onStart: (input) => record('start', input),
   });
-  return { runAgent, onWorkerSaved: (input) => record('done', input), scrub };
+  // The project's checks run where the workers worked, with the same limits and environment as their Bash.
+  const runChecks = createCheckRunner({
+    logger: deps.logger,
+    sandbox: deps.sandbox,
+    workspaces,
+    timeoutMs: config.verifyTimeoutMs,
+    env: sandboxEnv(process.env),
+    limits,
+    ...(egress ? { proxySocket: egress.socketPath } : {}),
+    scrub,
+  });
+  return { runAgent, onWorkerSaved: (input) => record('done', input), scrub, runChecks };
 }

@@ -74,7 +74,19 @@ export type Request =
   | { id: number; op: 'layer' }
   | { id: number; op: 'read'; path: string; offset?: number }
   | { id: number; op: 'write'; file: WireFile }
-  | { id: number; op: 'survey' };
+  | { id: number; op: 'survey' }
+  | { id: number; op: 'run'; command: string; timeoutMs: number };
+
+/** Output of a `run` the box keeps (its tail); the check trims it further for the output. */
+export const RUN_OUTPUT_BYTES = 64 * 1024;
+
+/** A `run`: a command to its end, in the box with its limits (the project's checks). */
+export const runResult = z.object({
+  output: z.string().max(RUN_OUTPUT_BYTES * 4 + 1024),
+  exitCode: z.number().int().nullable(),
+  timedOut: z.boolean(),
+  durationMs: z.number().min(0),
+});
 
 /** Every answer: the result of its op, or the error text. The server's `ready` line has id 0. */
 export const response = z.union([

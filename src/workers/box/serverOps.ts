@@ -6,6 +6,7 @@ import path from 'node:path';
 import { FileChangeLog } from '../changes.ts';
 import { WorkerAbortedError } from '../errors.ts';
 import { rlimitOnly } from '../sandbox/processLimit.ts';
+import { runSandboxed } from '../sandbox/execute.ts';
 import { PROXY_PORT, unsandboxed } from '../sandbox/sandbox.ts';
 import { surveyWorkspace } from '../survey.ts';
 import { getTools } from '../tools/index.ts';
@@ -14,7 +15,7 @@ import { Workspace } from '../workspace.ts';
 import { layerEntries } from './layerWalk.ts';
 import { layerTracker } from './layerTracker.ts';
 import type { BoxChange } from './types.ts';
-import { READ_CHUNK_BYTES, type Request, type ServerConfig, type WireFile } from './protocol.ts';
+import { READ_CHUNK_BYTES, RUN_OUTPUT_BYTES, type Request, type ServerConfig, type WireFile } from './protocol.ts';
 
 // What the tool server (server.ts) does, loaded by it right after it said
 // it is ready: the tools, zod and the walks are most of its start-up, which
@@ -54,6 +55,21 @@ export async function createOps(config: ServerConfig): Promise<(request: Request
         return null;
       case 'survey':
         return surveyWorkspace(workspace.root);
+      case 'run': {
+        // The project's checks: the same shell, limits and environment as a worker's Bash, the tail of the output kept.
+        const controller = new AbortController();
+        running.set(request.id, controller);
+        try {
+          return await runSandboxed(
+            bash.sandbox,
+            { command: request.command, binds: { writable: [workspace.root], readOnly: [] }, env: bash.env, limits: config.limits },
+            { timeoutMs: request.timeoutMs, maxOutputBytes: RUN_OUTPUT_BYTES, keep: 'tail' },
+            controller.signal,
+          );
+        } finally {
+          running.delete(request.id);
+        }
+      }
     }
   };
 }

@@ -12,7 +12,7 @@ import { serverBundle } from './bundle.ts';
 import { BoxConnection } from './connection.ts';
 import { probeMemoryLimit, type MemoryLimit } from './memoryLimit.ts';
 import { BoxFailedError, BoxOperationError, BoxUnavailableError } from './errors.ts';
-import { callResult, layerEntry, surveyResult, wireFile, type ServerConfig } from './protocol.ts';
+import { callResult, layerEntry, runResult, surveyResult, wireFile, type ServerConfig } from './protocol.ts';
 import type { BoxFile, BoxOptions, StartBox, TaskBox } from './types.ts';
 
 // The listener's side of a task box. One box: `unshare` (util-linux) makes
@@ -265,6 +265,7 @@ function taskBox(root: string, connection: BoxConnection, close: () => Promise<v
     },
     // JSON has no undefined: an absent packageJson is absent, as WorkspaceSurvey has it.
     survey: async () => (await connection.request({ op: 'survey' }, surveyResult)) as WorkspaceSurvey,
+    run: (command, timeoutMs, signal) => connection.request({ op: 'run', command, timeoutMs }, runResult, signal),
     close,
   };
 }

@@ -40,6 +40,14 @@ export interface BoxCallResult {
   changed: BoxChange[];
 }
 
+/** A command run in the box to its end: the tail of its output, its exit code (null: it never exited, killed at its time limit). */
+export interface BoxRun {
+  output: string;
+  exitCode: number | null;
+  timedOut: boolean;
+  durationMs: number;
+}
+
 /** Kernel-enforced limits of one box, whoever starts the listener. */
 export interface BoxLimits {
   /** Processes (threads included) alive at once in the box. */
@@ -90,6 +98,12 @@ export interface TaskBox {
   write(files: readonly BoxFile[]): Promise<void>;
   /** The workspace survey of the worker prompt (src/workers/survey.ts), taken inside the box. */
   survey(): Promise<WorkspaceSurvey>;
+  /**
+   * Runs one shell command in the view's root with the box's limits and its
+   * environment, to its end or `timeoutMs` (then killed, `exitCode` null):
+   * the project's checks. Never throws for the command's own failure.
+   */
+  run(command: string, timeoutMs: number, signal: AbortSignal): Promise<BoxRun>;
   /** Stops every process of the box; its mounts go with its namespace. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,8 +1,22 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { checksOf } from '../client/checks.ts';
+import type { ResultRecord } from '../client/wait.ts';
+import { ConfigSchema } from '../config.ts';
 import { git } from '../git/git.ts';
 import { ROUTES_INDEX_JS } from '../models/scriptedApp.ts';
 import type { TaskOutput } from '../protocol/output.ts';
+import { checkLine } from './render.ts';
+
+/**
+ * Whether this build runs the project's checks (`--verify`, the issue
+ * "Verified results"): the demo declares `node --test` and the stand-in's
+ * planted bug only then, since without checks the bug would be merged.
+ */
+export const CHECKS_WIRED = 'verify' in ConfigSchema.shape;
+
+/** The checks the demo declares: the sample project's own `node --test`, which needs no install. */
+export const DEMO_CHECKS = ['node --test'];
 
 /**
  * The sample project's files: a small Express app with a users table, its
@@ -197,6 +211,35 @@ export function projectLines(output: Partial<TaskOutput>): string[] {
     lines.push(g.merged ? `merged:  ${g.merged.slice(0, 7)} (${g.diffstat || 'no changes'})` : `merged:  no${g.conflict ? `, conflict in ${g.conflict.join(', ')}` : ''}`);
   }
   return lines;
+}
+
+/**
+ * What the demo prints about one task's result, and why it is not a clean
+ * run (undefined when it is): not completed, a check still failing (a
+ * `completed_with_warnings` that `status` alone would call completed), or
+ * its branch not merged.
+ */
+export function taskSummary(description: string, record: ResultRecord | undefined): { lines: string[]; failure: string | undefined } {
+  const output = record?.output ? (JSON.parse(record.output) as TaskOutput) : undefined;
+  const lines = [description, `  status:  ${record?.status ?? 'no result'}${output ? ` (${output.outcome})` : ''}${record?.error ? `: ${record.error}` : ''}`];
+  const checks = checksOf(output?.checks);
+  if (output) {
+    lines.push(`  workers: ${output.workers_used.join(', ')}`);
+    lines.push(`  files:   ${output.files_created.join(', ') || 'none'}`);
+    lines.push(`  in:      ${output.workspace ?? '?'}`);
+    checks.forEach((c, i) => lines.push(`  ${i === 0 ? 'checks: ' : '        '} ${checkLine(c)}`));
+    for (const line of projectLines(output)) lines.push(`  ${line}`);
+  }
+  const failing = checks.filter((c) => !c.passed).map((c) => c.command);
+  const failure =
+    !output || record?.status !== 'completed'
+      ? `${record?.status ?? 'no result'}${record?.error ? `: ${record.error}` : ''}`
+      : failing.length > 0
+        ? `${output.outcome}: checks still failing (${failing.join(', ')})`
+        : output.git && !output.git.merged
+          ? `${output.outcome}: its branch ${output.git.branch} was not merged`
+          : undefined;
+  return { lines, failure };
 }
 
 /** `git log --oneline --graph` of the project, the demo's last word. */

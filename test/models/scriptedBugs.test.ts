@@ -75,7 +75,7 @@ describe('the scripted stand-in with its planted bug', () => {
     const written = await routes();
     const failing = await nodeTest(workspace);
     expect(failing.code).not.toBe(0);
-    expect(failing.output).toContain('the email "ada@example" was taken');
+    expect(failing.output).toContain('the email "ada@example" was taken by src/routes/users.js');
 
     const fix = await work(model, workspace, 'api-worker', fixPrompt);
     // It looks, reads the file, and changes the one line with an Edit: no rewrite of the file.

@@ -298,8 +298,10 @@ export const ConfigSchema = z.object({
       fail: z.array(z.string()).default([]),
       /** Env: ORCH_SCRIPTED_RUN_LOG, a file that gets `start|done <task> <worker>` per worker run (the crash suite counts them). */
       runLog: z.string().min(1).optional(),
+      /** Env: ORCH_SCRIPTED_BUG=1, the stand-in writes a bug the sample app's test catches, and mends it in a fix round (the demo of `--verify`). */
+      bug: z.boolean().default(false),
     })
-    .default({ latencyMs: {}, defaultLatencyMs: 0, fail: [] }),
+    .default({ latencyMs: {}, defaultLatencyMs: 0, fail: [], bug: false }),
 });
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -419,6 +421,10 @@ export function loadConfig(
   const scripted: NonNullable<ConfigInput['scripted']> = {};
   if (env.ORCH_SCRIPTED_LATENCY_MS) Object.assign(scripted, parseLatencySpec(env.ORCH_SCRIPTED_LATENCY_MS));
   if (env.ORCH_SCRIPTED_RUN_LOG) scripted.runLog = env.ORCH_SCRIPTED_RUN_LOG;
+  if (env.ORCH_SCRIPTED_BUG) {
+    if (!/^[01]$/.test(env.ORCH_SCRIPTED_BUG)) throw new ConfigError(`ORCH_SCRIPTED_BUG: "${env.ORCH_SCRIPTED_BUG}" is neither 1 (write the bug) nor 0`);
+    scripted.bug = env.ORCH_SCRIPTED_BUG === '1';
+  }
   if (env.ORCH_SCRIPTED_FAIL) {
     scripted.fail = env.ORCH_SCRIPTED_FAIL.split(',').map((s) => s.trim()).filter(Boolean);
     const unknown = scripted.fail.filter((w) => !(WORKER_NAMES as readonly string[]).includes(w) && w !== 'planner');

@@ -9,14 +9,13 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { ownSecrets } from '../secrets.ts';
 import { keysFor } from '../protocol/keys.ts';
-import type { TaskOutput } from '../protocol/output.ts';
 import { connectClientRedis, connectRedis } from '../redis/connection.ts';
 import { startLocalRedis } from '../redis/localServer.ts';
 import { DEFAULT_DOMAIN } from '../optionDefaults.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 import { ResourceStack } from '../runtime/resources.ts';
 import { CLIENT_FLAGS } from './client.ts';
-import { createSampleProject, printHistory, projectLines } from './demoProject.ts';
+import { CHECKS_WIRED, createSampleProject, DEMO_CHECKS, printHistory, taskSummary } from './demoProject.ts';
 
 /** The seed's worked examples (ARCHITECTURE.md). */
 export const DEMO_TASKS = [
@@ -116,15 +115,25 @@ async function demo(
   out(`  project: ${project} (a sample Express app with a users table, under git)`);
   // The model is chosen here, in the open: Claude with a key, else the stand-in (start refuses to choose it for you).
   const base = { redisUrl, domain, workspace, project, concurrency: 3, agentId: `${domain}-demo-${process.pid}`, logLevel: 'warn', shutdownGraceMs: 2000 } as const;
-  const config = loadConfig({ ...base, model: loadConfig(base).anthropic.apiKey ? 'anthropic' : 'scripted' });
+  // With checks (`--verify`): the sample's own `node --test` runs in the box before each merge, and the
+  // stand-in writes a bug on the first try that the check catches and a fix round mends (ORCH_SCRIPTED_BUG=0: no bug).
+  const checks = CHECKS_WIRED ? { verify: DEMO_CHECKS } : {};
+  const config = loadConfig({ ...base, ...checks, model: loadConfig(base).anthropic.apiKey ? 'anthropic' : 'scripted' });
   out(
     config.model === 'anthropic'
       ? 'model: Claude (ANTHROPIC_API_KEY is set)'
       : 'model: scripted offline stand-in (set ANTHROPIC_API_KEY to use Claude); latency per worker from ORCH_SCRIPTED_LATENCY_MS',
   );
+  if (CHECKS_WIRED) {
+    const planted = config.model === 'scripted' && process.env.ORCH_SCRIPTED_BUG !== '0';
+    out(`checks: ${DEMO_CHECKS.join(', ')} in each task's box before its merge${planted ? " (the stand-in's first registration has a bug for it to catch; ORCH_SCRIPTED_BUG=0 leaves it out)" : ''}`);
+  }
   if (signal.aborted) return 0;
   const orchestrator = await startOrchestrator(
-    { ...config, scripted: { ...config.scripted, defaultLatencyMs: config.scripted.defaultLatencyMs || 400 } },
+    {
+      ...config,
+      scripted: { ...config.scripted, defaultLatencyMs: config.scripted.defaultLatencyMs || 400, bug: CHECKS_WIRED && process.env.ORCH_SCRIPTED_BUG !== '0' },
+    },
     { logger: createLogger(config.logLevel, { secrets: ownSecrets(config) }) },
   );
   // Interrupted, the tasks in flight are not waited for: what the demo made is removed anyway.
@@ -138,7 +147,6 @@ async function demo(
   const keys = keysFor(config.domain);
   const redis = connectRedis(config.redisUrl, 'backend-orchestrator-demo');
   opened.add({ name: 'Redis connection', close: () => redis.disconnect() });
-  let failures = 0;
   const messages = DEMO_TASKS.map((t) => buildTaskMessage({ ...t, source: 'demo' }, config.domain));
   // One after another: each task builds on what the ones before it merged.
   const results = [];
@@ -156,20 +164,19 @@ async function demo(
   }
   if (signal.aborted) return 0;
   out('');
+  const unclean: string[] = [];
   results.forEach((record, i) => {
     const m = messages[i]!;
-    const output = record?.output ? (JSON.parse(record.output) as TaskOutput) : undefined;
-    if (!output || record?.status !== 'completed') failures++;
-    out(`${m.payload.description}`);
-    out(`  status:  ${record?.status ?? 'no result'}${output ? ` (${output.outcome})` : ''}${record?.error ? `: ${record.error}` : ''}`);
-    if (output) {
-      out(`  workers: ${output.workers_used.join(', ')}`);
-      out(`  files:   ${output.files_created.join(', ') || 'none'}`);
-      out(`  in:      ${output.workspace ?? '?'}`);
-      for (const line of projectLines(output)) out(`  ${line}`);
-    }
+    const { lines, failure } = taskSummary(m.payload.description, record);
+    for (const line of lines) out(line);
+    if (failure !== undefined) unclean.push(`${m.task_id.slice(0, 8)} ${failure}`);
   });
   out('');
   await printHistory(project, out);
-  return failures;
+  // The exit code says what the outcomes say: a task whose checks still fail is not a clean demo, whatever `status` reads.
+  if (unclean.length > 0) {
+    out('');
+    out(`not a clean run: ${unclean.join('; ')}`);
+  }
+  return unclean.length;
 }

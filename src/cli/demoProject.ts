@@ -1,8 +1,22 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { checksOf } from '../client/checks.ts';
+import type { ResultRecord } from '../client/wait.ts';
+import { ConfigSchema } from '../config.ts';
 import { git } from '../git/git.ts';
 import { ROUTES_INDEX_JS } from '../models/scriptedApp.ts';
 import type { TaskOutput } from '../protocol/output.ts';
+import { checkLine } from './render.ts';
+
+/**
+ * Whether this build runs the project's checks (`--verify`, the issue
+ * "Verified results"): the demo declares `node --test` and the stand-in's
+ * planted bug only then, since without checks the bug would be merged.
+ */
+export const CHECKS_WIRED = 'verify' in ConfigSchema.shape;
+
+/** The checks the demo declares: the sample project's own `node --test`, which needs no install. */
+export const DEMO_CHECKS = ['node --test'];
 
 /**
  * The sample project's files: a small Express app with a users table, its
@@ -105,6 +119,62 @@ const FILES: Record<string, string> = {
     '});',
     '',
   ].join('\n'),
+  // What the api-worker's registration route does, run against stand-ins for express and pg (still no install).
+  'test/registration.test.js': [
+    "import assert from 'node:assert/strict';",
+    "import { readFileSync } from 'node:fs';",
+    "import { register } from 'node:module';",
+    "import { test } from 'node:test';",
+    '',
+    '// Stand-ins for express and pg, so the routes run without `npm install` and without a database:',
+    '// a Router records its routes, the pool answers a query with a row made of the values it was given.',
+    'const STUBS = {',
+    "  express: \"export function Router() { const r = { routes: [], use() {} }; for (const m of ['get', 'post', 'put', 'delete']) r[m] = (path, ...handlers) => r.routes.push({ method: m, path, handler: handlers.at(-1) }); return r; } export default Object.assign(() => ({ use() {}, listen() {} }), { json: () => {}, Router });\",",
+    '  pg: "export default { Pool: class { async query(sql, values = []) { return { rows: [{ id: 1, email: values[0], name: values[1] }], rowCount: 1 }; } } };",',
+    '};',
+    'const HOOKS = `const stubs = ${JSON.stringify(STUBS)};',
+    'export async function resolve(specifier, context, next) {',
+    "  return Object.hasOwn(stubs, specifier) ? { url: 'data:text/javascript,' + encodeURIComponent(stubs[specifier]), shortCircuit: true } : next(specifier, context);",
+    '}`;',
+    'register(`data:text/javascript,${encodeURIComponent(HOOKS)}`);',
+    "process.env.JWT_SECRET ??= 'a-secret-for-the-tests-only';",
+    '',
+    "/** What a route's handler answers a request with this body: status and JSON, or the error it passed on. */",
+    'async function call(handler, body) {',
+    '  const answer = {};',
+    '  const res = {',
+    '    status(code) {',
+    '      answer.status = code;',
+    '      return this;',
+    '    },',
+    '    json(value) {',
+    '      answer.body = value;',
+    '      return this;',
+    '    },',
+    '  };',
+    '  await handler({ body, headers: {}, params: {}, query: {} }, res, (error) => (answer.error = error));',
+    '  return answer;',
+    '}',
+    '',
+    "const usersRoutes = new URL('../src/routes/users.js', import.meta.url);",
+    '',
+    "test('registration answers a valid sign-up with a token, and refuses a malformed email, name or password', async (t) => {",
+    "  if (!readFileSync(usersRoutes, 'utf8').includes(\"'/api/users/register'\")) return t.skip('no registration route yet');",
+    '  const { router } = await import(usersRoutes.href);',
+    "  const { handler } = router.routes.find((r) => r.method === 'post' && r.path === '/api/users/register');",
+    "  const valid = { email: 'ada@example.com', name: 'Ada', password: 'correct horse battery' };",
+    '  const created = await call(handler, valid);',
+    '  assert.equal(created.status, 201, JSON.stringify(created));',
+    "  assert.equal(typeof created.body.token, 'string');",
+    "  for (const email of ['', 'ada', 'ada@', '@example.com', 'ada@example', 'ada @example.com', 42]) {",
+    '    assert.equal((await call(handler, { ...valid, email })).status, 400, `the email ${JSON.stringify(email)} was taken by src/routes/users.js`);',
+    '  }',
+    "  assert.equal((await call(handler, { ...valid, name: '  ' })).status, 400, 'a blank name was taken by src/routes/users.js');",
+    "  assert.equal((await call(handler, { ...valid, password: 'short' })).status, 400, 'a 5-character password was taken by src/routes/users.js');",
+    "  assert.equal((await call(handler, undefined)).status, 400, 'a request without a body was taken by src/routes/users.js');",
+    '});',
+    '',
+  ].join('\n'),
   'migrations/001_create_users.sql': [
     'CREATE TABLE IF NOT EXISTS users (',
     '  id SERIAL PRIMARY KEY,',
@@ -141,6 +211,35 @@ export function projectLines(output: Partial<TaskOutput>): string[] {
     lines.push(g.merged ? `merged:  ${g.merged.slice(0, 7)} (${g.diffstat || 'no changes'})` : `merged:  no${g.conflict ? `, conflict in ${g.conflict.join(', ')}` : ''}`);
   }
   return lines;
+}
+
+/**
+ * What the demo prints about one task's result, and why it is not a clean
+ * run (undefined when it is): not completed, a check still failing (a
+ * `completed_with_warnings` that `status` alone would call completed), or
+ * its branch not merged.
+ */
+export function taskSummary(description: string, record: ResultRecord | undefined): { lines: string[]; failure: string | undefined } {
+  const output = record?.output ? (JSON.parse(record.output) as TaskOutput) : undefined;
+  const lines = [description, `  status:  ${record?.status ?? 'no result'}${output ? ` (${output.outcome})` : ''}${record?.error ? `: ${record.error}` : ''}`];
+  const checks = checksOf(output?.checks);
+  if (output) {
+    lines.push(`  workers: ${output.workers_used.join(', ')}`);
+    lines.push(`  files:   ${output.files_created.join(', ') || 'none'}`);
+    lines.push(`  in:      ${output.workspace ?? '?'}`);
+    checks.forEach((c, i) => lines.push(`  ${i === 0 ? 'checks: ' : '        '} ${checkLine(c)}`));
+    for (const line of projectLines(output)) lines.push(`  ${line}`);
+  }
+  const failing = checks.filter((c) => !c.passed).map((c) => c.command);
+  const failure =
+    !output || record?.status !== 'completed'
+      ? `${record?.status ?? 'no result'}${record?.error ? `: ${record.error}` : ''}`
+      : failing.length > 0
+        ? `${output.outcome}: checks still failing (${failing.join(', ')})`
+        : output.git && !output.git.merged
+          ? `${output.outcome}: its branch ${output.git.branch} was not merged`
+          : undefined;
+  return { lines, failure };
 }
 
 /** `git log --oneline --graph` of the project, the demo's last word. */

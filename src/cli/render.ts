@@ -1,5 +1,6 @@
 import type { Overview, WorkerView } from '../client/overview.ts';
 import type { TaskWatch } from '../client/taskWatch.ts';
+import type { CheckResult } from '../protocol/checks.ts';
 
 const seconds = (ms: number | undefined): string => (ms === undefined ? '' : `${(ms / 1000).toFixed(1)}s`);
 const fit = (text: string, width: number): string => (text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`);
@@ -20,6 +21,22 @@ function workerCell(w: WorkerView): string {
   const extra = timed ? ` ${seconds(w.sinceMs)}${w.attempt > 1 ? ` #${w.attempt}` : ''}` : '';
   const state = w.state === 'waiting_for_model' ? `waiting for ${w.waitingFor === 'breaker_open' ? 'the API' : (w.waitingFor ?? 'model').replaceAll('_', ' ')}` : w.state;
   return `${MARK[w.state]} ${w.worker.replace('-worker', '')} ${state}${extra}`;
+}
+
+/**
+ * One check (`--verify`) on one line: passed or failed, its exit code or why
+ * it could not run, its time, and how many runs it took.
+ *
+ * @example
+ * checkLine({ command: 'node --test', passed: true, exit_code: 0, duration_ms: 1200, rounds: 2, output_tail: '' });
+ * // '✓ node --test · passed · exit 0 · 1.2s · 2 rounds'
+ */
+export function checkLine(c: CheckResult): string {
+  // A task's own checks (payload.context.verify) are untrusted text: no line breaks, no terminal escapes.
+  const plain = (text: string) => text.replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ');
+  const how = c.error !== undefined ? `could not run: ${plain(c.error)}` : `exit ${c.exit_code ?? 'none'}`;
+  const command = plain(c.command);
+  return `${c.passed ? '✓' : '✗'} ${command} · ${c.passed ? 'passed' : 'failed'} · ${how} · ${seconds(c.duration_ms)} · ${c.rounds} round${c.rounds === 1 ? '' : 's'}`;
 }
 
 /**
@@ -46,6 +63,7 @@ export function renderOverview(o: Overview, width = 100, height = 40): string[] 
     lines.push(`  ${t.taskId.slice(0, 8)} ${fit(t.state, 11)} ${seconds(t.elapsedMs).padStart(7)} ${usd(t.spendUsd).padStart(9)}  ${t.owner ?? '(no holder)'}  ${t.description}`);
     if (t.workers.length) lines.push(`           ${t.workers.map(workerCell).join('   ')}`);
     for (const w of t.workers.filter((x) => x.error)) lines.push(`           ${w.worker}: ${w.error}`);
+    for (const c of t.checks) lines.push(`           ${checkLine(c)}`);
   }
   if (o.failures.length) {
     lines.push('');
@@ -76,6 +94,11 @@ export function renderTask(t: TaskWatch, domain: string, width = 100, height = 4
     for (const w of r.workers.filter((x) => x.error)) lines.push(`  ${w.worker}: ${w.error}`);
   } else {
     lines.push('running');
+  }
+  if (t.checks.length) {
+    lines.push('');
+    lines.push('CHECKS');
+    for (const c of t.checks) lines.push(`  ${checkLine(c)}`);
   }
   lines.push('');
   lines.push(t.log.length ? 'PROGRESS' : 'no progress yet');

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { CheckResult } from '../protocol/checks.ts';
 import type { Plan } from '../protocol/plan.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { WorkerName } from '../protocol/output.ts';
@@ -6,6 +7,7 @@ import { parseTaskMessage } from '../protocol/task.ts';
 import { taskRefOf } from '../protocol/taskRef.ts';
 import type { WorkerProgress } from '../redis/checkpoint.ts';
 import type { RecentFailureEntry } from '../redis/results.ts';
+import { checksInCheckpoint } from './checks.ts';
 
 export interface InstanceView {
   agentId: string;
@@ -50,6 +52,8 @@ export interface TaskView {
   workers: WorkerView[];
   /** Dollars the task has spent so far (its checkpoint's running sum). */
   spendUsd: number;
+  /** The latest run of each check (`--verify`) so far: empty before verifying. */
+  checks: CheckResult[];
 }
 
 export interface FailureView {
@@ -138,6 +142,7 @@ export function taskView(raw: Buffer | string, hash: Record<string, string>, now
     elapsedMs: claimedAt ? Math.max(0, now - claimedAt) : undefined,
     workers,
     spendUsd: Number(hash.spend_usd ?? 0) || 0,
+    checks: checksInCheckpoint(hash),
   };
 }
 

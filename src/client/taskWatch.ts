@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
+import type { CheckResult } from '../protocol/checks.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskOutput } from '../protocol/output.ts';
 import { parseTaskMessage } from '../protocol/task.ts';
 import { taskRefOf } from '../protocol/taskRef.ts';
+import { checksInCheckpoint, checksOf } from './checks.ts';
 import { taskView, type TaskView } from './overview.ts';
 
 /** What `watch <task-id>` shows of one task, read from Redis (any instance may hold it). */
@@ -15,6 +17,8 @@ export interface TaskWatch {
   running: TaskView | undefined;
   /** Once finished: status (completed or failed), outcome, error, completed_at. */
   result: { status: string; outcome: string | undefined; error: string | undefined; completedAt: string | undefined } | undefined;
+  /** Its checks (`--verify`): the checkpoint's while it runs, `output.checks` once finished; empty when none ran. */
+  checks: CheckResult[];
   /** The last lines of its progress log (`results:{id}:logs`), oldest first. */
   log: string[];
   at: number;
@@ -37,11 +41,12 @@ export async function readTaskWatch(redis: Redis, keys: Keys, taskId: string, lo
     redis.lrange(keys.resultLogs(taskId), -Math.max(1, logLines), -1),
     redis.hgetall(keys.checkpoint(taskId)),
   ]);
-  const base = { taskId, log, at: now };
+  const base = { taskId, log, at: now, checks: checksInCheckpoint(checkpoint) };
   if (record.status !== undefined && FINAL.has(record.status)) {
     const output = record.output ? (JSON.parse(record.output) as Partial<TaskOutput>) : undefined;
     return {
       ...base,
+      checks: checksOf(output?.checks),
       where: 'finished',
       description: undefined,
       running: undefined,

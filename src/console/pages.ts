@@ -77,6 +77,7 @@ export function taskPage(o: { domain: string; csrf: string; taskId: string; svg:
   <div><h2>progress log</h2><pre id="logs" class="logs"></pre></div>
 </section>
 <section><h2>workers</h2><div id="workers" class="workers"></div></section>
+<section id="checks-section" hidden><h2>checks</h2><div id="checks" class="checks"></div></section>
 <section id="git-section" hidden><h2>git</h2><dl id="git" class="kv"></dl></section>
 <section><h2>output</h2><pre id="output" class="output">not published yet</pre></section>
 `,

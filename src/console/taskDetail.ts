@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { AnyStateNode } from 'xstate';
 import { taskMachine } from '../../machines/task.machine.ts';
+import { checksInCheckpoint, checksOf } from '../client/checks.ts';
 import { taskView } from '../client/overview.ts';
 import { statePath, type StateStep } from '../diagrams/statePath.ts';
 import { edgeLabel } from '../diagrams/transitionLabel.ts';
+import type { CheckResult } from '../protocol/checks.ts';
 import type { Plan } from '../protocol/plan.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { WorkerResult } from '../protocol/output.ts';
@@ -37,7 +39,7 @@ export interface WorkerPanel {
 
 export interface TaskDetail {
   taskId: string;
-  /** queued, claimed, analyzing, dispatching, publishing, completed, partial, failed, or unknown. */
+  /** queued, claimed, analyzing, dispatching, verifying, fixing, publishing, completed, completed_with_warnings, partial, failed, cancelled, or unknown. */
   state: string;
   /** The task machine's state node to light, when the state maps onto one. */
   machineState: string | undefined;
@@ -60,6 +62,8 @@ export interface TaskDetail {
   cancelled: boolean;
   /** The transitions the task machine took, from its progress log, ending in its final state once published. */
   path: StateStep[];
+  /** Its checks (`--verify`): the latest run of each from the checkpoint while it runs, `output.checks` once published. */
+  checks: CheckResult[];
 }
 
 /** Log lines kept on the page: the tail, enough for any real task. */
@@ -81,6 +85,10 @@ const parseObject = (text: string | undefined): Record<string, unknown> | undefi
 
 const FINAL: Record<string, string> = { completed: 'completed', completed_with_warnings: 'completed', partial: 'partial', failed: 'failed' };
 const IN_FLIGHT: Record<string, string> = { claimed: 'received', analyzing: 'analyzing', dispatching: 'dispatching', publishing: 'publishing' };
+/** States the checkpoint cannot tell apart from publishing or dispatching: the progress log's last transition names them. */
+const CHECK_STATES = new Set(['verifying', 'fixing']);
+/** The task machine's top-level states, to light a final outcome's own node when the machine has one. */
+const MACHINE_STATES = new Set(Object.keys((taskMachine.root as AnyStateNode).states));
 
 function stepsOf(plan: Plan | undefined, output: Record<string, unknown> | undefined): StepView[] {
   if (plan) {
@@ -167,8 +175,17 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
   });
 
   const finalOutcome = result.outcome ?? (typeof output?.outcome === 'string' ? output.outcome : undefined);
-  const state = queued ? 'queued' : live ? live.state : finalOutcome && FINAL[finalOutcome] ? FINAL[finalOutcome]! : (result.status ?? 'unknown');
-  const machineState = live ? IN_FLIGHT[live.state] : finalOutcome ? FINAL[finalOutcome] : undefined;
+  const lastTo = path.at(-1)?.to;
+  const checking = live && lastTo !== undefined && CHECK_STATES.has(lastTo) ? lastTo : undefined;
+  // The outcome as it is: completed_with_warnings is not shown as completed (its checks may still fail).
+  const state = queued ? 'queued' : live ? (checking ?? live.state) : finalOutcome && FINAL[finalOutcome] ? finalOutcome : (result.status ?? 'unknown');
+  const machineState = live
+    ? (checking ?? IN_FLIGHT[live.state])
+    : finalOutcome
+      ? MACHINE_STATES.has(finalOutcome)
+        ? finalOutcome
+        : FINAL[finalOutcome]
+      : undefined;
   // Published: the last transition (publishing → its final state) happens after the log's last line.
   const last = path.at(-1);
   if (!live && machineState && last?.to === 'publishing') path.push({ from: 'publishing', to: machineState, label: publishedLabel(machineState), at: result.completed_at });
@@ -192,6 +209,7 @@ export async function readTaskDetail(redis: Redis, keys: Keys, taskId: string, n
     cancellable: queued || inFlight,
     cancelled,
     path,
+    checks: output && Array.isArray(output.checks) ? checksOf(output.checks) : checksInCheckpoint(checkpoint),
   };
 }
 

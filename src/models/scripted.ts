@@ -1,9 +1,10 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { APIUserAbortError } from '@anthropic-ai/sdk';
-import { looks, scriptedWork, type ScriptedContext } from './scriptedFiles.ts';
+import { looks, scriptedFix, scriptedWork, type ScriptedContext } from './scriptedFiles.ts';
 import { descriptionFromPrompt } from './scriptedResource.ts';
 import type { Message, MessageParams, ModelClient } from './types.ts';
 import { OrchestratorError } from '../errors.ts';
+import { FIX_ROUND_HEADING } from '../protocol/checks.ts';
 
 type ContentBlock = Anthropic.Messages.ContentBlock;
 
@@ -14,6 +15,12 @@ export interface ScriptedModelOptions {
   fail: ReadonlySet<string>;
   /** Called at every model call, before anything else (tests and benchmarks count calls). */
   onCall?: (caller: string) => void;
+  /**
+   * Write the planted bugs (the email check of registration lets `ada@example`
+   * through) on a first try, for the demo of a failing check; a fix round
+   * mends them either way (scripted.bug / ORCH_SCRIPTED_BUG).
+   */
+  bug?: boolean;
 }
 
 /**
@@ -178,7 +185,7 @@ function unnumbered(text: string): string {
 }
 
 /** What the caller knows from its prompt and the tool results so far. */
-function contextOf(params: MessageParams, caller: string, calls: readonly ToolCall[]): ScriptedContext {
+function contextOf(params: MessageParams, caller: string, calls: readonly ToolCall[], bug: boolean): ScriptedContext {
   const prompt = firstUserText(params);
   const files = new Set<string>();
   const read = new Map<string, string>();
@@ -190,7 +197,7 @@ function contextOf(params: MessageParams, caller: string, calls: readonly ToolCa
       read.set(String(call.input.file_path), unnumbered(call.result.text));
     }
   }
-  return { worker: caller, ...taskOf(prompt), ...planOf(prompt, caller), files, read };
+  return { worker: caller, ...taskOf(prompt), ...planOf(prompt, caller), files, read, bug };
 }
 
 function report(summary: string, issues: string[]): string {
@@ -209,7 +216,7 @@ const sentence = (parts: readonly string[]): string => {
  * did. Each turn is decided again from the conversation, so the same task on
  * the same workspace always takes the same steps.
  */
-function workerTurn(params: MessageParams, caller: string, turn: number): Message {
+function workerTurn(params: MessageParams, caller: string, turn: number, bug: boolean): Message {
   const offered = new Set((params.tools ?? []).flatMap((t) => ('name' in t ? [t.name] : [])));
   const calls = toolCalls(params);
   const end = (summary: string, issues: string[]) => message(params, caller, turn, [text(report(summary, issues))], 'end_turn');
@@ -219,14 +226,15 @@ function workerTurn(params: MessageParams, caller: string, turn: number): Messag
   if (offered.has('Glob') && !calls.some((c) => c.name === 'Glob')) {
     return ask('Looking at the workspace first.', looks(descriptionFromPrompt(firstUserText(params))).map((pattern) => ({ name: 'Glob', input: { pattern } })));
   }
-  const context = contextOf(params, caller, calls);
-  const step = scriptedWork(context);
+  const context = contextOf(params, caller, calls, bug);
+  // A fix round mends what the checks caught (the stand-in's planted bugs) instead of doing its part again.
+  const step = firstUserText(params).includes(FIX_ROUND_HEADING) ? scriptedFix(context) : scriptedWork(context);
   const writes = calls.filter((c) => c.name === 'Write' || c.name === 'Edit');
   if (writes.length > 0 && !('reads' in step)) {
     // The final answer: what the writes that succeeded did, and the failures as issues.
     const failed = writes.filter((c) => c.result?.error).map((c) => c.result!.text);
     const done = step.ops.filter((op) => writes.some((c) => c.input.file_path === op.path && c.result && !c.result.error)).map((op) => op.what);
-    const summary = done.length > 0 ? sentence([`added ${done.join('; ')}`, ...step.notes]) : sentence(['changed nothing: every write failed']);
+    const summary = done.length > 0 ? sentence([`${step.verb ?? 'added'} ${done.join('; ')}`, ...step.notes]) : sentence(['changed nothing: every write failed']);
     return end(summary, [...step.issues, ...failed]);
   }
   if ('reads' in step) {
@@ -275,7 +283,7 @@ export function createScriptedModel(options: ScriptedModelOptions): ModelClient 
       if (caller === 'planner') {
         return message(params, caller, turn, [text('The scripted model does not plan tasks.')], 'end_turn');
       }
-      return workerTurn(params, caller, turn);
+      return workerTurn(params, caller, turn, options.bug === true);
     },
   };
 }

@@ -337,8 +337,36 @@ export function resourceRoutesJs(r: Resource, fields: readonly TextField[], o: {
   );
 }
 
-/** What registration adds to a users routes file: its imports (those missing) and its route. */
-export function registerRoute(existing: string): { imports: string[]; code: string } {
+/** The email check registration writes: an address with a dot in its domain. */
+const EMAIL_LINE = "const EMAIL = /^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$/;";
+
+/**
+ * A bug the stand-in writes on purpose when asked to (`scripted.bug`,
+ * ORCH_SCRIPTED_BUG), so a demo can show a check failing, then the fix
+ * round mending it: `bug` is in `path` where `fix` belongs, and a worker
+ * given a fix round replaces one with the other through the Edit tool.
+ */
+export interface PlantedBug {
+  worker: 'api-worker';
+  path: string;
+  bug: string;
+  fix: string;
+  what: string;
+}
+
+/** Registration's email check without the dot of the domain: `ada@example` gets an account; the sample app's registration test refuses it. */
+export const EMAIL_BUG: PlantedBug = {
+  worker: 'api-worker',
+  path: 'src/routes/users.js',
+  bug: EMAIL_LINE.replace('+\\.[^\\s@]+$', '+$'),
+  fix: EMAIL_LINE,
+  what: 'the email check of POST /api/users/register, which took an address without a dot in its domain',
+};
+
+export const PLANTED_BUGS: readonly PlantedBug[] = [EMAIL_BUG];
+
+/** What registration adds to a users routes file: its imports (those missing) and its route (with `bug`, the planted email bug). */
+export function registerRoute(existing: string, bug = false): { imports: string[]; code: string } {
   const imports = [
     ["import { pool } from '../db.js';", /from '\.\.\/db\.js'/],
     ["import { hashPassword } from '../auth/password.js';", /\bhashPassword\b/],
@@ -346,7 +374,7 @@ export function registerRoute(existing: string): { imports: string[]; code: stri
   ].flatMap(([line, present]) => ((present as RegExp).test(existing) ? [] : [line as string]));
   const code = lines(
     '',
-    "const EMAIL = /^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$/;",
+    bug ? EMAIL_BUG.bug : EMAIL_BUG.fix,
     '',
     '/** Registration: a validated email, name and password; answers the new user (never its hash) and a token. */',
     ...route('post', '/api/users/register', '', [
@@ -372,8 +400,8 @@ export function registerRoute(existing: string): { imports: string[]; code: stri
 }
 
 /** The users routes file a registration writes when there is none. */
-export const usersRoutesJs = (): string => {
-  const { imports, code } = registerRoute('');
+export const usersRoutesJs = (bug = false): string => {
+  const { imports, code } = registerRoute('', bug);
   return lines("import { Router } from 'express';", ...imports, '', 'export const router = Router();') + code;
 };
 

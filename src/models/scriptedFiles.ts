@@ -19,10 +19,12 @@ export interface ScriptedContext {
   files: ReadonlySet<string>;
   /** Contents of the files read so far. */
   read: ReadonlyMap<string, string>;
+  /** Write the planted bugs (app.PLANTED_BUGS) into the code, for a demo of a failing check and its fix round. */
+  bug?: boolean;
 }
 
 /** The next thing to do: read these files first, or write these (possibly none) and report. */
-export type ScriptedStep = { reads: string[] } | { ops: FileOp[]; notes: string[]; issues: string[] };
+export type ScriptedStep = { reads: string[] } | { ops: FileOp[]; notes: string[]; issues: string[]; verb?: string };
 
 
 const has = (text: string, ...words: RegExp[]) => words.some((w) => w.test(text));
@@ -151,12 +153,12 @@ function apiWork(c: ScriptedContext, intent: Intent, r: Resource, note: string):
       const existing = c.read.get(file);
       if (existing === undefined) return { reads: [file, ...(c.files.has('src/routes/index.js') ? ['src/routes/index.js'] : [])] };
       if (existing.includes("'/api/users/register'")) return { ops, notes: ['POST /api/users/register is already there: nothing to add'], issues };
-      const { imports, code } = app.registerRoute(existing);
+      const { imports, code } = app.registerRoute(existing, c.bug === true);
       const lastImport = [...existing.matchAll(/^import .*;$/gm)].at(-1)?.[0];
       const content = lastImport === undefined ? `${imports.join('\n')}\n${existing}` : existing.replace(lastImport, [lastImport, ...imports].join('\n'));
       ops.push({ tool: 'Write', path: file, content: `${content.trimEnd()}\n${code}`, what: `POST /api/users/register, with the email, name and password validated (${file})` });
     } else {
-      ops.push({ tool: 'Write', path: file, content: app.usersRoutesJs(), what: `POST /api/users/register, with the email, name and password validated (${file})` });
+      ops.push({ tool: 'Write', path: file, content: app.usersRoutesJs(c.bug === true), what: `POST /api/users/register, with the email, name and password validated (${file})` });
     }
     if (!c.planned.has('auth-worker') && !c.files.has('src/auth/tokens.js')) issues.push('registration imports src/auth/password.js and src/auth/tokens.js, which no worker of this task writes');
   } else if (intent === 'role') {
@@ -231,4 +233,22 @@ export function scriptedWork(c: ScriptedContext): ScriptedStep {
   if (step === undefined) return { ops: [], notes: [], issues: [`${c.worker} has no scripted part`] };
   if ('reads' in step || !c.runsFirst || c.files.has('package.json')) return step;
   return { ...step, ops: [{ tool: 'Write', path: 'package.json', content: app.PACKAGE_JSON, what: 'package.json (ESM, `npm test` runs node --test)' }, ...step.ops] };
+}
+
+/**
+ * A fix round (the prompt lists failing checks under FIX_ROUND_HEADING):
+ * the caller reads the files where it may have planted a bug and replaces
+ * each bug it finds with its fix, one Edit per bug. It knows no other
+ * fixes: with none of its bugs there, it changes nothing and says so.
+ */
+export function scriptedFix(c: ScriptedContext): ScriptedStep {
+  const mine = app.PLANTED_BUGS.filter((b) => b.worker === c.worker && c.files.has(b.path));
+  const unread = [...new Set(mine.filter((b) => !c.read.has(b.path)).map((b) => b.path))];
+  if (unread.length > 0) return { reads: unread };
+  const ops: FileOp[] = mine
+    .filter((b) => c.read.get(b.path)!.includes(b.bug))
+    .map((b) => ({ tool: 'Edit', path: b.path, old: b.bug, new: b.fix, what: `${b.what} (${b.path})` }));
+  if (ops.length > 0) return { ops, notes: [], issues: [], verb: 'fixed' };
+  // No issue of its own: the checks that still fail say what is wrong.
+  return { ops, notes: ['found none of its known mistakes in its files: changed nothing for the failing checks'], issues: [] };
 }

@@ -203,7 +203,7 @@ function renderOverview(o) {
         { 'data-task-id': r.taskId, 'data-state': r.state },
         el('td', {}, taskLink(r.taskId)),
         el('td', { class: 'desc', text: r.description ?? '–' }),
-        el('td', {}, el('span', { class: `badge task-${r.state}`, text: r.state === 'cancelled' ? 'cancelled' : r.outcome })),
+        el('td', {}, el('span', { class: `badge task-${r.outcome === 'completed_with_warnings' ? r.outcome : r.state}`, text: r.state === 'cancelled' ? 'cancelled' : r.outcome })),
         el('td', { text: ago(Date.now() - r.at) + ' ago' }),
       ),
     ),
@@ -330,6 +330,26 @@ function workerCard(w, step) {
 
 let logCount = 0;
 
+/** One check (`--verify`): its command, passed or failed, exit code or why it could not run, time, runs, and its output's tail, all as text. */
+function checkCard(c) {
+  const passed = c.passed === true;
+  const how = typeof c.error === 'string' ? `could not run: ${c.error}` : `exit code ${c.exit_code ?? 'none'}`;
+  const rows = [
+    ['result', how],
+    ['duration', ago(c.duration_ms)],
+    ['rounds', String(c.rounds)],
+  ];
+  return el(
+    'div',
+    { class: `check ${stateClass(passed ? 'succeeded' : 'failed')}`, 'data-passed': String(passed) },
+    el('h3', {}, el('code', { class: 'command', text: String(c.command) }), ' ', el('span', { class: `chip ${stateClass(passed ? 'succeeded' : 'failed')}`, text: passed ? 'passed' : 'failed' })),
+    el('dl', { class: 'kv' }, rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })])),
+    c.output_tail ? el('pre', { class: 'tail', text: String(c.output_tail) }) : el('p', { class: 'hint', text: 'no output' }),
+  );
+}
+
+let checksKey = '';
+
 /** The states the task passed shaded, the edges and labels of the transitions it took drawn, the current state lit. */
 function drawPath(path, current) {
   const visited = new Set(path.flatMap((s) => [s.from, s.to]));
@@ -374,6 +394,13 @@ function renderTask(t) {
     logs.textContent = (t.logs ?? []).join('\n');
     logCount = (t.logs ?? []).length;
     if (atBottom) logs.scrollTop = logs.scrollHeight;
+  }
+  const checks = Array.isArray(t.checks) ? t.checks : [];
+  document.getElementById('checks-section').hidden = checks.length === 0;
+  // Redrawn only when they change: a tail being read keeps its scroll.
+  if (JSON.stringify(checks) !== checksKey) {
+    checksKey = JSON.stringify(checks);
+    document.getElementById('checks').replaceChildren(...checks.map(checkCard));
   }
   const git = t.output?.git;
   document.getElementById('git-section').hidden = !git;
@@ -464,7 +491,7 @@ function tasksPage() {
           'tr',
           { 'data-task-id': r.taskId ?? '', 'data-state': r.state },
           el('td', {}, taskLink(r.taskId)),
-          el('td', {}, el('span', { class: `badge task-${r.state}`, text: r.state })),
+          el('td', {}, el('span', { class: `badge task-${r.outcome === 'completed_with_warnings' ? r.outcome : r.state}`, text: r.outcome === 'completed_with_warnings' ? r.outcome : r.state })),
           el('td', { class: 'desc', text: r.description ?? '–' }),
           el('td', { class: 'desc', text: [r.outcome && r.outcome !== r.state ? r.outcome : '', r.error ?? ''].filter(Boolean).join(': ') || '–' }),
           el('td', { text: r.at ? ago(Math.max(0, Date.now() - r.at)) + ' ago' : '–' }),

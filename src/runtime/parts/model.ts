@@ -39,6 +39,7 @@ function clientOf(config: Config, options: ModelOptions): ModelClient {
   return createScriptedModel({
     latencyMs: (caller) => scriptedLatency(config, caller),
     fail: new Set(config.scripted.fail),
+    bug: config.scripted.bug,
     ...(options.onModelCall ? { onCall: options.onModelCall } : {}),
   });
 }

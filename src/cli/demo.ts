@@ -15,7 +15,7 @@ import { DEFAULT_DOMAIN } from '../optionDefaults.ts';
 import { startOrchestrator } from '../runtime/orchestrator.ts';
 import { ResourceStack } from '../runtime/resources.ts';
 import { CLIENT_FLAGS } from './client.ts';
-import { CHECKS_WIRED, createSampleProject, DEMO_CHECKS, printHistory, taskSummary } from './demoProject.ts';
+import { createSampleProject, DEMO_CHECKS, printHistory, taskSummary } from './demoProject.ts';
 
 /** The seed's worked examples (ARCHITECTURE.md). */
 export const DEMO_TASKS = [
@@ -117,22 +117,19 @@ async function demo(
   const base = { redisUrl, domain, workspace, project, concurrency: 3, agentId: `${domain}-demo-${process.pid}`, logLevel: 'warn', shutdownGraceMs: 2000 } as const;
   // With checks (`--verify`): the sample's own `node --test` runs in the box before each merge, and the
   // stand-in writes a bug on the first try that the check catches and a fix round mends (ORCH_SCRIPTED_BUG=0: no bug).
-  const checks = CHECKS_WIRED ? { verify: DEMO_CHECKS } : {};
-  const config = loadConfig({ ...base, ...checks, model: loadConfig(base).anthropic.apiKey ? 'anthropic' : 'scripted' });
+  const config = loadConfig({ ...base, verify: DEMO_CHECKS, model: loadConfig(base).anthropic.apiKey ? 'anthropic' : 'scripted' });
   out(
     config.model === 'anthropic'
       ? 'model: Claude (ANTHROPIC_API_KEY is set)'
       : 'model: scripted offline stand-in (set ANTHROPIC_API_KEY to use Claude); latency per worker from ORCH_SCRIPTED_LATENCY_MS',
   );
-  if (CHECKS_WIRED) {
-    const planted = config.model === 'scripted' && process.env.ORCH_SCRIPTED_BUG !== '0';
-    out(`checks: ${DEMO_CHECKS.join(', ')} in each task's box before its merge${planted ? " (the stand-in's first registration has a bug for it to catch; ORCH_SCRIPTED_BUG=0 leaves it out)" : ''}`);
-  }
+  const planted = config.model === 'scripted' && process.env.ORCH_SCRIPTED_BUG !== '0';
+  out(`checks: ${DEMO_CHECKS.join(', ')} in each task's box before its merge${planted ? " (the stand-in's first registration has a bug for it to catch; ORCH_SCRIPTED_BUG=0 leaves it out)" : ''}`);
   if (signal.aborted) return 0;
   const orchestrator = await startOrchestrator(
     {
       ...config,
-      scripted: { ...config.scripted, defaultLatencyMs: config.scripted.defaultLatencyMs || 400, bug: CHECKS_WIRED && process.env.ORCH_SCRIPTED_BUG !== '0' },
+      scripted: { ...config.scripted, defaultLatencyMs: config.scripted.defaultLatencyMs || 400, bug: process.env.ORCH_SCRIPTED_BUG !== '0' },
     },
     { logger: createLogger(config.logLevel, { secrets: ownSecrets(config) }) },
   );

@@ -2,18 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checksOf } from '../client/checks.ts';
 import type { ResultRecord } from '../client/wait.ts';
-import { ConfigSchema } from '../config.ts';
 import { git } from '../git/git.ts';
 import { ROUTES_INDEX_JS } from '../models/scriptedApp.ts';
 import type { TaskOutput } from '../protocol/output.ts';
 import { checkLine } from './render.ts';
 
-/**
- * Whether this build runs the project's checks (`--verify`, the issue
- * "Verified results"): the demo declares `node --test` and the stand-in's
- * planted bug only then, since without checks the bug would be merged.
- */
-export const CHECKS_WIRED = 'verify' in ConfigSchema.shape;
 
 /** The checks the demo declares: the sample project's own `node --test`, which needs no install. */
 export const DEMO_CHECKS = ['node --test'];

@@ -1,6 +1,5 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHECKS_WIRED } from '../../src/cli/demoProject.ts';
 import { startConsoleServer } from '../../src/console/server.ts';
 import { stateLine } from '../../src/diagrams/statePath.ts';
 import { CHECKS_FIELD, type CheckResult } from '../../src/protocol/checks.ts';
@@ -102,7 +101,7 @@ describe('the checks panel of the task page', () => {
     expect(await page.evaluate('window.mark')).toBe(1);
   });
 
-  it.skipIf(!CHECKS_WIRED)('lights verifying, then fixing, on the statechart as the progress log reaches them', async () => {
+  it('lights verifying, then fixing, on the statechart as the progress log reaches them', async () => {
     const { page, server, redis, keys } = await consoleOnly();
     const id = 'task-checks-lit';
     await redis.hset(keys.checkpoint(id), { raw: JSON.stringify(makeTask('Create user registration endpoint', { taskId: id })), owner: 'A', first_claimed_at: String(Date.now()) });

@@ -2,7 +2,6 @@ import type { AnyStateNode } from 'xstate';
 import { setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { taskMachine } from '../../machines/task.machine.ts';
-import { CHECKS_WIRED } from '../../src/cli/demoProject.ts';
 import { machineSvg } from '../../src/diagrams/machineSvg.ts';
 
 // The console's statechart with the states of the checks (`--verify`):
@@ -54,7 +53,7 @@ describe('the statechart of a task machine with checks', () => {
     expect(labels(svg, 'fixing', 'verifying')).toEqual(['FIXED']);
   });
 
-  it.skipIf(!CHECKS_WIRED)('the task machine itself has verifying and fixing, reached from dispatching and left for aggregating', () => {
+  it('the task machine itself has verifying and fixing, reached from dispatching and left for aggregating', () => {
     const states = Object.keys((taskMachine.root as AnyStateNode).states);
     expect(states).toEqual(expect.arrayContaining(['verifying', 'fixing']));
     const svg = machineSvg(taskMachine);

@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHECKS_WIRED } from '../../src/cli/demoProject.ts';
 import { EMAIL_BUG } from '../../src/models/scriptedApp.ts';
 import { runCli } from '../support/cli.ts';
 import { gitIn } from '../support/project.ts';
@@ -19,7 +18,7 @@ afterEach(() => {
 });
 
 describe('demo with checks', () => {
-  it.skipIf(!CHECKS_WIRED)('shows node --test failing on the first try and passing after the fix round, merges the fixed code and exits 0', async () => {
+  it('shows node --test failing on the first try and passing after the fix round, merges the fixed code and exits 0', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'orch-demochecks-cwd-'));
     const tmp = mkdtempSync(join(tmpdir(), 'orch-demochecks-tmp-'));
     dirs.push(cwd, tmp);

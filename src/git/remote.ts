@@ -220,10 +220,13 @@ export async function deleteRemoteRef(remote: Remote, gitDir: string, ref: strin
 export function compareUrl(url: string, base: string, branch: string): string | undefined {
   let host: string;
   let repoPath: string;
+  // The web pages of an ssh remote are on https at its host; an http(s) remote's are where it is (a port included).
+  let origin: string;
   const scp = /^[^@]+@([^:]+):(.+)$/.exec(url);
   if (!URL_LIKE.test(url) && scp) {
     host = scp[1]!;
     repoPath = scp[2]!;
+    origin = `https://${host}`;
   } else {
     let u: URL;
     try {
@@ -234,11 +237,12 @@ export function compareUrl(url: string, base: string, branch: string): string | 
     if (!/^(https?|ssh|git\+ssh|ssh\+git):$/.test(u.protocol)) return undefined;
     host = u.hostname;
     repoPath = u.pathname;
+    origin = /^https?:$/.test(u.protocol) ? `${u.protocol}//${u.host}` : `https://${host}`;
   }
   repoPath = repoPath.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '');
   if (repoPath === '' || host === '') return undefined;
   const enc = (b: string) => b.split('/').map(encodeURIComponent).join('/');
-  const site = `https://${host}/${repoPath}`;
+  const site = `${origin}/${repoPath}`;
   if (/(^|\.)github\.com$/.test(host)) return `${site}/compare/${enc(base)}...${enc(branch)}`;
   if (/(^|\.)bitbucket\.org$/.test(host)) return `${site}/branch/${enc(branch)}?dest=${encodeURIComponent(base)}`;
   if (/gitlab/.test(host)) return `${site}/-/compare/${enc(base)}...${enc(branch)}`;

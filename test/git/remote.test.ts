@@ -47,6 +47,7 @@ describe('remote URLs', () => {
     expect(compareUrl('https://gitlab.example.com/g/sub/app.git', 'main', 'backend/t1')).toBe('https://gitlab.example.com/g/sub/app/-/compare/main...backend/t1');
     expect(compareUrl('ssh://git@bitbucket.org/acme/app.git', 'dev', 'backend/t1')).toBe('https://bitbucket.org/acme/app/branch/backend/t1?dest=dev');
     expect(compareUrl('https://codeberg.org/acme/app', 'main', 'backend/t1')).toBe('https://codeberg.org/acme/app/compare/main...backend/t1');
+    expect(compareUrl('http://127.0.0.1:3000/acme/app.git', 'main', 'backend/t1')).toBe('http://127.0.0.1:3000/acme/app/compare/main...backend/t1');
     expect(compareUrl('file:///srv/app.git', 'main', 'backend/t1')).toBeUndefined();
     expect(compareUrl('git://host/app.git', 'main', 'backend/t1')).toBeUndefined();
   });

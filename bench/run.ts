@@ -8,6 +8,7 @@ import { memory } from './scenarios/memory.ts';
 import { sandboxCost } from './scenarios/sandbox.ts';
 import { boxCost } from './scenarios/box.ts';
 import { isolationCost } from './scenarios/isolation.ts';
+import { remoteMerges } from './scenarios/remote.ts';
 import { rateLimit } from './scenarios/rateLimit.ts';
 import { scaleout } from './scenarios/scaleout.ts';
 import { slowModel } from './scenarios/slowModel.ts';
@@ -18,7 +19,7 @@ import { connect, fmt, machineLine, type Bench, type Row } from './support.ts';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined);
-const NAMES = ['latency', 'makespan', 'memory', 'throughput', 'slow', 'ratelimit', 'bullmq', 'flows', 'scaleout', 'sandbox', 'box', 'isolation'] as const;
+const NAMES = ['latency', 'makespan', 'memory', 'throughput', 'slow', 'ratelimit', 'bullmq', 'flows', 'scaleout', 'sandbox', 'box', 'isolation', 'remote'] as const;
 const only = onlyArg?.split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((n) => !(NAMES as readonly string[]).includes(n)) ?? [];
 if (unknown.length || (args.includes('--only') && !onlyArg)) {
@@ -93,6 +94,7 @@ try {
   if (wanted('sandbox')) rows.push(...(await scenario('sandbox', sandboxCost)));
   if (wanted('box')) rows.push(...(await scenario('box', boxCost)));
   if (wanted('isolation')) rows.push(...(await scenario('box isolation', isolationCost)));
+  if (wanted('remote')) rows.push(...(await scenario('remote mode', remoteMerges)));
   if (wanted('ratelimit')) rows.push(...(await scenario('shared rate limit', rateLimit)));
   if (wanted('bullmq')) {
     const q = await scenario('bullmq', bullmqBaseline);

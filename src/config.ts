@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, UsageError } from './errors.ts';
+import { isRemoteUrl } from './git/remote.ts';
 import { ModelPriceSchema } from './limits/prices.ts';
 import { EFFORT_LEVELS } from './models/catalog.ts';
 import {
@@ -65,8 +66,19 @@ export const ConfigSchema = z.object({
   concurrency: int(1, 1024).default(4),
   /** Root folder of the task workspaces; each task works in `{workspace}/{task_id}`. With --project, where task worktrees go (default: a folder under the system's temp folder). */
   workspace: z.string().min(1).default('workspace'),
-  /** The shared codebase tasks work on (the network's /workspace). Env: PROJECT_DIR. Absent: each task works in its own folder under `workspace`. */
+  /**
+   * The shared codebase tasks work on (the network's /workspace). Env:
+   * PROJECT_DIR. Absent: each task works in its own folder under `workspace`.
+   * A URL (`https://`, `ssh://`, `git://`, `file://`, `user@host:path`) or a
+   * bare repository's path is a git remote: remote mode (docs/projects.md).
+   */
   project: z.string().min(1).optional(),
+  /** Remote mode: the branch tasks merge into (default: the remote's HEAD). */
+  projectBranch: z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._\/-]+$/, 'must be a branch name').optional(),
+  /** Remote mode: the name of an environment variable holding an HTTPS token for the remote (sent as an http.extraHeader through git's environment). */
+  projectTokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable').optional(),
+  /** Remote mode: `auto` merges each task into the project branch by push; `none` pushes its branch only and hands it off (its compare URL in the result). */
+  merge: z.enum(['auto', 'none']).default('auto'),
   /**
    * How tasks share the project: `box` (a box per task over a copy-on-write
    * view of the project; default for a git project where the kernel allows
@@ -307,6 +319,8 @@ export const ConfigSchema = z.object({
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema> & {
   agentId: string;
+  /** Remote mode: the token `projectTokenEnv` names, read from the environment here (never a flag: it would be on argv). */
+  projectToken?: string;
   model: 'anthropic' | 'scripted';
   planner: 'keywords' | 'llm';
 };
@@ -462,11 +476,17 @@ export function loadConfig(
     throw named.every(({ name }) => Object.values(flags).includes(name)) ? new UsageError(message) : new ConfigError(message);
   }
   const c = result.data;
-  const project = c.project === undefined ? undefined : resolve(c.project);
+  // A remote's URL is kept as given; a path (a folder, or a bare repository's) is made absolute.
+  const project = c.project === undefined ? undefined : isRemoteUrl(c.project) ? c.project : resolve(c.project);
+  let projectToken: string | undefined;
+  if (c.projectTokenEnv !== undefined) {
+    projectToken = env[c.projectTokenEnv]?.trim() || undefined;
+    if (projectToken === undefined) throw new ConfigError(`--project-token-env ${c.projectTokenEnv}: that variable is not set (or empty) in the environment: export it, or leave the flag out to use git's own credentials`);
+  }
   // With a project, the default worktree folder must not be inside it (./workspace is, when started from the project).
   const workspace =
     project !== undefined && merged.workspace === undefined
-      ? join(tmpdir(), 'backend-orchestrator-worktrees', `${basename(project)}-${createHash('sha256').update(project).digest('hex').slice(0, 8)}`)
+      ? join(tmpdir(), 'backend-orchestrator-worktrees', `${basename(project).replace(/[^A-Za-z0-9._-]+/g, '-')}-${createHash('sha256').update(project).digest('hex').slice(0, 8)}`)
       : resolve(c.workspace);
   const model = c.model ?? (c.anthropic.apiKey ? 'anthropic' : 'scripted');
   if (model === 'anthropic' && !c.anthropic.apiKey) {
@@ -479,6 +499,7 @@ export function loadConfig(
     planner: c.planner ?? (model === 'anthropic' ? 'llm' : 'keywords'),
     workspace,
     ...(project !== undefined ? { project } : {}),
+    ...(projectToken !== undefined ? { projectToken } : {}),
   };
 }
 

@@ -74,10 +74,11 @@ export function scrubDeep(value: unknown, scrub: (text: string) => string, depth
   return out;
 }
 
-/** The orchestrator's own secrets: the API key and the password (and user) of the Redis URL. */
-export function ownSecrets(config: { redisUrl: string; anthropic: { apiKey?: string | undefined } }): string[] {
+/** The orchestrator's own secrets: the API key, the password (and user) of the Redis URL, and a remote project's token (its header forms are added when the project opens). */
+export function ownSecrets(config: { redisUrl: string; anthropic: { apiKey?: string | undefined }; projectToken?: string | undefined }): string[] {
   const out: string[] = [];
   if (config.anthropic.apiKey) out.push(config.anthropic.apiKey);
+  if (config.projectToken) out.push(config.projectToken);
   try {
     const url = new URL(config.redisUrl);
     if (url.password) out.push(decodeURIComponent(url.password), url.password);

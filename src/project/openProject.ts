@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Config } from '../config.ts';
@@ -10,7 +10,9 @@ import { ProjectError } from '../git/projectError.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { ProgressWriter } from '../redis/progress.ts';
 import type { BoxOptions, StartBox } from '../workers/box/types.ts';
-import { openLayerStack } from './layerStack.ts';
+import { isRemoteUrl, shownUrl } from '../git/remote.ts';
+import { openLayerStack, type LayerStack } from './layerStack.ts';
+import { isBareRepository, openRemoteProject } from './remoteProject.ts';
 import { createTaskWorkspaces, type TaskWorkspaces } from './taskWorkspaces.ts';
 
 /** The box engine (src/workers/box): how to start a task's box, and whether this kernel allows one (undefined) or why not. */
@@ -50,6 +52,12 @@ export async function openTaskWorkspaces(
       throw new ConfigError(`--isolation ${config.isolation} needs --project <dir> (env PROJECT_DIR): the shared codebase tasks work on`);
     }
     return undefined;
+  }
+  const remote = isRemoteUrl(config.project) || (await isBareRepository(config.project));
+  if (remote) return openRemoteWorkspaces({ ...config, project: config.project }, deps);
+  if (config.merge === 'none' || config.projectBranch !== undefined || config.projectTokenEnv !== undefined) {
+    const flag = config.merge === 'none' ? '--merge none' : config.projectBranch !== undefined ? '--project-branch' : '--project-token-env';
+    throw new ConfigError(`${flag} is for a project that is a git remote (a URL or a bare repository), and --project ${config.project} is a folder: leave it out, or pass the remote's URL`);
   }
   const root = await realpath(config.project).catch(() => {
     throw new ProjectError(`--project ${config.project}: no such folder`);
@@ -118,4 +126,59 @@ export async function openTaskWorkspaces(
   }
   deps.logger.info({ project: project.root, branch: project.branch, worktrees: worktreeRoot }, 'tasks work in git worktrees of the project and merge into its branch');
   return createTaskWorkspaces({ ...common, git: project });
+}
+
+type OpenDeps = Parameters<typeof openTaskWorkspaces>[1];
+
+/**
+ * Remote mode: the project is a git remote; this instance works from its
+ * own mirror of it under the workspace (boxes or worktrees, as in local
+ * mode), pushes task branches and merges by push (docs/projects.md, "A git
+ * remote as the project").
+ */
+async function openRemoteWorkspaces(config: Config & { project: string }, deps: OpenDeps): Promise<TaskWorkspaces> {
+  if (config.isolation === 'none' || config.isolation === 'task-folder') {
+    throw new ProjectError(`--isolation ${config.isolation} does not work on a remote project (${shownUrl(config.project)}): tasks work in boxes or worktrees of this instance's mirror of it; leave --isolation out or pass box or worktree`);
+  }
+  const engine = deps.box?.engine;
+  const whyNoBox = config.isolation === 'worktree' ? undefined : engine ? await engine.probe() : 'this build has no box engine';
+  if (config.isolation === 'box' && whyNoBox !== undefined) {
+    throw new ProjectError(`--isolation box: this kernel allows no task box (${whyNoBox}); use --isolation worktree, or leave --isolation out to fall back to it`);
+  }
+  const isolation = config.isolation ?? (whyNoBox === undefined ? 'box' : 'worktree');
+  if (config.isolation === undefined && whyNoBox !== undefined) {
+    deps.logger.warn({ reason: whyNoBox }, `no task boxes here (${whyNoBox}): tasks work in git worktrees of the mirror instead (--isolation worktree)`);
+  }
+  await mkdir(config.workspace, { recursive: true });
+  const workspace = await realpath(config.workspace);
+  const identity = { name: config.gitAuthorName, email: config.gitAuthorEmail };
+  const remote = await openRemoteProject({ url: config.project, token: config.projectToken, branch: config.projectBranch, workspace, identity, logger: deps.logger });
+  const { box: _box, ...rest } = deps;
+  const common = {
+    ...rest,
+    project: remote.mirror.root,
+    isolation,
+    worktreeRoot: workspace,
+    identity,
+    mergePartial: config.mergePartial,
+    keepBranchesMs: config.keepBranchesDays * 86_400_000,
+    lockTtlMs: config.lockTtlMs,
+    branchPrefix: config.domain,
+    agentId: config.agentId,
+    git: remote.mirror,
+    remote,
+    mergeMode: config.merge,
+  };
+  let stack: LayerStack | undefined;
+  try {
+    if (isolation === 'box') {
+      stack = await openLayerStack({ project: remote.mirror, root: layersOf(workspace), exclude: config.boxSnapshotExclude, logger: deps.logger });
+      return await createTaskWorkspaces({ ...common, box: { start: engine!.start, stack, options: deps.box!.options } });
+    }
+    return await createTaskWorkspaces(common);
+  } catch (error) {
+    await stack?.close().catch(() => undefined);
+    await remote.close();
+    throw error;
+  }
 }

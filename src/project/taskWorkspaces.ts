@@ -10,6 +10,7 @@ import type { GitProject } from '../git/project.ts';
 import { gitCredentials, worktreeGitBinds, writeSanitisedConfig } from '../git/sandboxGit.ts';
 import { commitPaths, diffstat, openWorktree, releaseBranch, removeWorktree, sweepOrphanWorktrees, type CommitOutcome, type TaskWorktree } from '../git/worktree.ts';
 import { bareGit, commitView, replayInto } from '../git/viewCommit.ts';
+import { compareUrl } from '../git/remote.ts';
 import type { FinalResult } from '../protocol/claim.ts';
 import type { Keys } from '../protocol/keys.ts';
 import type { TaskGit, WorkerResult } from '../protocol/output.ts';
@@ -25,6 +26,7 @@ import { taskDirName } from '../workers/taskDirName.ts';
 import type { SandboxBinds } from '../workers/tools/index.ts';
 import type { BoxOptions, StartBox, TaskBox } from '../workers/box/types.ts';
 import type { LayerStack } from './layerStack.ts';
+import type { RemoteProject } from './remoteProject.ts';
 
 /** How tasks share the project (docs/projects.md). */
 export type Isolation = 'box' | 'worktree' | 'none' | 'task-folder';
@@ -96,6 +98,10 @@ export interface TaskWorkspacesOptions {
   agentId: string;
   /** Opens a new (empty) worktree folder to the Bash box's uid before git fills it (the `uid` process limit). */
   openToBox?: (dir: string) => Promise<void>;
+  /** Remote mode: `git` is this instance's mirror of the remote, task branches are pushed and merges go by push. */
+  remote?: RemoteProject;
+  /** Remote mode: `none` pushes a finished task's branch and hands it off instead of merging it. */
+  mergeMode?: 'auto' | 'none';
 }
 
 const BASE_FIELD = 'git:base';
@@ -135,6 +141,7 @@ function describe(view: GitView, branch: string): string {
   const g = view.git;
   if (!g) return view.warning ? `git: ${view.warning}` : `git: nothing committed, no branch kept`;
   if (g.merged) return `git: ${branch} merged (${g.merged.slice(0, 12)}; ${g.diffstat || 'no changes'})`;
+  if (!view.warning && g.remote !== undefined) return `git: ${branch} pushed to ${g.remote} for review, not merged (--merge none)${g.compare_url ? `: ${g.compare_url}` : ''}`;
   return `git: ${view.warning ?? `${branch} not merged`}`;
 }
 
@@ -150,7 +157,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
   // ours is bound over it, and only the parts of the shared git folder git needs are bound at all.
   const commonDir = o.git?.commonDir ?? o.gitCommonDir;
   const sanitised = commonDir !== undefined ? await writeSanitisedConfig(commonDir) : undefined;
-  const secrets = o.git || o.gitCommonDir ? await gitCredentials(o.project) : [];
+  const secrets = [...(o.git || o.gitCommonDir ? await gitCredentials(o.project) : []), ...(o.remote?.secrets ?? [])];
   const configOver: [string, string][] = sanitised && commonDir ? [[sanitised.file, path.join(commonDir, 'config')]] : [];
   // Isolation none: the project folder is writable, its git folder (when inside it) is not.
   const noneReadOnly: [string, string][] = o.gitCommonDir && inside(o.project, o.gitCommonDir) ? [[o.gitCommonDir, o.gitCommonDir]] : [];
@@ -198,6 +205,9 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     const taskId = task.id;
     const project = o.git!;
     const { start, stack, options } = o.box!;
+    // Remote mode: the mirror's branch is brought to the remote's first, and a task branch another instance pushed is fetched.
+    await o.remote?.sync();
+    await o.remote?.fetchTaskBranch(branchOf(taskId));
     const view = await stack.refresh().catch((error: unknown) => {
       logger.warn({ err: error, task_id: taskId }, 'could not bring the box view to the project branch: the task starts on the view as it is');
       return stack.view();
@@ -240,6 +250,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       return { dir: o.project, sandbox: { writable: [o.project], readOnly: [], readOnlyAt: [...noneReadOnly, ...configOver] } };
     }
     const project = o.git!;
+    await o.remote?.sync();
+    await o.remote?.fetchTaskBranch(branchOf(taskId));
     // Reads: sent again after a dropped connection.
     const checkpoint = resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(task.key))));
     const recordedBase = (await resend(redis, () => redis.hget(keys.checkpoint(task.key), BASE_FIELD))) ?? undefined;
@@ -301,6 +313,8 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
         ? await commitView(o.git!, box, { ref: `refs/heads/${branchOf(taskId)}`, written, deleted, message, identity: o.identity, scratch })
         : await commitPaths(worktree!, written, message, o.identity, deleted);
       logger.debug({ task_id: taskId, worker: result.worker, commit: made.commit, paths: written.length + deleted.length, ms: Math.round(performance.now() - started) }, 'worker committed');
+      // Remote mode: on the remote before the checkpoint records it, so another instance taking the task over finds it there.
+      if (o.remote) await o.remote.pushBranch(branchOf(taskId), made.commit);
       return made;
     });
     commitQueues.set(taskId, mine);
@@ -344,15 +358,16 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     // The task's lists are what its commits changed, whether or not it is merged (unmerged, the branch holds them).
     const files = await filesBetween(project.commonDir, base, tip);
     const outcome = result.output.outcome;
+    // The one decision whether the task goes into the project branch (local and remote mode alike).
     const mergeable = outcome === 'completed' || outcome === 'completed_with_warnings' || (outcome === 'partial' && o.mergePartial);
-    if (mergeable && !checksAllowMerge(result.output, o.mergeFailing ?? false)) {
-      const failing = (result.output.checks ?? []).filter((c) => !c.passed).map((c) => `\`${c.command}\``);
-      return {
-        git: gitObject,
-        files,
-        warning: `not merged: checks failed (${failing.join(', ')}); the work is kept on branch ${branch}: fix it there, or start with --merge-failing to merge such results`,
-      };
-    }
+    // Failing checks hold the merge back in both modes, unless --merge-failing says otherwise.
+    const checksHold =
+      mergeable && !checksAllowMerge(result.output, o.mergeFailing ?? false)
+        ? `not merged: checks failed (${(result.output.checks ?? []).filter((c) => !c.passed).map((c) => `\`${c.command}\``).join(', ')}); the work is kept on branch ${branch}`
+        : undefined;
+    const retry = 'fix it there, or start with --merge-failing to merge such results';
+    if (o.remote) return remoteOutcome(o.remote, { result, taskId, branch, tip, gitObject, files, mergeable: mergeable && checksHold === undefined, checksHold, retry });
+    if (checksHold !== undefined) return { git: gitObject, files, warning: `${checksHold}: ${retry}` };
     if (!mergeable) {
       // A cancel is the operator's decision: the work stays on its branch, nobody is told to merge it.
       const cancelled = outcome === 'failed' ? resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(result.ref.key)))).cancel : undefined;
@@ -398,9 +413,80 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     };
   }
 
+  /**
+   * Remote mode's publication: the task branch goes to the remote (or stays
+   * in the mirror while it does not answer, and the result says so); a
+   * mergeable task is merged by push unless --merge none hands it off.
+   */
+  async function remoteOutcome(
+    remote: RemoteProject,
+    a: { result: FinalResult; taskId: string; branch: string; tip: string; gitObject: TaskGit; files: CommitFiles; mergeable: boolean; checksHold: string | undefined; retry: string },
+  ): Promise<GitView> {
+    const { result, taskId, branch, tip, gitObject, files } = a;
+    const pushed = await remote.pushBranch(branch, tip);
+    gitObject.remote = remote.remote.shown;
+    gitObject.pushed = pushed === 'pushed';
+    const where = `${remote.remote.shown}`;
+    const kept = (): string => {
+      gitObject.kept_in = { mirror: remote.mirror.root, instance: o.agentId };
+      return `the remote did not answer, so branch ${branch} is only in ${o.agentId}'s mirror ${remote.mirror.root} for now; it is pushed when the remote answers again`;
+    };
+    if (pushed === 'held') {
+      const note = kept();
+      if (!a.mergeable) return { git: gitObject, files, warning: `not merged (${result.output.outcome}); ${note}` };
+      return { git: gitObject, files, warning: `not merged: ${note}; then merge ${branch} into ${remote.branch} on ${where}` };
+    }
+    if (pushed === 'rejected') {
+      return { git: gitObject, files, warning: `not merged: ${where} refused branch ${branch} (another holder moved it since); this instance's commits are in its mirror ${remote.mirror.root}` };
+    }
+    if (a.checksHold !== undefined) return { git: gitObject, files, warning: `${a.checksHold} of ${where}: ${a.retry}` };
+    if (!a.mergeable) {
+      const cancelled = result.output.outcome === 'failed' ? resumeFrom(await resend(redis, () => redis.hgetall(keys.checkpoint(result.ref.key)))).cancel : undefined;
+      if (cancelled !== undefined) return { git: gitObject, files, warning: `cancelled${cancelled === 'cancelled' ? '' : ` (${cancelled})`}: not merged; the finished workers' work is on branch ${branch} of ${where}` };
+      const why = result.output.outcome === 'partial' ? 'partial results are not merged (start with --merge-partial to merge them)' : 'failed tasks are not merged';
+      return { git: gitObject, files, warning: `${why}; the finished workers' work is on branch ${branch} of ${where}: review it, then merge it into ${remote.branch}` };
+    }
+    if (o.mergeMode === 'none') {
+      // Handed off: a person reviews and merges; nothing is merged here, and that is no warning.
+      const url = compareUrl(remote.remote.url, remote.branch, branch);
+      if (url !== undefined) gitObject.compare_url = url;
+      return { git: gitObject, files };
+    }
+    // No lock: the push's compare-and-swap is the guard; a holder presumed dead that wakes up is stopped here.
+    if (result.fence !== undefined && (await holderState(redis, keys.checkpoint(result.ref.key), result.fence)) === 'stale') {
+      throw new StaleHolderError(result.ref.key, result.fence);
+    }
+    const description = descriptions.get(taskId);
+    const message = `Merge task ${taskId} (${branch})${description ? `: ${firstLine(description, 200)}` : ''}\n\nTask-Id: ${taskId}\n`;
+    const merged = await remote.merge(tip, message);
+    if ('retries' in merged && merged.retries > 0) gitObject.merge_retries = merged.retries;
+    if (merged.kind === 'merged' || merged.kind === 'already') {
+      gitObject.merged = merged.sha;
+      await markMerged(branch, tip);
+      if (merged.kind === 'merged' && o.box) {
+        o.box.stack.refresh().catch((error: unknown) => logger.warn({ err: error, task_id: taskId }, 'could not add the merge to the box view: the next task tries again'));
+      }
+      return { git: gitObject, files };
+    }
+    if (merged.kind === 'conflict') {
+      gitObject.conflict = merged.files;
+      return {
+        git: gitObject,
+        files,
+        warning: `merge conflict with ${remote.branch} of ${where} in ${merged.files.join(', ')}: nothing was merged and the work is kept on branch ${branch} there; to finish it, fetch both, \`git merge ${branch}\` on ${remote.branch}, resolve those files, commit and push`,
+      };
+    }
+    if (merged.kind === 'unreachable') {
+      gitObject.kept_in = { mirror: remote.mirror.root, instance: o.agentId };
+      return { git: gitObject, files, warning: `not merged: ${where} did not answer (${merged.why}); branch ${branch} was pushed before, merge it into ${remote.branch} there` };
+    }
+    return { git: gitObject, files, warning: `not merged: ${merged.reason}; the work is on branch ${branch} of ${where}` };
+  }
+
   async function markMerged(branch: string, tip: string): Promise<void> {
     if (o.keepBranchesMs === 0) {
       await git(['update-ref', '-d', `refs/heads/${branch}`, tip], { cwd: o.git!.root, okCodes: [1, 128] });
+      await o.remote?.deleteBranch(branch, tip).catch((error: unknown) => logger.warn({ err: error, branch }, 'could not delete the merged task branch on the remote'));
       return;
     }
     const member = JSON.stringify({ project: o.project, branch, tip });
@@ -468,6 +554,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
       // Only while it still points where it was merged: a branch that got new commits since is someone's work.
       const r = await git(['update-ref', '-d', `refs/heads/${entry.branch}`, entry.tip], { cwd: o.git.root, okCodes: [1, 128] });
       if (r.code === 0) deleted.push(entry.branch);
+      await o.remote?.deleteBranch(entry.branch, entry.tip).catch((error: unknown) => logger.warn({ err: error, branch: entry.branch }, 'could not delete the merged task branch on the remote'));
       await redis.zrem(mergedKey, member);
     }
     if (deleted.length) logger.info({ branches: deleted }, 'deleted merged task branches');
@@ -489,6 +576,7 @@ export async function createTaskWorkspaces(o: TaskWorkspacesOptions): Promise<Ta
     projectLocks.clear();
     await Promise.allSettled(locks.map((l) => l.release()));
     await sanitised?.remove().catch(() => undefined);
+    await o.remote?.close();
   };
 
   return {

@@ -89,6 +89,16 @@ export interface TaskGit {
   conflict: string[] | null;
   /** `git diff --shortstat base..branch`. */
   diffstat: string;
+  /** Remote mode: the remote (its URL without credentials) the branch is pushed to and merged into. */
+  remote?: string;
+  /** Remote mode: whether the task branch's last commit is on the remote. */
+  pushed?: boolean;
+  /** Remote mode: where the work is while the remote did not take it (this instance's mirror). */
+  kept_in?: { mirror: string; instance: string };
+  /** Remote mode, `--merge none`: a page of the forge to review the branch and open a pull request (known forges only). */
+  compare_url?: string;
+  /** Remote mode: pushes of the merge refused because the remote's branch had moved, each followed by a new merge. */
+  merge_retries?: number;
 }
 
 /** Token usage with what it cost, at the price table's rates; `cost_usd` null when a model without a price was used (unknown, not 0). */

@@ -54,7 +54,7 @@ export async function openProject(
   stack.add({ name: 'project', close: () => workspaces.close() });
   if (workspaces.secrets.length > 0) {
     addLoggerSecrets(logger, workspaces.secrets);
-    logger.info({ count: workspaces.secrets.length }, "credentials in the project's git config (remote URLs, insteadOf, extraHeader) are redacted from logs and results");
+    logger.info({ count: workspaces.secrets.length }, "credentials of the project (its git config's remote URLs, insteadOf, extraHeader; a remote project's token) are redacted from logs and results");
   }
   if (sandbox.boxUser !== undefined && workspaces.isolation === 'none') {
     throw new ConfigError(

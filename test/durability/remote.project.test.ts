@@ -184,6 +184,30 @@ describe('a git remote as the shared project (two listener processes, no shared 
     }
   }, 120_000);
 
+  it('a check that keeps failing holds the merge back in remote mode too: the branch is pushed, the remote branch stays, the issues say why', async () => {
+    const { bare, url } = await bareRemote();
+    const { launch, domain, keys } = setUp(url);
+    const redis = client();
+    try {
+      const a = launch('a', ['--isolation', 'worktree', '--verify', 'exit 3', '--fix-rounds', '0']);
+      await a.ready;
+      const before = gitIn(bare, 'rev-parse', 'main');
+      const id = await send(redis, keys, domain, 'Create a REST API for blog posts');
+      const { status, output } = await resultOf(redis, id);
+      expect(status).toBe('completed');
+      expect(output.outcome).toBe('completed_with_warnings');
+      expect(output.checks?.map((c) => [c.command, c.passed, c.exit_code])).toEqual([['exit 3', false, 3]]);
+      expect(output.git!.merged).toBeNull();
+      expect(output.git!.pushed).toBe(true);
+      expect(gitIn(bare, 'rev-parse', 'main')).toBe(before);
+      expect(gitIn(bare, 'rev-parse', `refs/heads/${output.git!.branch}`)).not.toBe('');
+      expect(output.issues.join('\n')).toContain('not merged: checks failed (`exit 3`)');
+      expect(output.issues.join('\n')).toContain('--merge-failing');
+    } finally {
+      await redis.quit();
+    }
+  }, 120_000);
+
   it('the remote down during a publish: the result says the work is in the mirror, and it is pushed once the remote is back', async () => {
     const { bare, url } = await bareRemote();
     const { launch, domain, keys } = setUp(url);

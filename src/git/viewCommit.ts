@@ -3,7 +3,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BoxFile, TaskBox } from '../workers/box/types.ts';
 import { git, gitBytes, type GitIdentity, type GitOptions } from './git.ts';
-import { filesBetween } from './commitFiles.ts';
 import type { GitProject } from './project.ts';
 import type { CommitOutcome } from './worktree.ts';
 
@@ -51,7 +50,6 @@ export function bareGit(project: Pick<GitProject, 'commonDir'>, args: readonly s
   return git(['--git-dir', project.commonDir, '-c', 'core.bare=true', ...args], { ...o, cwd: project.commonDir, bare: true });
 }
 
-const ZERO = '0'.repeat(40);
 const BATCH = 500;
 
 /** Tracked entries at `commit` among `paths`: path → mode (`040000` for a folder). */
@@ -137,12 +135,13 @@ async function writeBlobs(project: GitProject, contents: readonly Buffer[], scra
 /**
  * One worker's commit on the task branch, made from the task's view with
  * git plumbing only, at a cost that grows with the changes and not with the
- * project: a temporary index (`GIT_INDEX_FILE`) read from the branch head,
- * each path of the worker's change log read through the box (`view.read`:
- * the listener never opens a worker's file) and written with `hash-object
- * -w --stdin --no-filters` (symlinks as 120000 blobs of their target,
- * executables 100755), deletions removed from the index, then `write-tree`,
- * `commit-tree` and `update-ref` from the head it read. git runs on the
+ * project: each path of the worker's change log read through the box
+ * (`view.read`: the listener never opens a worker's file) and written with
+ * `hash-object -w --stdin-paths --no-filters` (symlinks as 120000 blobs of
+ * their target, executables 100755), the changed folders of the branch
+ * head's tree rebuilt with `mktree` (see treeWith: no index of the whole
+ * project, whose reading and writing grew with it), then `commit-tree` and
+ * `update-ref` from the head it read. git runs on the
  * shared folder as a bare repository, so no filter, hook or attribute of the
  * task's tree is ever consulted. Left out, each with an issue (the commit
  * still happens): any path with a `.git` component, anything inside a
@@ -210,23 +209,116 @@ export async function commitView(project: GitProject, view: Pick<TaskBox, 'read'
 
   const skip = await ignoredOf(project, view, writes.filter((f) => !tracked.has(f.path)).map((f) => f.path), o.scratch);
   const kept = writes.filter((f) => !skip.has(f.path));
-  const lines = removals.map((p) => `0 ${ZERO}\t${p}`);
   await mkdir(o.scratch, { recursive: true });
   const blobs = await writeBlobs(project, kept.map((f) => (f.kind === 'symlink' ? Buffer.from(f.target ?? '') : (f.content ?? Buffer.alloc(0)))), o.scratch);
-  kept.forEach((f, i) => lines.push(`${f.kind === 'symlink' ? '120000' : f.executable ? '100755' : '100644'} ${blobs[i]!}\t${f.path}`));
+  const changes = new Map<string, TreeEntry | null>(removals.map((p) => [p, null]));
+  kept.forEach((f, i) => changes.set(f.path, { mode: f.kind === 'symlink' ? '120000' : f.executable ? '100755' : '100644', id: blobs[i]! }));
+  const tree = await treeWith(project, parent, changes);
+  const commit = (await bareGit(project, ['commit-tree', tree, '-p', parent, '-F', '-'], { identity: o.identity, input: o.message })).stdout.trim();
+  await bareGit(project, ['update-ref', '-m', 'backend-orchestrator: worker commit', o.ref, commit, parent]);
+  // One diff-tree for both views of the change: as a list, and as the three sorted lists of the result.
+  const changed = await changedBetween(project, parent, commit);
+  const of = (change: ChangedPath['change']) => changed.filter((c) => c.change === change).map((c) => c.path).sort();
+  return { commit, issues, changed, files: { created: of('created'), modified: of('modified'), deleted: of('deleted') } };
+}
 
-  const indexFile = path.join(o.scratch, `index-${randomBytes(6).toString('hex')}`);
-  try {
-    await bareGit(project, ['read-tree', parent], { indexFile });
-    // --replace: a file that became a folder (or the reverse) takes its old entry's place.
-    if (lines.length > 0) await bareGit(project, ['update-index', '--add', '--remove', '--replace', '-z', '--index-info'], { indexFile, input: `${lines.join('\0')}\0` });
-    const tree = (await bareGit(project, ['write-tree'], { indexFile })).stdout.trim();
-    const commit = (await bareGit(project, ['commit-tree', tree, '-p', parent, '-F', '-'], { identity: o.identity, input: o.message })).stdout.trim();
-    await bareGit(project, ['update-ref', '-m', 'backend-orchestrator: worker commit', o.ref, commit, parent]);
-    return { commit, issues, changed: await changedBetween(project, parent, commit), files: await filesBetween(project.commonDir, parent, commit) };
-  } finally {
-    await rm(indexFile, { force: true });
+/** One entry of a git tree: its mode as `ls-tree` prints it and its object id. */
+export interface TreeEntry {
+  mode: string;
+  id: string;
+}
+
+const dirOf = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+const nameOf = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+const typeOf = (mode: string): string => (mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob');
+
+/**
+ * The entries of each folder of `commit` in `dirs` (one `cat-file --batch`
+ * for them all): name → entry. A folder that is not one at `commit` (absent,
+ * or a file there) has none.
+ */
+async function foldersAt(project: Pick<GitProject, 'commonDir'>, commit: string, dirs: readonly string[]): Promise<Map<string, Map<string, TreeEntry>>> {
+  const out = await gitBytes(['--git-dir', project.commonDir, '-c', 'core.bare=true', 'cat-file', '--batch'], {
+    cwd: project.commonDir,
+    bare: true,
+    input: dirs.map((d) => (d === '' ? `${commit}^{tree}\n` : `${commit}:${d}\n`)).join(''),
+  });
+  const idBytes = commit.length / 2;
+  const folders = new Map<string, Map<string, TreeEntry>>();
+  let at = 0;
+  for (const d of dirs) {
+    const eol = out.indexOf(0x0a, at);
+    const header = out.subarray(at, eol).toString().split(' ');
+    const entries = new Map<string, TreeEntry>();
+    folders.set(d, entries);
+    if (header.at(-1) === 'missing') {
+      at = eol + 1;
+      continue;
+    }
+    const size = Number(header[2]);
+    const body = out.subarray(eol + 1, eol + 1 + size);
+    at = eol + 1 + size + 1;
+    if (header[1] !== 'tree') continue;
+    for (let i = 0; i < body.length; ) {
+      const space = body.indexOf(0x20, i);
+      const nul = body.indexOf(0, space);
+      const mode = body.subarray(i, space).toString().padStart(6, '0');
+      entries.set(body.subarray(space + 1, nul).toString(), { mode, id: body.subarray(nul + 1, nul + 1 + idBytes).toString('hex') });
+      i = nul + 1 + idBytes;
+    }
   }
+  return folders;
+}
+
+/**
+ * The tree of `commit` with `changes` applied (path → its new file entry, or
+ * null for a deletion), built with `git mktree` for the changed folders and
+ * their parents only: the rest of the tree is reused by id, so the cost
+ * grows with the changes and their depth, never with the project (no index
+ * of the whole tree is read or written). A file written where a folder was
+ * replaces it, and a file under what was a file replaces that file, as
+ * `update-index --replace` would; a folder left empty disappears.
+ */
+export async function treeWith(project: Pick<GitProject, 'commonDir'>, commit: string, changes: ReadonlyMap<string, TreeEntry | null>): Promise<string> {
+  const dirs = new Set<string>(['']);
+  for (const p of changes.keys()) {
+    for (let d = dirOf(p); !dirs.has(d); d = dirOf(d)) dirs.add(d);
+  }
+  const folders = await foldersAt(project, commit, [...dirs]);
+  for (const [p, entry] of changes) {
+    const folder = folders.get(dirOf(p))!;
+    if (entry === null) folder.delete(nameOf(p));
+    else folder.set(nameOf(p), entry);
+  }
+  const depth = (d: string) => (d === '' ? 0 : d.split('/').length);
+  const levels = [...dirs].filter((d) => d !== '').sort((a, b) => depth(b) - depth(a));
+  while (levels.length > 0) {
+    const level = depth(levels[0]!);
+    const next = levels.findIndex((d) => depth(d) !== level);
+    const here = levels.splice(0, next === -1 ? levels.length : next);
+    const full = here.filter((d) => folders.get(d)!.size > 0);
+    const ids = await makeTrees(project, full.map((d) => folders.get(d)!));
+    for (const d of here) {
+      const parentFolder = folders.get(dirOf(d))!;
+      const explicit = changes.get(d);
+      if (explicit) continue; // a file written at this path now: it replaced the folder
+      const id = ids[full.indexOf(d)];
+      if (id !== undefined) parentFolder.set(nameOf(d), { mode: '040000', id });
+      else if (parentFolder.get(nameOf(d))?.mode === '040000') parentFolder.delete(nameOf(d));
+    }
+  }
+  const root = folders.get('')!;
+  if (root.size === 0) return (await bareGit(project, ['mktree'], { input: '' })).stdout.trim();
+  return (await makeTrees(project, [root]))[0]!;
+}
+
+/** Writes each folder as a tree (one `git mktree -z --batch` for them all; git sorts and checks the entries). Returns their ids in order. */
+async function makeTrees(project: Pick<GitProject, 'commonDir'>, folders: readonly Map<string, TreeEntry>[]): Promise<string[]> {
+  if (folders.length === 0) return [];
+  const input = folders.map((f) => [...f].map(([name, e]) => `${e.mode} ${typeOf(e.mode)} ${e.id}\t${name}\0`).join('') + '\0').join('');
+  const ids = (await bareGit(project, ['mktree', '-z', '--batch'], { input })).stdout.split('\n').filter(Boolean);
+  if (ids.length !== folders.length) throw new Error(`git mktree wrote ${ids.length} trees of ${folders.length}`);
+  return ids;
 }
 
 /**

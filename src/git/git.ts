@@ -15,8 +15,6 @@ export interface GitOptions {
   signal?: AbortSignal;
   /** Exit codes that are answers, not failures (merge-tree's 1 = conflicts, is-ancestor's 1 = no). */
   okCodes?: readonly number[];
-  /** GIT_INDEX_FILE: a temporary index of the orchestrator's own (commits made with plumbing only). */
-  indexFile?: string;
   /**
    * The command runs on the repository as a bare one (`--git-dir <dir> -c
    * core.bare=true`, no `--work-tree`): it reads no work tree, so no filter
@@ -182,7 +180,6 @@ function run(full: readonly string[], o: { cwd: string; env: Record<string, stri
  */
 export async function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
   const env = baseEnv(options.identity);
-  if (options.indexFile !== undefined) env.GIT_INDEX_FILE = options.indexFile;
   const { global, name } = subcommand(args);
   if (options.bare && (!global.includes('--git-dir') || global.includes('--work-tree') || !global.includes('core.bare=true'))) {
     throw new Error(`git ${args.join(' ')}: a bare run needs --git-dir and -c core.bare=true, and no --work-tree`);
@@ -194,7 +191,6 @@ export async function git(args: readonly string[], options: GitOptions): Promise
 /** The same as `git`, with stdout as bytes (blobs are not text). */
 export async function gitBytes(args: readonly string[], options: GitOptions): Promise<Buffer> {
   const env = baseEnv(options.identity);
-  if (options.indexFile !== undefined) env.GIT_INDEX_FILE = options.indexFile;
   const { global, name } = subcommand(args);
   if (options.bare && (!global.includes('--git-dir') || global.includes('--work-tree') || !global.includes('core.bare=true'))) {
     throw new Error(`git ${args.join(' ')}: a bare run needs --git-dir and -c core.bare=true, and no --work-tree`);

@@ -26,7 +26,7 @@ export interface ViewCommitOptions {
   deleted: readonly string[];
   message: string;
   identity: GitIdentity;
-  /** A folder of the orchestrator's (not the project, not the box) for the temporary index and ignore rules. */
+  /** A folder of the orchestrator's (not the project, not the box) for the blobs' bytes and the ignore rules' scratch tree. */
   scratch: string;
 }
 

@@ -29,4 +29,18 @@ describe('Glob tool', () => {
     await expect(globTool.run({ pattern: '*.js', path: '..' }, ctx)).rejects.toThrow(/outside the workspace/);
     expect(await globTool.run({ pattern: '**/*.js' }, ctx)).toBe('No files match **/*.js');
   });
+
+  it('finds exact files asked for in one brace set, and a set member with .. still finds nothing outside', async () => {
+    const { workspace, outside } = await sandbox();
+    const at = (rel: string) => path.join(workspace.root, rel);
+    await mkdir(at('src/routes'), { recursive: true });
+    await mkdir(at('lib/0'), { recursive: true });
+    await mkdir(outside);
+    await writeFile(path.join(outside, 'secret.js'), '');
+    for (const f of ['package.json', 'src/app.js', 'src/routes/users.js', 'lib/0/m4.js']) await writeFile(at(f), '');
+    const ctx = toolContext(workspace);
+    const out = await globTool.run({ pattern: '{package.json,src/{app,db}.js,src/routes/users.js,src/models/user.js}' }, ctx);
+    expect(out.split('\n').sort()).toEqual(['package.json', 'src/app.js', 'src/routes/users.js']);
+    expect(await globTool.run({ pattern: '{..,src}/*.js' }, ctx)).not.toMatch(/secret/);
+  });
 });

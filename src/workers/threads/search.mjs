@@ -7,6 +7,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { glob } from 'tinyglobby';
+import { expandBraces } from './braces.mjs';
 
 const IGNORE = ['**/node_modules/**', '**/.git/**'];
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
@@ -19,7 +20,7 @@ function isInside(root, candidate) {
 
 /** @param {string} root @param {string} base @param {string} pattern */
 async function files(root, base, pattern) {
-  const found = await glob(pattern, {
+  const found = await glob(expandBraces(pattern), {
     cwd: base, absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false, expandDirectories: false, ignore: IGNORE,
   });
   return found.filter((file) => isInside(root, file));

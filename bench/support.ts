@@ -65,7 +65,10 @@ export async function startListener(
     },
     {},
   );
-  const orchestrator = await startOrchestrator(config, { logger: pino({ level: 'silent' }), ...options });
+  // BENCH_LOG=<prefix>: each listener's debug log, timestamped, to <prefix>.<domain> (how a scenario is profiled by phase).
+  const log = process.env.BENCH_LOG;
+  const logger = log ? pino({ level: 'debug' }, pino.destination({ dest: `${log}.${domain}`, sync: true })) : pino({ level: 'silent' });
+  const orchestrator = await startOrchestrator(config, { logger, ...options });
   b.defer(() => orchestrator.stop());
   return { orchestrator, keys: keysFor(domain), workspace, agentId: config.agentId };
 }

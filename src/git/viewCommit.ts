@@ -280,6 +280,9 @@ async function foldersAt(project: Pick<GitProject, 'commonDir'>, commit: string,
  * `update-index --replace` would; a folder left empty disappears.
  */
 export async function treeWith(project: Pick<GitProject, 'commonDir'>, commit: string, changes: ReadonlyMap<string, TreeEntry | null>): Promise<string> {
+  // cat-file --batch reads one path a line: a path with a newline would be read as two.
+  const bad = [...changes.keys()].find((p) => !wellFormed(p));
+  if (bad !== undefined) throw new Error(`treeWith: ${JSON.stringify(bad)} is not a relative path of plain segments without a newline`);
   const dirs = new Set<string>(['']);
   for (const p of changes.keys()) {
     for (let d = dirOf(p); !dirs.has(d); d = dirOf(d)) dirs.add(d);

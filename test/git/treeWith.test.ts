@@ -131,4 +131,12 @@ describe('a tree rebuilt from the changed folders only (treeWith)', () => {
     const nothing = await treeWith(project, baseCommit, new Map([['only/one/file', null], ['top', null]]));
     expect(nothing).toBe(gitIn(root, 'hash-object', '-t', 'tree', '/dev/null'));
   });
+
+  it('refuses a path with a newline or a .. segment rather than read the wrong folder', async () => {
+    const { blob, treeOf, commitOf, project } = repo();
+    const baseCommit = commitOf(treeOf(new Map([['a/b', { mode: '100644', id: blob('x') }]])));
+    for (const bad of ['a\nHEAD/b', 'a/../b', '/a']) {
+      await expect(treeWith(project, baseCommit, new Map([[bad, { mode: '100644', id: blob('y') }]]))).rejects.toThrow(/not a relative path/);
+    }
+  });
 });

@@ -12,20 +12,20 @@ describe('expandBraces: brace sets as patterns of their own, so the Glob walk go
   });
 
   it('matches the same paths as the pattern it came from', () => {
-    const paths = ['package.json', 'src/app.js', 'src/db.js', 'src/db.ts', 'src/models/user.js', 'lib/0/m4.js', 'test/a.test.js', 'src/x/y.ts'];
-    for (const pattern of ['{package.json,src/{app,db}.js}', 'src/**/*.{js,ts}', '{src,test}/*.js', '{lib/*/m4,src/app}.js', 'src/{models/,}*.js']) {
+    const paths = ['package.json', 'src/app.js', 'src/db.js', 'src/db.ts', 'src/models/user.js', 'lib/0/m4.js', 'test/a.test.js', 'src/x/y.ts', 'm1.js', 'm3.js', 'm4.js', 'a'];
+    for (const pattern of ['{package.json,src/{app,db}.js}', 'src/**/*.{js,ts}', '{src,test}/*.js', '{lib/*/m4,src/app}.js', 'src/{models/,}*.js', 'm{1..3}.js', '{,a}']) {
       const one = picomatch(pattern, { dot: true });
       const each = picomatch(expandBraces(pattern), { dot: true });
       expect(paths.filter((p) => each(p)), pattern).toEqual(paths.filter((p) => one(p)));
     }
   });
 
-  it('leaves alone what is not a set (a single member, a range, an escape, a class)', () => {
-    for (const pattern of ['{a}.js', 'm{1..3}.js', 'a\\{b,c\\}.js', '[{]a,b}.js', '{unclosed,a.js']) expect(expandBraces(pattern)).toEqual([pattern]);
+  it('leaves alone what is not a set (a single member, an escape, a class, an unclosed brace)', () => {
+    for (const pattern of ['{a}.js', 'a\\{b,c\\}.js', '[{]a,b}.js', '{unclosed,a.js']) expect(expandBraces(pattern)).toEqual([pattern]);
   });
 
   it('walks as written a member that would mean something else alone: empty, absolute, a negation, .., or a new **', () => {
-    for (const pattern of ['{,a}', '{/etc/passwd,a}', '{!x,y}', '{..,a}/secret.js', 'a/{..,b}/c', '*{*,x}/y']) {
+    for (const pattern of ['{,}', '{/etc/passwd,a}', '{!x,y}', '{..,a}/secret.js', 'a/{..,b}/c', '*{*,x}/y']) {
       expect(expandBraces(pattern), pattern).toEqual([pattern]);
     }
   });
